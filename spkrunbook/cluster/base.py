@@ -1,0 +1,225 @@
+"""The one interface every step uses to read (and, live only, write) cluster state.
+
+Two implementations: ``LiveTarget`` (official ``kubernetes`` client) and
+``SnapshotTarget`` (an ``oc adm must-gather`` directory read offline). Steps ask
+``target.can_write`` and produce a *plan* instead of writing when it is False.
+
+Resources are addressed by a short name from ``RESOURCES`` (``"nodes"``,
+``"network-attachment-definitions"`` ...) or by an explicit ``Resource``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Protocol, runtime_checkable
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A REST resource: API group ('' for core), version, plural, and whether it is namespaced."""
+
+    group: str
+    version: str
+    plural: str
+    namespaced: bool
+    kind: str = ""
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_dir(self) -> str:
+        """How must-gather / oc adm inspect names the group in paths (core for '')."""
+        return self.group or "core"
+
+
+RESOURCES: dict[str, Resource] = {
+    "nodes": Resource("", "v1", "nodes", False, "Node"),
+    "pods": Resource("", "v1", "pods", True, "Pod"),
+    "namespaces": Resource("", "v1", "namespaces", False, "Namespace"),
+    "events": Resource("", "v1", "events", True, "Event"),
+    "configmaps": Resource("", "v1", "configmaps", True, "ConfigMap"),
+    "customresourcedefinitions": Resource(
+        "apiextensions.k8s.io", "v1", "customresourcedefinitions", False, "CustomResourceDefinition"
+    ),
+    "clusterversions": Resource("config.openshift.io", "v1", "clusterversions", False, "ClusterVersion"),
+    "networks.config": Resource("config.openshift.io", "v1", "networks", False, "Network"),
+    "networks.operator": Resource("operator.openshift.io", "v1", "networks", False, "Network"),
+    "kubeletconfigs": Resource("machineconfiguration.openshift.io", "v1", "kubeletconfigs", False, "KubeletConfig"),
+    "machineconfigpools": Resource(
+        "machineconfiguration.openshift.io", "v1", "machineconfigpools", False, "MachineConfigPool"
+    ),
+    "performanceprofiles": Resource("performance.openshift.io", "v2", "performanceprofiles", False, "PerformanceProfile"),
+    "nodenetworkstates": Resource("nmstate.io", "v1beta1", "nodenetworkstates", False, "NodeNetworkState"),
+    "network-attachment-definitions": Resource(
+        "k8s.cni.cncf.io", "v1", "network-attachment-definitions", True, "NetworkAttachmentDefinition"
+    ),
+    "f5-spk-vlans": Resource("k8s.f5net.com", "v1", "f5-spk-vlans", True, "F5SPKVlan"),
+    "f5-spk-staticroutes": Resource("k8s.f5net.com", "v1", "f5-spk-staticroutes", True, "F5SPKStaticRoute"),
+    "deployments": Resource("apps", "v1", "deployments", True, "Deployment"),
+}
+
+NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"
+F5_VLAN_CRD = "f5-spk-vlans.k8s.f5net.com"
+
+
+def resource(name_or_res: "str | Resource") -> Resource:
+    if isinstance(name_or_res, Resource):
+        return name_or_res
+    try:
+        return RESOURCES[name_or_res]
+    except KeyError:
+        raise KeyError(f"unknown resource {name_or_res!r}; known: {', '.join(sorted(RESOURCES))}") from None
+
+
+@dataclass
+class ExecResult:
+    """What a command run in a container returned: bytes kept as bytes (a pcap must survive)."""
+
+    argv: list[str]
+    stdout: bytes
+    stderr: bytes
+    exit_code: int | None
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+
+@dataclass
+class TargetInfo:
+    """What a record says about the target (never a credential)."""
+
+    kind: str
+    name: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Target(Protocol):
+    """Read interface shared by live and snapshot targets; writes exist on live only."""
+
+    kind: str  # "live" or "snapshot"
+    can_write: bool
+
+    def info(self) -> TargetInfo: ...
+
+    def get(self, res: "str | Resource", name: str, namespace: str | None = None) -> Obj:
+        """One object; raises ``ResourceMissing`` when absent (or the CRD is missing)."""
+        ...
+
+    def list(
+        self,
+        res: "str | Resource",
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Obj]:
+        """Objects of a resource (all namespaces when ``namespace`` is None)."""
+        ...
+
+    def exists(self, res: "str | Resource", name: str, namespace: str | None = None) -> bool: ...
+
+    def exec(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        argv: list[str],
+        *,
+        timeout: float = 30.0,
+        stdin: bytes | None = None,
+    ) -> ExecResult: ...
+
+
+class WritableTarget(Target, Protocol):
+    def create(self, res: "str | Resource", obj: Obj, namespace: str | None = None) -> Obj: ...
+
+    def replace(self, res: "str | Resource", obj: Obj, namespace: str | None = None) -> Obj: ...
+
+    def delete(self, res: "str | Resource", name: str, namespace: str | None = None) -> None: ...
+
+    def exec_stream(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        argv: list[str],
+        *,
+        timeout: float = 30.0,
+    ) -> Iterator[tuple[int, bytes]]:
+        """Yield (channel, bytes) as a command runs: 1 stdout, 2 stderr; ends when it exits."""
+        ...
+
+
+def label_selector_matches(labels: dict[str, str] | None, selector: str | None) -> bool:
+    """Equality-based and set-based selectors (``a=b``, ``a!=b``, ``a``, ``!a``, ``a in (x,y)``, ``a notin (x)``)."""
+    if not selector:
+        return True
+    labels = labels or {}
+    for term in _split_selector(selector):
+        term = term.strip()
+        if not term:
+            continue
+        if " notin " in term or " in " in term:
+            key, op, rest = term.partition(" notin ") if " notin " in term else term.partition(" in ")
+            values = {v.strip() for v in rest.strip().strip("()").split(",")}
+            key = key.strip()
+            if op.strip() == "in" and labels.get(key) not in values:
+                return False
+            if op.strip() == "notin" and key in labels and labels[key] in values:
+                return False
+        elif "!=" in term:
+            k, v = term.split("!=", 1)
+            if labels.get(k.strip()) == v.strip():
+                return False
+        elif "==" in term or "=" in term:
+            k, v = term.split("==", 1) if "==" in term else term.split("=", 1)
+            if labels.get(k.strip()) != v.strip():
+                return False
+        elif term.startswith("!"):
+            if term[1:].strip() in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def _split_selector(selector: str) -> list[str]:
+    out, depth, cur = [], 0, ""
+    for ch in selector:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return out
+
+
+def field_selector_matches(obj: Obj, selector: str | None) -> bool:
+    """The field selectors the tool uses: ``metadata.name``, ``metadata.namespace``, ``spec.nodeName``, ``status.phase``."""
+    if not selector:
+        return True
+    for term in selector.split(","):
+        neg = "!=" in term
+        k, v = term.split("!=" if neg else "=", 1)
+        cur: Any = obj
+        for part in k.strip().split("."):
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        if (str(cur) == v.strip()) == neg:
+            return False
+    return True

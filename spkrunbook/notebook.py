@@ -1,0 +1,128 @@
+"""What a runbook notebook calls first and last: the step context.
+
+A notebook's second cell is ``step = notebook.start("prerequisites", params_file, record_dir)``;
+it validates the params (the same validation as headless runs), connects the
+target, and gives the notebook a place to save artifacts. The last cell is
+``step.finish(findings)``: it writes ``steps/<name>.json`` into the record (the
+runbook copies it into the notebook's ``metadata.spkrunbook``) and raises
+``StepFailed`` when a finding failed, so papermill marks the notebook failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import __version__, cluster, params
+from .errors import SpkRunbookError
+from .results import Findings
+from .scrub import Scrubber
+
+STEP_NOTEBOOKS: dict[str, str] = {
+    "prerequisites": "01-prerequisites.ipynb",
+    "network-attachments": "02-network-attachments.ipynb",
+    "spk-install": "03-spk-install.ipynb",
+    "debugging": "04-debugging.ipynb",
+}
+
+
+class StepFailed(SpkRunbookError):
+    """A step's findings table has a failed row."""
+
+    exit_code = 1
+
+
+def _default_record_dir(lab: params.Lab) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path("records") / f"{stamp}-{lab.lab}-interactive"
+
+
+@dataclass
+class Step:
+    """One executing step: the lab, its target, and where its artifacts go."""
+
+    name: str
+    lab: params.Lab
+    target: cluster.Target
+    record_dir: Path
+    scrubber: Scrubber
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    # -- artifacts ---------------------------------------------------------------------
+    def path(self, relative: str) -> Path:
+        p = self.record_dir / relative
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def save_text(self, relative: str, text: str) -> Path:
+        """Save a text artifact (scrubbed of every known secret) into the record."""
+        p = self.path(relative)
+        p.write_text(self.scrubber.text(text), encoding="utf-8")
+        self._note(p)
+        return p
+
+    def save_bytes(self, relative: str, data: bytes) -> Path:
+        p = self.path(relative)
+        p.write_bytes(data)
+        self._note(p)
+        return p
+
+    def save_figure(self, relative: str, fig: Any) -> Path:
+        p = self.path(relative)
+        fig.savefig(p, dpi=100, bbox_inches="tight")
+        self._note(p)
+        return p
+
+    def save_json(self, relative: str, data: Any) -> Path:
+        return self.save_text(relative, json.dumps(data, indent=2, default=str, sort_keys=False) + "\n")
+
+    def _note(self, p: Path) -> None:
+        rel = str(p.relative_to(self.record_dir))
+        self.artifacts = [a for a in self.artifacts if a["path"] != rel]
+        self.artifacts.append({"path": rel, "bytes": p.stat().st_size})
+
+    # -- end ---------------------------------------------------------------------------
+    def finish(self, *findings: Findings, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Record the step's outcome; raise ``StepFailed`` when any finding failed."""
+        ok = all(f.ok for f in findings)
+        summary = {
+            "step": self.name,
+            "status": "passed" if ok else "failed",
+            "spkrunbook_version": __version__,
+            "target": {"kind": self.target.kind, "name": self.target.info().name},
+            "duration_s": round(time.time() - self.started, 3),
+            "findings": [f.to_dict() for f in findings],
+            "artifacts": self.artifacts,
+            "data": {**self.data, **(extra or {})},
+        }
+        p = self.path(f"steps/{self.name}.json")
+        p.write_text(self.scrubber.text(json.dumps(summary, indent=2, default=str)), encoding="utf-8")
+        if not ok:
+            failed = [r for f in findings for r in f.failed()]
+            lines = "; ".join(f"{r.check}{' (' + r.subject + ')' if r.subject else ''}: {r.evidence}" for r in failed[:5])
+            raise StepFailed(
+                f"step {self.name!r} failed: {len(failed)} check(s) failed: {lines}",
+                hint=failed[0].action if failed and failed[0].action else "see the findings table above",
+            )
+        return summary
+
+
+def start(name: str, params_file: str, record_dir: str = "", *, target: cluster.Target | None = None) -> Step:
+    """Validate the params, connect the target and open the step's place in the record."""
+    lab = params.load(params_file)
+    rec = Path(record_dir) if record_dir else _default_record_dir(lab)
+    rec.mkdir(parents=True, exist_ok=True)
+    tgt = target if target is not None else cluster.connect(lab)
+    return Step(name=name, lab=lab, target=tgt, record_dir=rec.resolve(), scrubber=Scrubber.for_lab(lab))
+
+
+def in_papermill() -> bool:
+    """True when papermill (not a person) runs the kernel."""
+    return bool(os.environ.get("SPKRUNBOOK_HEADLESS"))
