@@ -1,0 +1,20 @@
+#!/usr/bin/env python3
+"""Regenerate demo/snapshot (the bundled demo lab) from spkrunbook.testing.labdata.
+
+Usage: python scripts/make_demo_snapshot.py [OUT_DIR]
+Files the debugging step ships (spkrunbook-exec/, captures/) are kept.
+"""
+
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from spkrunbook.testing import labdata  # noqa: E402
+
+out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "demo" / "snapshot")
+image_dir = out / "quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d"
+for sub in ("cluster-scoped-resources", "namespaces"):
+    shutil.rmtree(image_dir / sub, ignore_errors=True)
+labdata.write_snapshot(labdata.lab_objects("ok"), out)
+print(f"wrote {out}")

@@ -1,0 +1,78 @@
+"""TMM resource sizing: whole CPUs, memory and hugepages with requests equal to limits.
+
+Known pairs come from the documents: 1 CPU with 1572Mi of 2Mi hugepages and 2Gi
+memory (the seed's test-environment example) and 2 CPUs with the chart default
+3Gi hugepages and 2Gi memory (F5's TMM resources page). Any other CPU count needs
+``tmm.hugepages`` in the params; otherwise the value is scaled from the 2-CPU
+default (1.5Gi per CPU) and the result says so as an assumption, because F5
+publishes no per-CPU rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubernetes.utils import parse_quantity
+
+from .params import Lab
+
+KNOWN_PAIRS: dict[int, tuple[str, str]] = {1: ("1572Mi", "2Gi"), 2: ("3Gi", "2Gi")}
+DEFAULT_MEMORY = "2Gi"
+# The debug sidecar's default limits (F5 TMM resources page): it shares the node with TMM.
+DEBUG_SIDECAR_CPU = 0.5
+DEBUG_SIDECAR_MEMORY = "1Gi"
+
+
+@dataclass(frozen=True)
+class TmmResources:
+    cpu: int
+    memory: str
+    hugepages: str
+    hugepage_size: str
+    source: str
+    assumption: str | None = None
+
+    @property
+    def hugepages_resource(self) -> str:
+        return f"hugepages-{self.hugepage_size}"
+
+    @property
+    def hugepages_bytes(self) -> int:
+        return int(parse_quantity(self.hugepages))
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(parse_quantity(self.memory))
+
+    def block(self) -> dict[str, dict[str, object]]:
+        """The ``tmm.resources`` values block: requests equal to limits (Guaranteed QoS)."""
+        one = {"cpu": self.cpu, self.hugepages_resource: self.hugepages, "memory": self.memory}
+        return {"limits": dict(one), "requests": dict(one)}
+
+
+def tmm_resources(lab: Lab) -> TmmResources:
+    """What one TMM pod's f5-tmm container asks for, and where each number came from."""
+    t = lab.tmm
+    known = KNOWN_PAIRS.get(t.cpu) if t.hugepage_size == "2Mi" else None
+    memory = t.memory or (known[1] if known else DEFAULT_MEMORY)
+    if t.hugepages:
+        return TmmResources(t.cpu, memory, t.hugepages, t.hugepage_size, "params tmm.hugepages")
+    if known:
+        src = "seed example (1 CPU)" if t.cpu == 1 else "chart default (2 CPU)"
+        return TmmResources(t.cpu, memory, known[0], t.hugepage_size, src)
+    mib = int(t.cpu * 1536)
+    if t.hugepage_size == "1Gi":
+        hp = f"{-(-mib // 1024)}Gi"
+    else:
+        hp = f"{mib}Mi" if mib % 1024 else f"{mib // 1024}Gi"
+    return TmmResources(
+        t.cpu,
+        memory,
+        hp,
+        t.hugepage_size,
+        "derived",
+        assumption=(
+            f"F5 publishes no hugepages rule for {t.cpu} CPUs; scaled the 2-CPU default (3Gi) to {hp}. "
+            "Set tmm.hugepages in the params to state it explicitly."
+        ),
+    )
