@@ -1,0 +1,647 @@
+"""The live target: a real API server through the official ``kubernetes`` client.
+
+This module is the one boundary where foreign errors are caught. Every
+``kubernetes.client.ApiException``, urllib3 error and websocket failure is
+translated here into our family (``spkrunbook.errors``) and re-raised ``from``
+the original, keeping ``status`` and ``reason``:
+
+::
+
+    404 object            -> ResourceMissing (names the object)
+    404 whole API         -> ResourceMissing (names the CRD to install)
+    409                   -> Conflict (AlreadyExists / stale resourceVersion)
+    401 / 403             -> Forbidden (verb + resource, suggests ``oc auth can-i``)
+    refused / DNS / TLS / timeout -> ClusterUnreachable (server URL + what to check)
+    429 / 5xx             -> retried with backoff ``retries`` times, then ClusterError
+    exec could not start  -> ExecError
+
+No message carries a token or kubeconfig content. Requests go through
+``ApiClient.param_serialize`` + ``call_api`` on generic paths built from a
+``Resource``, so every entry of ``RESOURCES`` (and any CRD) works the same way.
+Written against the client's OpenAPI-generator layout of release 37.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import urllib3
+from kubernetes import config as kconfig
+from kubernetes.client import ApiClient, Configuration, CoreV1Api
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.stream import stream as k8s_stream
+from websocket import WebSocketBadStatusException, WebSocketException
+
+from ..errors import ClusterError, ClusterUnreachable, Conflict, ExecError, Forbidden, ResourceMissing
+from .base import ExecResult, Obj, Resource, TargetInfo, resource
+
+if TYPE_CHECKING:
+    from ..params import TargetParams
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+# What to install when a whole API group is missing; anything else gets the generic hint.
+_CRD_HINTS = {
+    "k8s.cni.cncf.io": "Multus provides it on OpenShift; check `oc get crd network-attachment-definitions.k8s.cni.cncf.io` "
+    "and that the cluster network operator has not disabled Multus (disableMultiNetwork)",
+    "k8s.f5net.com": "install the SPK CRDs (the f5-spk-crds-* Helm charts from the SPK tarball) before the controller",
+    "nmstate.io": "install the Kubernetes NMState Operator, or accept that node interface state is unknown",
+    "performance.openshift.io": "the Node Tuning Operator provides it; check `oc get crd performanceprofiles.performance.openshift.io`",
+}
+
+
+class LiveTarget:
+    """Reads and writes a real cluster; the only place the ``kubernetes`` client is used."""
+
+    kind = "live"
+    can_write = True
+
+    def __init__(
+        self,
+        api_client: ApiClient,
+        *,
+        context: str | None = None,
+        user: str | None = None,
+        namespace: str | None = None,
+        kubeconfig: str | None = None,
+        request_timeout: float = 15.0,
+        retries: int = 3,
+        backoff: float = 0.2,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._client = api_client
+        self.server = api_client.configuration.host
+        self.context = context
+        self.user = user
+        self.namespace = namespace or "default"
+        self.kubeconfig = kubeconfig
+        self.request_timeout = request_timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._version: dict[str, Any] | None = None
+        self._count = 0
+        self._count_lock = threading.Lock()
+
+    # -- construction -------------------------------------------------------------------------------
+    @classmethod
+    def from_params(cls, params: "TargetParams", **kwargs: Any) -> "LiveTarget":
+        """Build from the target params and check reachability once (GET /version)."""
+        token = params.token.get_secret_value() if params.token is not None else None
+        if params.in_cluster:
+            target = cls.in_cluster(request_timeout=params.request_timeout, retries=params.retries, **kwargs)
+        elif params.server:
+            target = cls.from_server(params.server, token, verify_tls=params.verify_tls,
+                                     request_timeout=params.request_timeout, retries=params.retries, **kwargs)
+        else:
+            target = cls.from_kubeconfig(params.kubeconfig, params.context, verify_tls=params.verify_tls,
+                                         request_timeout=params.request_timeout, retries=params.retries, **kwargs)
+        target.check_reachable()
+        return target
+
+    @classmethod
+    def from_kubeconfig(cls, path: "str | Path | None" = None, context: str | None = None, *,
+                        verify_tls: bool = True, **kwargs: Any) -> "LiveTarget":
+        """From a kubeconfig file (default: $KUBECONFIG or ~/.kube/config) and optional context."""
+        cfg_path = str(path) if path else os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+        shown = cfg_path or "~/.kube/config"
+        if cfg_path and not Path(cfg_path).expanduser().is_file():
+            raise ClusterUnreachable(f"the kubeconfig {shown} does not exist",
+                                     hint="set target.kubeconfig to the file `oc login` wrote, or run `oc login` first")
+        try:
+            contexts, active = kconfig.list_kube_config_contexts(cfg_path)
+        except (ConfigException, OSError, ValueError, TypeError) as exc:
+            raise ClusterUnreachable(f"the kubeconfig {shown} could not be read ({type(exc).__name__})",
+                                     hint="check that it is a kubeconfig written by `oc login` / `oc config`") from exc
+        names = [c.get("name") for c in contexts or []]
+        if context is not None and context not in names:
+            raise ClusterUnreachable(f"the kubeconfig {shown} has no context {context!r} (it has: {', '.join(names) or 'none'})",
+                                     hint="set target.context to one of them, or list them with `oc config get-contexts`")
+        chosen = next((c for c in contexts or [] if c.get("name") == context), None) if context else active
+        ctx = (chosen or {}).get("context") or {}
+        cfg = _base_configuration()
+        try:
+            client = kconfig.new_client_from_config(config_file=cfg_path, context=context, persist_config=False,
+                                                    client_configuration=cfg)
+        except (ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
+            raise ClusterUnreachable(
+                f"the kubeconfig {shown} (context {(chosen or {}).get('name')!r}) could not be loaded ({type(exc).__name__})",
+                hint="check the context's cluster and user entries with `oc config view --minify`") from exc
+        if not verify_tls:
+            client.close()
+            cfg.verify_ssl = False
+            client = ApiClient(cfg)
+        return cls(client, context=(chosen or {}).get("name"), user=ctx.get("user"), namespace=ctx.get("namespace"),
+                   kubeconfig=shown, **kwargs)
+
+    @classmethod
+    def from_server(cls, server: str, token: str | None = None, *, verify_tls: bool = True,
+                    **kwargs: Any) -> "LiveTarget":
+        """From an API URL and a bearer token (e.g. `oc whoami -t`)."""
+        cfg = _base_configuration()
+        cfg.host = server.rstrip("/")
+        cfg.verify_ssl = verify_tls
+        if token:
+            cfg.api_key = {"authorization": token}
+            cfg.api_key_prefix = {"authorization": "Bearer"}
+        return cls(ApiClient(cfg), **kwargs)
+
+    @classmethod
+    def in_cluster(cls, **kwargs: Any) -> "LiveTarget":
+        """From the service account of the pod this runs in."""
+        cfg = _base_configuration()
+        try:
+            kconfig.load_incluster_config(client_configuration=cfg)
+        except ConfigException as exc:
+            raise ClusterUnreachable("in-cluster configuration is not available (not running in a pod?)",
+                                     hint="set target.in_cluster to false and give target.kubeconfig") from exc
+        return cls(ApiClient(cfg), context="in-cluster", **kwargs)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "LiveTarget":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- identity -------------------------------------------------------------------------------------
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent (every retry and exec counts), for benchmarks."""
+        return self._count
+
+    def check_reachable(self) -> dict[str, Any]:
+        """GET /version; raises ClusterUnreachable / Forbidden with one clear message."""
+        self._version = self._request("GET", "/version", verb="get", what="the server version")
+        return self._version
+
+    def version(self) -> dict[str, Any]:
+        return self._version if self._version is not None else self.check_reachable()
+
+    def info(self) -> TargetInfo:
+        return TargetInfo(
+            kind="live",
+            name=self.context or self.server,
+            details={
+                "server": self.server,
+                "context": self.context,
+                "user": self.user,
+                "namespace": self.namespace,
+                "kubernetes_version": (self._version or {}).get("gitVersion"),
+            },
+        )
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def path(self, res: "str | Resource", name: str | None = None, namespace: str | None = None,
+             subresource: str | None = None) -> str:
+        """The REST path of a resource / object (namespace None on a list: all namespaces)."""
+        r = resource(res)
+        base = f"/apis/{r.group}/{r.version}" if r.group else f"/api/{r.version}"
+        if r.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{r.plural}"
+        if name is not None:
+            base += f"/{name}"
+        if subresource:
+            base += f"/{subresource}"
+        return base
+
+    def get(self, res: "str | Resource", name: str, namespace: str | None = None) -> Obj:
+        r = resource(res)
+        ns = (namespace or self.namespace) if r.namespaced else None
+        return self._request("GET", self.path(r, name, ns), res=r, name=name, namespace=ns, verb="get")
+
+    def list(
+        self,
+        res: "str | Resource",
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Obj]:
+        r = resource(res)
+        query = []
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        ns = namespace if r.namespaced else None
+        data = self._request("GET", self.path(r, None, ns), query=query, res=r, namespace=ns, verb="list")
+        items = data.get("items") or []
+        for item in items:  # a typed list leaves these out of its items; keep objects self-describing
+            item.setdefault("apiVersion", r.api_version)
+            if r.kind:
+                item.setdefault("kind", r.kind)
+        return items
+
+    def exists(self, res: "str | Resource", name: str, namespace: str | None = None) -> bool:
+        try:
+            self.get(res, name, namespace)
+        except ResourceMissing:
+            return False
+        return True
+
+    def get_raw(self, path: str, query: list[tuple[str, str]] | None = None) -> Any:
+        """Any GET path, e.g. ``/api/v1/nodes/<n>/proxy/configz`` (`oc get --raw`)."""
+        return self._request("GET", path, query=query, verb="get", what=path)
+
+    def kubelet_config(self, node: str) -> dict[str, Any]:
+        """The running kubelet's configuration (``.kubeletconfig`` of the node's configz)."""
+        data = self._request("GET", self.path("nodes", node, subresource="proxy/configz"),
+                             res=resource("nodes"), name=node, verb="get", what=f"the kubelet configz of node {node}")
+        return (data or {}).get("kubeletconfig") or {}
+
+    def wait_for(self, res: "str | Resource", name: str, namespace: str | None, condition: Callable[[Obj], bool], *,
+                 timeout: float = 60.0, interval: float = 0.5) -> Obj:
+        """Poll until ``condition(obj)`` holds (e.g. a debug pod becomes Ready); ClusterError on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                obj = self.get(res, name, namespace)
+                if condition(obj):
+                    return obj
+            except ResourceMissing:
+                obj = None
+            if time.monotonic() >= deadline:
+                r = resource(res)
+                state = ((obj or {}).get("status") or {}).get("phase", "absent" if obj is None else "unknown")
+                raise ClusterError(f"{r.plural}/{name} did not become ready within {timeout:g}s (state: {state})",
+                                   hint=f"look at `oc describe {r.plural} {name}" + (f" -n {namespace}`" if namespace else "`")
+                                   + " and its events")
+            time.sleep(interval)
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def _ns_for(self, r: Resource, obj: Obj | None, namespace: str | None) -> str | None:
+        if not r.namespaced:
+            return None
+        return namespace or ((obj or {}).get("metadata") or {}).get("namespace") or self.namespace
+
+    def create(self, res: "str | Resource", obj: Obj, namespace: str | None = None, *, dry_run: bool = False) -> Obj:
+        r = resource(res)
+        ns = self._ns_for(r, obj, namespace)
+        name = (obj.get("metadata") or {}).get("name")
+        query = [("dryRun", "All")] if dry_run else None
+        return self._request("POST", self.path(r, None, ns), query=query, body=obj, res=r, name=name, namespace=ns,
+                             verb="create")
+
+    def replace(self, res: "str | Resource", obj: Obj, namespace: str | None = None, *, dry_run: bool = False) -> Obj:
+        """PUT the whole object; a stale ``metadata.resourceVersion`` raises Conflict."""
+        r = resource(res)
+        ns = self._ns_for(r, obj, namespace)
+        name = (obj.get("metadata") or {}).get("name")
+        if not name:
+            raise ValueError("replace needs metadata.name")
+        query = [("dryRun", "All")] if dry_run else None
+        return self._request("PUT", self.path(r, name, ns), query=query, body=obj, res=r, name=name, namespace=ns,
+                             verb="update")
+
+    def patch(self, res: "str | Resource", name: str, patch: "Obj | list[Obj]", namespace: str | None = None, *,
+              patch_type: str = "merge") -> Obj:
+        """Merge patch (default), ``strategic`` or ``json`` (a list of RFC 6902 operations)."""
+        r = resource(res)
+        ns = (namespace or self.namespace) if r.namespaced else None
+        ctype = {"merge": "application/merge-patch+json", "strategic": "application/strategic-merge-patch+json",
+                 "json": "application/json-patch+json"}[patch_type]
+        return self._request("PATCH", self.path(r, name, ns), body=patch, content_type=ctype, res=r, name=name,
+                             namespace=ns, verb="patch")
+
+    def delete(self, res: "str | Resource", name: str, namespace: str | None = None, *,
+               grace_period: int | None = None, missing_ok: bool = False) -> None:
+        r = resource(res)
+        ns = (namespace or self.namespace) if r.namespaced else None
+        query = [("gracePeriodSeconds", str(grace_period))] if grace_period is not None else None
+        try:
+            self._request("DELETE", self.path(r, name, ns), query=query, res=r, name=name, namespace=ns, verb="delete")
+        except ResourceMissing:
+            if not missing_ok:
+                raise
+
+    # -- the one HTTP path, with bounded retry and error translation ----------------------------------------
+    def _bump(self) -> None:
+        with self._count_lock:
+            self._count += 1
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        res: Resource | None = None,
+        name: str | None = None,
+        namespace: str | None = None,
+        verb: str | None = None,
+        what: str | None = None,
+    ) -> Any:
+        verb = verb or _VERBS.get(method, method.lower())
+        for attempt in range(self.retries + 1):
+            self._bump()
+            try:
+                return self._send(method, path, query, body, content_type)
+            except ApiException as exc:
+                if exc.status in RETRY_STATUSES and attempt < self.retries:
+                    time.sleep(self._delay(attempt, exc))
+                    continue
+                if not exc.status:  # the client's wrapper for TLS failures
+                    raise self._unreachable(exc) from exc
+                raise self._translate(exc.status, exc.reason, exc.body, res=res, name=name, namespace=namespace,
+                                      verb=verb, what=what, attempts=attempt + 1) from exc
+            except urllib3.exceptions.HTTPError as exc:
+                cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+                # a refused/failed connect never reached the server: safe to repeat for any verb;
+                # a read that timed out may have been applied: repeat only reads.
+                connect_failed = isinstance(cause, (urllib3.exceptions.NewConnectionError,
+                                                    urllib3.exceptions.ConnectTimeoutError))
+                retryable = not isinstance(cause, (urllib3.exceptions.SSLError, urllib3.exceptions.NameResolutionError)) \
+                    and (connect_failed or method == "GET")
+                if retryable and attempt < self.retries:
+                    time.sleep(self._delay(attempt, None))
+                    continue
+                raise self._unreachable(cause) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, method: str, path: str, query: list[tuple[str, str]] | None, body: Any,
+              content_type: str | None) -> Any:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        request = self._client.param_serialize(method=method, resource_path=path, query_params=query or [],
+                                               header_params=headers, body=body, auth_settings=["BearerToken"])
+        timeout = (min(self.request_timeout, 10.0), self.request_timeout)
+        response = self._client.call_api(*request, _request_timeout=timeout)
+        data = response.read()
+        if not 200 <= response.status <= 299:
+            ApiException.from_response(http_resp=response, body=data.decode("utf-8", "replace"), data=None)
+        return json.loads(data) if data else None
+
+    def _delay(self, attempt: int, exc: ApiException | None) -> float:
+        retry_after = None
+        if exc is not None and exc.headers:
+            try:
+                retry_after = float(exc.headers.get("Retry-After"))
+            except (TypeError, ValueError):
+                retry_after = None
+        delay = min(self.max_backoff, self.backoff * (2 ** attempt))
+        delay *= 1 + random.random() * 0.1
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, 10.0))
+        return delay
+
+    # -- translation -----------------------------------------------------------------------------------------
+    def _where(self) -> str:
+        bits = []
+        if self.kubeconfig:
+            bits.append(f"the kubeconfig {self.kubeconfig}")
+        if self.context:
+            bits.append(f"its context {self.context!r}")
+        return " and ".join(bits) or "target.server"
+
+    def _unreachable(self, cause: BaseException) -> ClusterUnreachable:
+        E = urllib3.exceptions
+        text = str(cause)
+        if isinstance(cause, E.NameResolutionError):
+            why = "its host name does not resolve"
+        elif isinstance(cause, (E.SSLError, ApiException)) or "SSL" in text or "certificate" in text.lower():
+            why = "the TLS handshake failed (certificate not trusted or wrong server)"
+        elif isinstance(cause, E.ConnectTimeoutError):
+            why = f"connecting timed out after {min(self.request_timeout, 10.0):g}s"
+        elif isinstance(cause, E.ReadTimeoutError):
+            why = f"it did not answer within {self.request_timeout:g}s"
+        elif isinstance(cause, E.NewConnectionError) and "refused" in text.lower():
+            why = "the connection was refused"
+        elif isinstance(cause, (E.ProtocolError, ConnectionError)):
+            why = "the connection was dropped"
+        else:
+            why = f"the connection failed ({type(cause).__name__})"
+        hint = (f"check that {self._where()} point at the right cluster (compare `oc whoami --show-server`), "
+                "that you are on the lab network or VPN, and that the API server is up")
+        if "TLS" in why:
+            hint += "; for a lab with a self-signed API certificate set target.verify_tls: false"
+        return ClusterUnreachable(f"cannot reach the Kubernetes API server at {self.server}: {why}", hint=hint)
+
+    def _translate(self, status: int, reason: str | None, body: Any, *, res: Resource | None, name: str | None,
+                   namespace: str | None, verb: str, what: str | None, attempts: int = 1) -> ClusterError:
+        st: dict[str, Any] = {}
+        if isinstance(body, (bytes, bytearray)):
+            body = body.decode("utf-8", "replace")
+        if isinstance(body, str):
+            try:
+                parsed = json.loads(body)
+                st = parsed if isinstance(parsed, dict) else {}
+            except ValueError:
+                st = {}
+        message = str(st.get("message") or (body.strip() if isinstance(body, str) else "") or reason or "")
+        reason = st.get("reason") or reason
+        details = st.get("details") or {}
+        in_ns = f" in namespace {namespace}" if namespace else ""
+        if res is not None:
+            what = what or (f"{res.plural}/{name}{in_ns}" if name else f"{res.plural}{in_ns or ' (all namespaces)'}")
+        what = what or "the request"
+        kw = {"status": status, "reason": reason}
+        if status == 404:
+            if res is not None and not (name and details.get("name") == name):
+                crd = f"{res.plural}.{res.group}" if res.group else None
+                if crd:
+                    return ResourceMissing(
+                        f"the cluster does not serve {res.plural} ({res.api_version}): "
+                        f"the CustomResourceDefinition {crd} is not installed",
+                        hint=_CRD_HINTS.get(res.group, f"install the CRD {crd}; check with `oc get crd {crd}`"), **kw)
+                return ResourceMissing(f"the API server does not serve {res.plural} ({res.api_version})",
+                                       hint="check the cluster version; this API may be newer than the cluster", **kw)
+            return ResourceMissing(f"{what} not found", hint="check the name and namespace"
+                                   + (f" with `oc get {res.plural}{' -n ' + namespace if namespace else ''}`" if res else ""),
+                                   **kw)
+        if status == 409:
+            if reason == "AlreadyExists":
+                return Conflict(f"{what} already exists", hint="replace it, or delete it first", **kw)
+            return Conflict(f"{what} was changed by someone else since it was read: {message}",
+                            hint="read it again, re-apply the change and retry", **kw)
+        if status == 401:
+            return Forbidden(f"the API server at {self.server} rejected the credentials (401 Unauthorized) "
+                             f"when trying to {verb} {what}",
+                             hint=f"log in again (`oc login`) and check the user of {self._where()} with `oc whoami`", **kw)
+        if status == 403:
+            plural = res.plural if res else what
+            return Forbidden(f"not allowed to {verb} {what}: {message}",
+                             hint=f"check with `oc auth can-i {verb} {plural}" + (f" -n {namespace}`" if namespace else "`")
+                             + " and ask for the missing role", **kw)
+        if status in RETRY_STATUSES:
+            return ClusterError(f"the API server answered {status} {reason or ''} to {verb} {what}"
+                                f" after {attempts} attempt(s): {message}",
+                                hint="the API server is overloaded or unhealthy; retry later, or raise target.retries",
+                                **kw)
+        return ClusterError(f"the API server refused to {verb} {what} ({status} {reason or ''}): {message}",
+                            hint="check the object against the resource's schema", **kw)
+
+    # -- exec ---------------------------------------------------------------------------------------------------
+    def exec_stream(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        argv: list[str],
+        *,
+        timeout: float = 30.0,
+        stdin: bytes | None = None,
+    ) -> "ExecStream":
+        """Start ``argv`` in a container; iterate the result for (channel, bytes) as they arrive."""
+        if isinstance(argv, (str, bytes)):
+            raise TypeError("argv must be a list of arguments, never a shell string")
+        argv = [str(a) for a in argv]
+        self._bump()
+        # stream() swaps call_api on the ApiClient it is given while it runs; a private
+        # client keeps concurrent REST calls on the shared one out of the websocket path.
+        client = ApiClient(self._client.configuration)
+        try:
+            ws = k8s_stream(CoreV1Api(client).connect_get_namespaced_pod_exec, pod, namespace, command=argv,
+                            container=container, stdin=stdin is not None, stdout=True, stderr=True, tty=False,
+                            _preload_content=False, binary=True)
+        except ApiException as exc:
+            raise self._exec_error(exc, namespace, pod, container, argv) from exc
+        finally:
+            client.close()
+        return ExecStream(ws, argv, timeout=timeout, stdin=stdin, where=f"{namespace}/{pod} container {container}")
+
+    def exec(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        argv: list[str],
+        *,
+        timeout: float = 30.0,
+        stdin: bytes | None = None,
+    ) -> ExecResult:
+        """Run ``argv`` and collect stdout/stderr as bytes; ``timed_out`` instead of raising on timeout."""
+        run = self.exec_stream(namespace, pod, container, argv, timeout=timeout, stdin=stdin)
+        out, err = bytearray(), bytearray()
+        for channel, data in run:
+            (out if channel == 1 else err).extend(data)
+        return ExecResult(argv=list(argv), stdout=bytes(out), stderr=bytes(err), exit_code=run.exit_code,
+                          timed_out=run.timed_out)
+
+    def _exec_error(self, exc: ApiException, namespace: str, pod: str, container: str,
+                    argv: list[str]) -> Exception:
+        ctx = exc.__context__
+        if isinstance(ctx, WebSocketBadStatusException):
+            status = getattr(ctx, "status_code", 0) or 0
+            body = getattr(ctx, "resp_body", None)
+            if status == 400:
+                text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+                try:
+                    text = json.loads(text).get("message", text)
+                except (ValueError, AttributeError):
+                    pass
+                return ExecError(f"cannot exec `{' '.join(argv)}` in {namespace}/{pod} container {container}: {text}",
+                                 hint=f"check that the pod is Running and has that container: `oc get pod {pod} -n {namespace}`")
+            return self._translate(status, None, body, res=resource("pods"), name=pod, namespace=namespace,
+                                   verb="create", what=None)
+        if isinstance(ctx, WebSocketException) and not isinstance(ctx, OSError):
+            return ExecError(f"the exec connection to {namespace}/{pod} failed ({type(ctx).__name__})",
+                             hint="retry; if it persists check the API server and kubelet on that node")
+        return self._unreachable(ctx if isinstance(ctx, BaseException) else exc)
+
+
+class ExecStream:
+    """A running exec: iterate for (channel, bytes); then ``exit_code`` / ``timed_out`` are known."""
+
+    def __init__(self, ws: Any, argv: list[str], *, timeout: float, stdin: bytes | None, where: str) -> None:
+        self._ws = ws
+        self.argv = argv
+        self.where = where
+        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+        self.exit_code: int | None = None
+        self.timed_out = False
+        self._done = False
+        self._iter = self._run(stdin)
+
+    def __iter__(self) -> "ExecStream":
+        return self
+
+    def __next__(self) -> tuple[int, bytes]:
+        return next(self._iter)
+
+    def close(self) -> None:
+        """Stop early: closes the websocket, which ends the command's stream on the server."""
+        self._iter.close()
+        self._close_ws()
+
+    def _close_ws(self) -> None:
+        try:
+            self._ws.close()
+        except Exception:  # noqa: BLE001 - closing a dead socket must not mask the real outcome
+            pass
+
+    def __enter__(self) -> "ExecStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _drain(self) -> Iterator[tuple[int, bytes]]:
+        for channel in (1, 2):
+            data = self._ws.read_channel(channel)
+            if data:
+                yield channel, bytes(data)
+
+    def _run(self, stdin: bytes | None) -> Iterator[tuple[int, bytes]]:
+        ws = self._ws
+        try:
+            if stdin is not None:
+                for i in range(0, len(stdin), 32 * 1024):
+                    ws.write_stdin(stdin[i:i + 32 * 1024])
+                ws.close_channel(0)  # v5: EOF on stdin; a no-op on v4
+            while ws.is_open():
+                remaining = self.deadline - time.monotonic()
+                if remaining <= 0:
+                    self.timed_out = True
+                    break
+                ws.update(timeout=min(remaining, 0.5))
+                yield from self._drain()
+            if not self.timed_out:
+                yield from self._drain()
+                self.exit_code = self._exit_code(ws.read_channel(3))
+        except (WebSocketException, OSError) as exc:
+            raise ExecError(f"the exec connection to {self.where} broke while `{' '.join(self.argv)}` ran "
+                            f"({type(exc).__name__})", hint="retry; check the node and API server") from exc
+        finally:
+            self._close_ws()
+
+    def _exit_code(self, raw: bytes | str) -> int:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else (raw or "")
+        if not text.strip():
+            if getattr(self._ws, "subprotocol", None) in ("v4.channel.k8s.io", "v5.channel.k8s.io"):
+                raise ExecError(f"`{' '.join(self.argv)}` in {self.where} ended without an exit status",
+                                hint="the connection was cut; retry")
+            return 0  # channel.k8s.io (v1) sends nothing on success
+        try:
+            status = json.loads(text)
+        except ValueError:
+            raise ExecError(f"`{' '.join(self.argv)}` could not run in {self.where}: {text.strip()}") from None
+        if status.get("status") == "Success":
+            return 0
+        if status.get("reason") == "NonZeroExitCode":
+            for cause in (status.get("details") or {}).get("causes") or []:
+                if cause.get("reason") == "ExitCode":
+                    return int(cause.get("message"))
+        raise ExecError(f"`{' '.join(self.argv)}` could not run in {self.where}: {status.get('message', text)}",
+                        hint="check that the command exists in that container")
+
+
+def _base_configuration() -> Configuration:
+    """A fresh client configuration: urllib3's own retries off, so ours are the only (bounded) ones."""
+    cfg = type.__call__(Configuration)  # not the process-wide default copy
+    cfg.retries = False
+    return cfg
