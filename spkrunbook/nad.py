@@ -1,0 +1,993 @@
+"""NetworkAttachmentDefinitions: build, validate, render, apply, verify and tear down the macvlan NADs.
+
+SPK without SR-IOV attaches TMM to two node NICs through Multus and the macvlan
+CNI: one NAD for the internal network, one for the external. Each step here is a
+function of ``(lab, target)`` that returns a result object; the notebook
+``02-network-attachments`` only displays them.
+
+- ``build(lab)``: the two NAD objects, exactly as the seed shows them plus our
+  namespace and ``app.kubernetes.io/managed-by: spkrunbook`` label.
+- ``validate(lab, target)``: every problem at once, as a ``Findings`` table. The
+  form in ``spkrunbook.widgets.nad`` uses the same ``network_problems`` while a
+  person types.
+- ``render(lab)``: multi-document YAML plus the ``oc apply`` a person would run.
+- ``apply(lab, target)``: idempotent create / update / leave alone; refuses to
+  overwrite an object this tool does not manage unless forced; a plan on a
+  read-only (snapshot) target.
+- ``verify(lab, target)``: the NADs read back, like ``oc get
+  network-attachment-definitions``, and the ``tmm.cniNetworks`` value.
+- ``teardown(lab, target)``: delete only what this tool manages.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import html
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping
+
+import pandas as pd
+from ruamel.yaml import YAML
+
+from . import prereqs
+from .cluster.base import NAD_CRD, Obj, Target, label_selector_matches
+from .errors import ApplyRefused, ClusterError, Conflict, Forbidden, Problem, ResourceMissing, SpkRunbookError
+from .params import (
+    KNOWN_CNI_VERSIONS,
+    MACVLAN_MODES,
+    OPENSHIFT_MIN_MACVLAN_CNI,
+    Lab,
+    NetworkParams,
+    dns1123_problem,
+    interface_name_problem,
+)
+from .results import CheckResult, Findings
+
+if TYPE_CHECKING:
+    from .notebook import Step
+
+NAD = "network-attachment-definitions"
+API_VERSION = "k8s.cni.cncf.io/v1"
+KIND = "NetworkAttachmentDefinition"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "spkrunbook"
+# Same bounds as NetworkParams.mtu: IPv4's minimum link MTU up to common jumbo frames.
+MTU_MIN, MTU_MAX = 68, 9216
+NETWORK_FIELDS = ("name", "namespace", "master", "mode", "cni_version", "mtu")
+_FIELD_LABELS = {
+    "name": "NAD name",
+    "namespace": "namespace",
+    "master": "master interface name",
+    "mode": "macvlan mode",
+    "cni_version": "cniVersion",
+    "mtu": "MTU",
+}
+_FIELD_ACTIONS = {
+    "name": "use lower-case letters, digits and '-' (at most 63), e.g. macvlan-internal",
+    "namespace": "use the namespace TMM runs in (tmm.namespace), a DNS-1123 label",
+    "master": "use the node NIC name as `ip -br link` prints it (at most 15 characters)",
+    "mode": f"one of {', '.join(MACVLAN_MODES)} (bridge is the seed's choice)",
+    "cni_version": f"use {OPENSHIFT_MIN_MACVLAN_CNI} or later, as OpenShift documents for macvlan",
+    "mtu": f"leave it unset (kernel default) or give {MTU_MIN}..{MTU_MAX}, at most the master's MTU",
+}
+
+
+# -- build -----------------------------------------------------------------------------
+
+
+def cni_config(net: NetworkParams) -> dict[str, Any]:
+    """The macvlan CNI config for one network, keys in the seed's order.
+
+    No ``name`` key, as in the seed: when the config omits it, Multus injects the
+    NAD's object name (multi-net-spec §3.4.2), which is what the spec recommends
+    anyway. ``ipam`` stays empty: SPK owns the self IPs (F5SPKVlan), so the
+    attachment is L2 only.
+    """
+    cfg: dict[str, Any] = {
+        "cniVersion": net.cni_version,
+        "type": "macvlan",
+        "master": net.master,
+        "mode": net.mode,
+        "ipam": {},
+    }
+    if net.mtu is not None:
+        cfg["mtu"] = net.mtu
+    return cfg
+
+
+def manifest(net: NetworkParams) -> Obj:
+    """One NAD object; ``spec.config`` is a JSON *string*, as the CRD requires."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": net.name, "namespace": net.namespace, "labels": {MANAGED_BY: MANAGER}},
+        "spec": {"config": json.dumps(cni_config(net))},
+    }
+
+
+def build(lab: Lab) -> list[Obj]:
+    """The two NADs in interface order (the first becomes TMM interface 1.1)."""
+    return [manifest(net) for _, net in lab.networks.ordered()]
+
+
+def roles(lab: Lab) -> list[tuple[str, NetworkParams]]:
+    return lab.networks.ordered()
+
+
+# -- validate --------------------------------------------------------------------------
+
+
+def _version(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.split("."))
+
+
+def network_problems(role: str, values: Mapping[str, Any]) -> list[Problem]:
+    """Problems with one network's raw values (as typed in a form or read from params).
+
+    Paths are ``networks.<role>.<field>``. The form calls this on every keystroke
+    and ``validate`` calls it on the params, so both say the same thing.
+    """
+    out: list[Problem] = []
+
+    def add(f: str, msg: str, severity: str = "error") -> None:
+        out.append(Problem(f"networks.{role}.{f}", msg, severity))
+
+    for f in ("name", "namespace"):
+        v = str(values.get(f) or "")
+        msg = dns1123_problem(v) if v else "required (a DNS-1123 label)"
+        if msg:
+            add(f, msg)
+    msg = interface_name_problem(str(values.get("master") or ""))
+    if msg:
+        add("master", msg)
+    mode = values.get("mode") or ""
+    if mode not in MACVLAN_MODES:
+        hint = " (the macvlan plugin spells it 'passthru')" if mode == "passthrough" else ""
+        add("mode", f"{mode!r} is not a macvlan mode; use one of {', '.join(MACVLAN_MODES)}{hint}")
+    cni = str(values.get("cni_version") or "")
+    if cni not in KNOWN_CNI_VERSIONS:
+        add("cni_version", f"{cni!r} is not a known CNI spec version ({', '.join(KNOWN_CNI_VERSIONS)})")
+    elif _version(cni) < _version(OPENSHIFT_MIN_MACVLAN_CNI):
+        add(
+            "cni_version",
+            f"{cni} is below {OPENSHIFT_MIN_MACVLAN_CNI}, the minimum OpenShift documents for macvlan "
+            "(the plugin itself accepts it; the seed uses 0.3.0)",
+            "warning",
+        )
+    mtu = values.get("mtu")
+    if mtu not in (None, ""):
+        try:
+            n = int(str(mtu).strip())
+        except ValueError:
+            add("mtu", f"{mtu!r} is not a whole number")
+        else:
+            if not MTU_MIN <= n <= MTU_MAX:
+                add("mtu", f"{n} is outside {MTU_MIN}..{MTU_MAX}")
+    return out
+
+
+def pair_problems(internal: Mapping[str, Any], external: Mapping[str, Any]) -> list[Problem]:
+    """What is wrong with the two networks together: a shared name is an error, a shared master a warning."""
+    out: list[Problem] = []
+    if (internal.get("namespace"), internal.get("name")) == (external.get("namespace"), external.get("name")):
+        out.append(
+            Problem("networks.external.name", f"{external.get('name')!r} is also the internal network's name; they must differ")
+        )
+    if internal.get("master") and internal.get("master") == external.get("master"):
+        out.append(
+            Problem(
+                "networks.external.master",
+                f"{external.get('master')!r} is also the internal master; internal and external should use separate NICs",
+                "warning",
+            )
+        )
+    return out
+
+
+def _values(net: NetworkParams) -> dict[str, Any]:
+    return net.model_dump()
+
+
+@dataclass
+class NodeInterfaces:
+    """What the target says about NICs on the TMM nodes; ``interfaces`` holds only nodes it knows."""
+
+    nodes: list[str]
+    interfaces: dict[str, dict[str, dict[str, Any]]]
+
+    def known(self, node: str) -> bool:
+        return node in self.interfaces
+
+    def choices(self) -> list[str] | None:
+        """Interface names present on every known TMM node (None when no node is known)."""
+        known = [self.interfaces[n] for n in self.nodes if n in self.interfaces] or list(self.interfaces.values())
+        if not known:
+            return None
+        common = set(known[0])
+        for ifaces in known[1:]:
+            common &= set(ifaces)
+        return sorted(i for i in common if i and i != "lo")
+
+
+def tmm_interfaces(lab: Lab, target: Target | None) -> NodeInterfaces:
+    """The TMM nodes (matching ``tmm.node_selector``) and their interfaces where the target knows them."""
+    if target is None:
+        return NodeInterfaces([], {})
+    try:
+        known = prereqs.node_interfaces(target, lab) or {}
+    except (ResourceMissing, Forbidden):
+        known = {}
+    try:
+        sel = lab.tmm.selector_string()
+        nodes = [
+            n["metadata"]["name"]
+            for n in target.list("nodes")
+            if label_selector_matches((n.get("metadata") or {}).get("labels"), sel)
+        ]
+    except (ResourceMissing, Forbidden):
+        nodes = sorted(known)
+    return NodeInterfaces(nodes, {k: v for k, v in known.items() if k in nodes or not nodes})
+
+
+def _how_to_look(node: str) -> str:
+    return f"oc debug node/{node} -- ip -br link"
+
+
+def _master_rows(lab: Lab, nodes: NodeInterfaces | None) -> list[CheckResult]:
+    rows: list[CheckResult] = []
+    for role, net in roles(lab):
+        check, subject = "master on TMM nodes", role
+        if nodes is None:
+            rows.append(
+                CheckResult(
+                    check,
+                    "warn",
+                    f"no target given; cannot see whether {net.master} exists on the TMM nodes",
+                    f"look on each TMM node: {_how_to_look('<node>')}",
+                    subject,
+                )
+            )
+            continue
+        if not nodes.nodes:
+            rows.append(
+                CheckResult(
+                    check,
+                    "warn",
+                    f"no node matches tmm.node_selector {lab.tmm.selector_string() or '(none)'}",
+                    "label the TMM nodes or fix tmm.node_selector, then run again",
+                    subject,
+                )
+            )
+            continue
+        present, missing, unknown, notes = [], [], [], []
+        for node in nodes.nodes:
+            if not nodes.known(node):
+                unknown.append(node)
+                continue
+            iface = nodes.interfaces[node].get(net.master)
+            if iface is None:
+                have = ", ".join(sorted(i for i in nodes.interfaces[node] if i and i != "lo"))
+                missing.append(f"{node} (has {have or 'no interfaces'})")
+                continue
+            present.append(node)
+            if iface.get("state") not in (None, "up"):
+                notes.append(f"{net.master} is {iface.get('state')} on {node}")
+            master_mtu = iface.get("mtu")
+            if net.mtu is not None and isinstance(master_mtu, int) and net.mtu > master_mtu:
+                missing.append(f"{node} (MTU {net.mtu} exceeds {net.master}'s MTU {master_mtu})")
+        if missing:
+            rows.append(
+                CheckResult(
+                    check,
+                    "fail",
+                    f"{net.master} is not usable on " + "; ".join(missing),
+                    f"attach {net.master} to every TMM node or change networks.{role}.master",
+                    subject,
+                )
+            )
+        if unknown:
+            rows.append(
+                CheckResult(
+                    check,
+                    "warn",
+                    f"the target does not know the interfaces of {', '.join(unknown)}",
+                    "look by hand: " + "; ".join(_how_to_look(n) for n in unknown),
+                    subject,
+                )
+            )
+        if notes:
+            rows.append(CheckResult(check, "warn", "; ".join(notes), f"bring the link up: ip link set {net.master} up", subject))
+        if present and not missing:
+            rows.append(CheckResult(check, "pass", f"{net.master} present on {', '.join(present)}", "", subject))
+    return rows
+
+
+_UNSET: Any = object()
+
+
+def problems(lab: Lab) -> list[Problem]:
+    """Every params problem of both networks (without the cluster), errors and warnings."""
+    out: list[Problem] = []
+    for role, net in roles(lab):
+        out += network_problems(role, _values(net))
+    out += pair_problems(_values(lab.networks.internal), _values(lab.networks.external))
+    return out
+
+
+def validate(lab: Lab, target: Target | None = None, *, nodes: NodeInterfaces | None = _UNSET) -> Findings:
+    """Every problem with the NAD params at once, before anything touches the cluster.
+
+    With a target, each master is looked for on every TMM node whose interfaces the
+    target knows (NodeNetworkState); unknown nodes give a warning with the command
+    that finds out.
+    """
+    found = Findings("NetworkAttachmentDefinition parameters")
+    probs = problems(lab)
+    for role, net in roles(lab):
+        values = _values(net)
+        for f in NETWORK_FIELDS:
+            here = [p for p in probs if p.path == f"networks.{role}.{f}"]
+            if f == "mtu" and values["mtu"] is None and not here:
+                found.add(_FIELD_LABELS[f], "pass", "unset (kernel default: the master's MTU)", "", role)
+                continue
+            found.rows.append(_row(_FIELD_LABELS[f], role, here, f"{values[f]}", _FIELD_ACTIONS[f]))
+    names = [p for p in probs if p.path == "networks.external.name"]
+    masters = [p for p in probs if p.path == "networks.external.master"]
+    i, e = lab.networks.internal, lab.networks.external
+    found.rows.append(
+        _row("distinct NAD names", "both", names, f"{i.namespace}/{i.name} and {e.namespace}/{e.name}", "rename one of them")
+    )
+    found.rows.append(
+        _row("separate masters", "both", masters, f"{i.master} and {e.master}", "give internal and external their own NIC")
+    )
+    if nodes is _UNSET:
+        nodes = tmm_interfaces(lab, target) if target is not None else None
+    found.extend(_master_rows(lab, nodes))
+    return found
+
+
+def _row(check: str, subject: str, here: list[Problem], ok: str, action: str) -> CheckResult:
+    if any(p.severity == "error" for p in here):
+        status = "fail"
+    elif here:
+        status = "warn"
+    else:
+        return CheckResult(check, "pass", ok, "", subject)
+    return CheckResult(check, status, "; ".join(p.message for p in here), action, subject)  # type: ignore[arg-type]
+
+
+# -- render ----------------------------------------------------------------------------
+
+
+def to_yaml(objs: Iterable[Obj]) -> str:
+    """Multi-document YAML like the seed's macvlan_example.yml (``---`` before each object)."""
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.explicit_start = True
+    yaml.width = 4096  # keep spec.config on one line, as oc prints it
+    import io
+
+    buf = io.StringIO()
+    yaml.dump_all(list(objs), buf)
+    return buf.getvalue()
+
+
+@dataclass
+class Rendered:
+    """The manifests as files a person could apply by hand, and the commands to do it."""
+
+    manifests: list[Obj]
+    files: dict[str, str]
+    apply_commands: list[str]
+    check_commands: list[str]
+
+    @property
+    def yaml(self) -> str:
+        return to_yaml(self.manifests)
+
+    @property
+    def commands(self) -> str:
+        return "\n".join(self.apply_commands + self.check_commands)
+
+    def markdown(self) -> str:
+        parts = [f"```yaml\n# {name}\n{text}```" for name, text in self.files.items()]
+        parts.append("Apply by hand, then check:\n\n```sh\n" + self.commands + "\n```")
+        return "\n\n".join(parts)
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
+
+    def save(self, step: "Step", folder: str = "network-attachments") -> list[Path]:
+        """Write the YAML files and the commands into the lab record."""
+        paths = [step.save_text(f"{folder}/{name}", text) for name, text in self.files.items()]
+        paths.append(step.save_text(f"{folder}/apply.sh", "#!/bin/sh\nset -e\n" + self.commands + "\n"))
+        return paths
+
+
+def render(lab: Lab, filename: str = "nads.yaml") -> Rendered:
+    """YAML files and ``oc apply -n NS -f FILE`` commands (one file per namespace when they differ)."""
+    objs = build(lab)
+    namespaces = list(dict.fromkeys(o["metadata"]["namespace"] for o in objs))
+    stem, dot, ext = filename.rpartition(".")
+    files: dict[str, str] = {}
+    applies, checks = [], []
+    for ns in namespaces:
+        # `oc apply -n NS` rejects objects of another namespace, so two namespaces mean two files.
+        name = filename if len(namespaces) == 1 else f"{stem}-{ns}{dot}{ext}"
+        files[name] = to_yaml(o for o in objs if o["metadata"]["namespace"] == ns)
+        applies.append(f"oc apply -n {ns} -f {name}")
+        checks.append(f"oc get -n {ns} network-attachment-definitions")
+    for o in objs:
+        md = o["metadata"]
+        checks.append(f"oc get -n {md['namespace']} network-attachment-definitions {md['name']} -o yaml")
+    return Rendered(objs, files, applies, checks)
+
+
+# -- compare ---------------------------------------------------------------------------
+
+
+def parse_config(obj: Obj) -> Any:
+    """``spec.config`` parsed as JSON; the raw string when it is not JSON (compared as text then)."""
+    raw = (obj.get("spec") or {}).get("config")
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return raw
+
+
+def is_managed(obj: Obj) -> bool:
+    """True when the object carries our ``app.kubernetes.io/managed-by: spkrunbook`` label."""
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY) == MANAGER
+
+
+def same_config(existing: Obj, desired: Obj) -> bool:
+    return parse_config(existing) == parse_config(desired)
+
+
+def _view(obj: Obj) -> str:
+    md = obj.get("metadata") or {}
+    view = {
+        "metadata": {"name": md.get("name"), "namespace": md.get("namespace"), "labels": dict(sorted((md.get("labels") or {}).items()))},
+        "spec": {"config": parse_config(obj)},
+    }
+    return to_yaml([_sorted(view)]).removeprefix("---\n")
+
+
+def _sorted(value: Any) -> Any:
+    """Keys sorted at every level, so a diff shows real changes and not key order."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def diff(existing: Obj, desired: Obj) -> str:
+    """A unified diff (cluster -> params) of name, labels and the parsed config as YAML, keys sorted."""
+    md = desired["metadata"]
+    ref = f"{md.get('namespace')}/{md['name']}"
+    return "".join(
+        difflib.unified_diff(
+            _view(existing).splitlines(keepends=True),
+            _view(desired).splitlines(keepends=True),
+            fromfile=f"cluster: {ref}",
+            tofile=f"params: {ref}",
+        )
+    )
+
+
+# -- apply -----------------------------------------------------------------------------
+
+Action = Literal["create", "update", "unchanged", "refused", "failed", "skipped", "delete", "absent", "kept"]
+_STATUS: dict[str, str] = {
+    "create": "pass",
+    "update": "pass",
+    "unchanged": "pass",
+    "delete": "pass",
+    "absent": "pass",
+    "kept": "warn",
+    "refused": "fail",
+    "failed": "fail",
+    "skipped": "skip",
+}
+_PAST = {"create": "created", "update": "updated", "delete": "deleted"}
+
+
+@dataclass
+class NadChange:
+    """What happened (or, in a plan, would happen) to one NAD."""
+
+    role: str
+    name: str
+    namespace: str
+    action: Action
+    reason: str = ""
+    diff: str = ""
+    applied: bool = False
+    error: SpkRunbookError | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def outcome(self, planned: bool) -> str:
+        if self.action in _PAST:
+            return f"would {self.action}" if planned or not self.applied else _PAST[self.action]
+        return self.action
+
+
+def _frame(changes: list[NadChange], planned: bool) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "name": c.name,
+                "namespace": c.namespace,
+                "role": c.role,
+                "action": c.action,
+                "result": c.outcome(planned),
+                "reason": c.reason,
+                "diff": c.diff,
+            }
+            for c in changes
+        ],
+        columns=["name", "namespace", "role", "action", "result", "reason", "diff"],
+    )
+
+
+def _html(title: str, changes: list[NadChange], planned: bool, findings: Findings) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(c.ref)}</td><td>{html.escape(c.role)}</td><td><b>{html.escape(c.outcome(planned))}</b></td>"
+        f"<td style='text-align:left'>{html.escape(c.reason)}</td></tr>"
+        for c in changes
+    )
+    diffs = "".join(
+        f"<p>diff for {html.escape(c.ref)}:</p><pre>{html.escape(c.diff)}</pre>" for c in changes if c.diff
+    )
+    return (
+        f"<p><b>{html.escape(title)}</b> — {html.escape(findings.summary())}</p>"
+        "<table><thead><tr><th>NAD</th><th>role</th><th>result</th><th style='text-align:left'>why</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>{diffs}"
+    )
+
+
+@dataclass
+class ApplyResult:
+    """Per-NAD outcome of ``apply``; ``planned`` when the target is read-only and nothing was written."""
+
+    changes: list[NadChange]
+    planned: bool
+    target: str = ""
+
+    @property
+    def findings(self) -> Findings:
+        title = "NetworkAttachmentDefinitions plan" if self.planned else "NetworkAttachmentDefinitions applied"
+        f = Findings(title)
+        for c in self.changes:
+            action = ""
+            if c.action == "refused":
+                action = (
+                    "this object is not managed by spkrunbook: set nad.force: true to overwrite it, "
+                    "or rename the NAD in the params"
+                )
+            elif c.action == "failed":
+                action = c.error.hint or "" if c.error else ""
+                action = action or "read the reason, fix it, and run the step again (it is safe to repeat)"
+            f.add("apply", _STATUS[c.action], f"{c.outcome(self.planned)}: {c.reason}", action, c.ref)  # type: ignore[arg-type]
+        return f
+
+    @property
+    def ok(self) -> bool:
+        return self.findings.ok
+
+    @property
+    def partial(self) -> bool:
+        """Some NADs were written and some were not (refused or failed): nothing is rolled back."""
+        return any(c.applied for c in self.changes) and any(c.action in ("refused", "failed") for c in self.changes)
+
+    @property
+    def diffs(self) -> dict[str, str]:
+        return {c.ref: c.diff for c in self.changes if c.diff}
+
+    def change(self, name: str) -> NadChange:
+        return next(c for c in self.changes if c.name == name)
+
+    def to_frame(self) -> pd.DataFrame:
+        return _frame(self.changes, self.planned)
+
+    def _repr_html_(self) -> str:
+        title = "Plan (read-only target: nothing written)" if self.planned else "Applied"
+        if self.partial:
+            title += " — PARTIAL: some NADs were written, others were not; nothing was rolled back"
+        return _html(title, self.changes, self.planned, self.findings)
+
+
+def crd_installed(target: Target) -> bool | None:
+    """Whether the NAD CRD (Multus) is installed; None when the target cannot say."""
+    try:
+        if target.exists("customresourcedefinitions", NAD_CRD):
+            return True
+    except (ResourceMissing, Forbidden):
+        return None
+    if not target.can_write:
+        # A snapshot may simply not have collected CRDs: NADs in it prove the CRD, and
+        # only a snapshot that did collect CRDs can prove its absence.
+        try:
+            if target.list(NAD):
+                return True
+            return False if target.list("customresourcedefinitions") else None
+        except ResourceMissing:
+            return None
+    return False
+
+
+def require_crd(target: Target) -> None:
+    """Raise a clear ``ResourceMissing`` when the cluster has no NetworkAttachmentDefinition CRD."""
+    if crd_installed(target) is False:
+        raise ResourceMissing(
+            f"the cluster has no CustomResourceDefinition {NAD_CRD}: Multus is not installed or not running",
+            status=404,
+            reason="NotFound",
+            hint="OpenShift installs Multus with the cluster network operator; check `oc get crd "
+            f"{NAD_CRD}` and `oc get pods -n openshift-multus`",
+        )
+
+
+def _get(target: Target, name: str, namespace: str) -> Obj | None:
+    try:
+        return target.get(NAD, name, namespace)
+    except ResourceMissing:
+        return None
+
+
+def _decide(role: str, desired: Obj, existing: Obj | None, force: bool) -> tuple[NadChange, Obj | None]:
+    """What to do with one NAD given what the cluster holds; returns the change and the body to write."""
+    md = desired["metadata"]
+    name, ns = md["name"], md["namespace"]
+    if existing is None:
+        return NadChange(role, name, ns, "create", "absent from the cluster"), desired
+    ours = is_managed(existing)
+    if same_config(existing, desired):
+        if ours:
+            return NadChange(role, name, ns, "unchanged", "matches the params"), None
+        # Equal content is left alone even when someone else made it (e.g. by hand from the
+        # seed): no write is needed, and teardown will not remove it because it is not ours.
+        return (
+            NadChange(role, name, ns, "unchanged", "matches the params; not managed by spkrunbook, left as it is"),
+            None,
+        )
+    body = copy.deepcopy(existing)
+    body["spec"] = {**(body.get("spec") or {}), "config": desired["spec"]["config"]}
+    body.setdefault("metadata", {}).setdefault("labels", {})
+    body["metadata"]["labels"] = {**(body["metadata"]["labels"] or {}), MANAGED_BY: MANAGER}
+    text = diff(existing, body)
+    if ours:
+        return NadChange(role, name, ns, "update", "differs from the params (see diff)", text), body
+    owner = ((existing.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY)
+    by = f"managed by {owner!r}" if owner else "not labelled as managed by spkrunbook"
+    if force:
+        return (
+            NadChange(role, name, ns, "update", f"nad.force: overwriting an object {by}; it is labelled ours from now on", text),
+            body,
+        )
+    err = ApplyRefused(
+        f"{ns}/{name} exists, differs from the params and is {by}; refusing to overwrite it",
+        hint="set nad.force: true to overwrite it, or choose another NAD name",
+    )
+    return NadChange(role, name, ns, "refused", err.message, text, error=err), None
+
+
+def _apply_one(target: Target, role: str, desired: Obj, force: bool, write: bool) -> NadChange:
+    md = desired["metadata"]
+    name, ns = md["name"], md["namespace"]
+    last: ClusterError | None = None
+    for attempt in (1, 2):
+        try:
+            change, body = _decide(role, desired, _get(target, name, ns), force)
+        except ClusterError as exc:
+            return NadChange(role, name, ns, "failed", f"could not read it: {exc.message}", error=exc)
+        if not write or body is None:
+            return change
+        try:
+            if change.action == "create":
+                target.create(NAD, body, ns)  # type: ignore[attr-defined]
+            else:
+                target.replace(NAD, body, ns)  # type: ignore[attr-defined]
+        except Conflict as exc:
+            # Someone wrote it between our read and our write (409): read again and decide again, once.
+            last = exc
+            continue
+        except ClusterError as exc:
+            return NadChange(role, name, ns, "failed", f"{change.action} failed: {exc.message}", change.diff, error=exc)
+        change.applied = True
+        if attempt == 2:
+            change.reason += " (after a 409 conflict, re-read and retried)"
+        return change
+    assert last is not None
+    return NadChange(
+        role,
+        name,
+        ns,
+        "failed",
+        f"409 conflict twice: {last.message}; another writer keeps changing it",
+        error=last,
+    )
+
+
+def apply(lab: Lab, target: Target, *, force: bool | None = None, checks: Findings | None = None) -> ApplyResult:
+    """Create, update or leave alone each NAD; on a read-only target, the same decisions as a plan.
+
+    Idempotent: a second run reports ``unchanged``. Objects without our label are
+    never overwritten unless ``force`` (default ``lab.nad.force``). Each NAD is
+    decided on its own, so one can be created while the other is refused; that is
+    reported, not rolled back. When ``checks`` (from ``validate``) failed, nothing
+    is written and every NAD is ``skipped``.
+    """
+    force = lab.nad.force if force is None else force
+    planned = not target.can_write
+    objs = build(lab)
+    if checks is not None and not checks.ok:
+        return ApplyResult(
+            [
+                NadChange(role, o["metadata"]["name"], o["metadata"]["namespace"], "skipped", "the parameter checks failed")
+                for (role, _), o in zip(roles(lab), objs)
+            ],
+            planned,
+            target.kind,
+        )
+    require_crd(target)
+    changes = [_apply_one(target, role, o, force, write=not planned) for (role, _), o in zip(roles(lab), objs)]
+    return ApplyResult(changes, planned, target.kind)
+
+
+# -- verify ----------------------------------------------------------------------------
+
+
+def age(timestamp: str | None, now: datetime | None = None) -> str:
+    """``oc get``-style age (``30s``, ``5m``, ``3h``, ``12d``) of a creationTimestamp."""
+    if not timestamp:
+        return "<unknown>"
+    try:
+        then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return "<unknown>"
+    now = now or datetime.now(timezone.utc)
+    s = max(0, int((now - then).total_seconds()))
+    m, h, d = s // 60, s // 3600, s // 86400
+    if s < 120:
+        return f"{s}s"
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if h < 3:
+        return f"{m}m"
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    if d < 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    if d < 365 * 2:
+        return f"{d}d"
+    return f"{d // 365}y{d % 365}d"
+
+
+@dataclass
+class NadStatus:
+    """One NAD as read back from the target."""
+
+    role: str
+    name: str
+    namespace: str
+    present: bool
+    master: str = ""
+    mode: str = ""
+    age: str = ""
+    managed: bool = False
+    matches: bool = False
+    config: Any = None
+
+
+@dataclass
+class VerifyResult:
+    """The NADs read back, the ``tmm.cniNetworks`` value and a findings table."""
+
+    nads: list[NadStatus]
+    cni_networks: str
+    interfaces: dict[str, str]
+    findings: Findings
+
+    def to_frame(self) -> pd.DataFrame:
+        """Like ``oc get network-attachment-definitions`` plus master and mode."""
+        return pd.DataFrame(
+            [
+                {
+                    "NAME": n.name,
+                    "NAMESPACE": n.namespace,
+                    "MASTER": n.master if n.present else "",
+                    "MODE": n.mode if n.present else "",
+                    "AGE": n.age if n.present else "(absent)",
+                    "MANAGED": "spkrunbook" if n.managed else "",
+                }
+                for n in self.nads
+            ],
+            columns=["NAME", "NAMESPACE", "MASTER", "MODE", "AGE", "MANAGED"],
+        )
+
+    def _repr_html_(self) -> str:
+        iface = ", ".join(f"{k} = {v}" for k, v in self.interfaces.items())
+        return (
+            self.to_frame().to_html(index=False)
+            + f"<p><code>tmm.cniNetworks: \"{html.escape(self.cni_networks)}\"</code> ({html.escape(iface)})</p>"
+            + self.findings._repr_html_()
+        )
+
+
+def verify(lab: Lab, target: Target, *, now: datetime | None = None) -> VerifyResult:
+    """Read the NADs back and check each is present and equal to the params.
+
+    On a read-only target an absent or different NAD is a warning (the plan above
+    says what would be written); on a live target it fails the step.
+    """
+    require_crd(target)
+    found = Findings("NetworkAttachmentDefinitions on the cluster")
+    miss = "warn" if not target.can_write else "fail"
+    nads: list[NadStatus] = []
+    for (role, net), desired in zip(roles(lab), build(lab)):
+        ref = f"{net.namespace}/{net.name}"
+        try:
+            obj = _get(target, net.name, net.namespace)
+        except ClusterError as exc:
+            nads.append(NadStatus(role, net.name, net.namespace, False))
+            found.add("present", "fail", f"could not read it: {exc.message}", exc.hint or "", ref)
+            continue
+        if obj is None:
+            nads.append(NadStatus(role, net.name, net.namespace, False))
+            found.add(
+                "present",
+                miss,  # type: ignore[arg-type]
+                "not on the target",
+                "the plan creates it when run against the live cluster" if miss == "warn" else "run the apply cell again",
+                ref,
+            )
+            continue
+        cfg = parse_config(obj)
+        cfg_d = cfg if isinstance(cfg, dict) else {}
+        st = NadStatus(
+            role,
+            net.name,
+            net.namespace,
+            True,
+            master=str(cfg_d.get("master", "")),
+            mode=str(cfg_d.get("mode", "") or ("bridge" if cfg_d else "")),
+            age=age((obj.get("metadata") or {}).get("creationTimestamp"), now),
+            managed=is_managed(obj),
+            matches=same_config(obj, desired),
+            config=cfg,
+        )
+        nads.append(st)
+        found.add("present", "pass", f"exists (age {st.age}{', managed by spkrunbook' if st.managed else ''})", "", ref)
+        if st.matches:
+            found.add("matches params", "pass", f"macvlan on {st.master}, mode {st.mode}", "", ref)
+        else:
+            found.add(
+                "matches params",
+                miss,  # type: ignore[arg-type]
+                "spec.config differs: " + _short_diff(obj, desired),
+                "see the apply result above for the diff; apply again (or set nad.force) to fix it",
+                ref,
+            )
+    interfaces = {f"1.{k}": f"{n.namespace}/{n.name}" for k, (_, n) in enumerate(roles(lab), start=1)}
+    return VerifyResult(nads, lab.cni_networks, interfaces, found)
+
+
+def _short_diff(existing: Obj, desired: Obj) -> str:
+    have, want = parse_config(existing), parse_config(desired)
+    if not isinstance(have, dict) or not isinstance(want, dict):
+        return f"cluster has {have!r}"
+    keys = sorted(set(have) | set(want))
+    return ", ".join(f"{k}: {have.get(k, '(unset)')!r} -> {want.get(k, '(unset)')!r}" for k in keys if have.get(k) != want.get(k))
+
+
+# -- teardown --------------------------------------------------------------------------
+
+
+@dataclass
+class TeardownResult:
+    """Per-NAD outcome of ``teardown``: deleted, absent, kept (not ours) or failed."""
+
+    changes: list[NadChange]
+    planned: bool
+    requested: bool = True
+
+    @property
+    def findings(self) -> Findings:
+        f = Findings("NetworkAttachmentDefinitions removed" if not self.planned else "NetworkAttachmentDefinitions removal plan")
+        if not self.requested:
+            f.add("teardown", "skip", "not requested (nad.teardown is false)")
+            return f
+        for c in self.changes:
+            action = "delete it by hand if it should go: oc delete -n {} network-attachment-definitions {}".format(c.namespace, c.name) if c.action == "kept" else ""
+            if c.action == "failed" and c.error is not None:
+                action = c.error.hint or ""
+            f.add("teardown", _STATUS[c.action], f"{c.outcome(self.planned)}: {c.reason}", action, c.ref)  # type: ignore[arg-type]
+        return f
+
+    def to_frame(self) -> pd.DataFrame:
+        return _frame(self.changes, self.planned)
+
+    def _repr_html_(self) -> str:
+        return _html("Teardown" + (" plan" if self.planned else ""), self.changes, self.planned, self.findings)
+
+
+def teardown(lab: Lab, target: Target, *, when: bool = True) -> TeardownResult:
+    """Delete the lab's NADs that carry our managed-by label; others are kept and reported.
+
+    ``when=False`` (the notebook passes ``lab.nad.teardown``) does nothing and says so.
+    """
+    planned = not target.can_write
+    if not when:
+        return TeardownResult([], planned, requested=False)
+    require_crd(target)
+    changes: list[NadChange] = []
+    for role, net in roles(lab):
+        name, ns = net.name, net.namespace
+        try:
+            obj = _get(target, name, ns)
+        except ClusterError as exc:
+            changes.append(NadChange(role, name, ns, "failed", f"could not read it: {exc.message}", error=exc))
+            continue
+        if obj is None:
+            changes.append(NadChange(role, name, ns, "absent", "nothing to delete"))
+            continue
+        if not is_managed(obj):
+            changes.append(NadChange(role, name, ns, "kept", "not managed by spkrunbook; left in place"))
+            continue
+        change = NadChange(role, name, ns, "delete", "managed by spkrunbook")
+        if not planned:
+            try:
+                target.delete(NAD, name, ns)  # type: ignore[attr-defined]
+                change.applied = True
+            except ResourceMissing:
+                change = NadChange(role, name, ns, "absent", "already gone")
+            except ClusterError as exc:
+                change = NadChange(role, name, ns, "failed", f"delete failed: {exc.message}", error=exc)
+        changes.append(change)
+    return TeardownResult(changes, planned)
+
+
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "MANAGED_BY",
+    "MANAGER",
+    "NAD",
+    "ApplyResult",
+    "NadChange",
+    "NadStatus",
+    "NodeInterfaces",
+    "Rendered",
+    "TeardownResult",
+    "VerifyResult",
+    "age",
+    "apply",
+    "build",
+    "cni_config",
+    "crd_installed",
+    "diff",
+    "is_managed",
+    "manifest",
+    "network_problems",
+    "pair_problems",
+    "problems",
+    "render",
+    "require_crd",
+    "teardown",
+    "tmm_interfaces",
+    "validate",
+    "verify",
+]
