@@ -16,7 +16,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from . import __version__, cluster, params
 from .errors import SpkRunbookError
@@ -54,6 +57,7 @@ class Step:
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     data: dict[str, Any] = field(default_factory=dict)
+    params_file: str = ""
 
     # -- artifacts ---------------------------------------------------------------------
     def path(self, relative: str) -> Path:
@@ -88,6 +92,29 @@ class Step:
         self.artifacts = [a for a in self.artifacts if a["path"] != rel]
         self.artifacts.append({"path": rel, "bytes": p.stat().st_size})
 
+    def save_findings(self, findings: Findings) -> Path:
+        """Save a findings table as JSON and CSV under the step's folder."""
+        slug = findings.title.lower().replace(" ", "-")
+        self.save_text(f"{self.name}/{slug}.csv", findings.to_frame().to_csv(index=False))
+        return self.save_json(f"{self.name}/{slug}.json", findings.to_dict())
+
+    def overview(self) -> "pd.DataFrame":
+        """The settings this step runs with (secrets masked) and the params' warnings."""
+        import pandas as pd
+
+        lab, info = self.lab, self.target.info()
+        rows = [
+            ("lab", lab.lab),
+            ("target", f"{info.kind}: {info.name}"),
+            ("record", str(self.record_dir)),
+            ("internal network", f"{lab.networks.internal.namespace}/{lab.networks.internal.name} on {lab.networks.internal.master} ({lab.networks.internal.mode})"),
+            ("external network", f"{lab.networks.external.namespace}/{lab.networks.external.name} on {lab.networks.external.master} ({lab.networks.external.mode})"),
+            ("tmm.cniNetworks", lab.cni_networks),
+            ("TMM", f"namespace {lab.tmm.namespace}, {lab.tmm.replicas} replica(s), {lab.tmm.cpu} CPU, nodes {lab.tmm.selector_string() or 'any'}"),
+        ]
+        rows += [("warning", str(w)) for w in lab.warnings()]
+        return pd.DataFrame(rows, columns=["setting", "value"]).set_index("setting")
+
     # -- end ---------------------------------------------------------------------------
     def finish(self, *findings: Findings, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Record the step's outcome; raise ``StepFailed`` when any finding failed."""
@@ -120,7 +147,7 @@ def start(name: str, params_file: str, record_dir: str = "", *, target: cluster.
     rec = Path(record_dir) if record_dir else _default_record_dir(lab)
     rec.mkdir(parents=True, exist_ok=True)
     tgt = target if target is not None else cluster.connect(lab)
-    return Step(name=name, lab=lab, target=tgt, record_dir=rec.resolve(), scrubber=Scrubber.for_lab(lab))
+    return Step(name=name, lab=lab, target=tgt, record_dir=rec.resolve(), scrubber=Scrubber.for_lab(lab), params_file=str(Path(params_file).resolve()))
 
 
 def in_papermill() -> bool:

@@ -9,7 +9,10 @@ node by node, so a 1,000-node cluster costs the same handful of requests.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from kubernetes.utils import parse_quantity
 
@@ -468,3 +471,22 @@ def run(lab: Lab, target: Target, *, only: list[str] | None = None) -> Findings:
         except SpkRunbookError as exc:
             out.add(name, "fail", str(exc.message), exc.hint or "")
     return out
+
+
+def interfaces_frame(target: Target, lab: Lab) -> "pd.DataFrame":
+    """Node interfaces of the TMM nodes as a table (empty with a note when unknown)."""
+    import pandas as pd
+
+    data = node_interfaces(target, lab)
+    cols = ["node", "interface", "type", "state", "promisc", "mtu", "mac", "role"]
+    if not data:
+        df = pd.DataFrame(columns=cols)
+        df.attrs["note"] = "the target reports no node interfaces (no NodeNetworkState)"
+        return df
+    roles = {lab.networks.internal.master: "internal master", lab.networks.external.master: "external master"}
+    rows = [
+        {"node": n, "interface": i, **{k: v.get(k) for k in ("type", "state", "promisc", "mtu", "mac")}, "role": roles.get(i, "")}
+        for n, ifaces in data.items()
+        for i, v in ifaces.items()
+    ]
+    return pd.DataFrame(rows, columns=cols)
