@@ -485,7 +485,8 @@ class FakeApiServer:
             ],
             "containerStatuses": [
                 {"name": c.get("name"), "ready": True, "started": True, "restartCount": 0,
-                 "image": c.get("image", ""), "state": {"running": {"startedAt": now}}}
+                 "image": c.get("image", ""), "imageID": "", "containerID": f"cri-o://{uuid.uuid4().hex}",
+                 "state": {"running": {"startedAt": now}}}
                 for c in containers
             ],
         }
@@ -597,7 +598,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/version":
             m = re.match(r"v(\d+)\.(\d+)", api.git_version)
             major, minor = (m.group(1), m.group(2)) if m else ("1", "0")
-            return 200, {"major": major, "minor": minor, "gitVersion": api.git_version, "platform": "linux/amd64"}
+            return 200, {"major": major, "minor": minor, "gitVersion": api.git_version,
+                         "gitCommit": "03a907cfee31b7c8b4a5a4b7e4c1d2a9b5e6f7a8", "gitTreeState": "clean",
+                         "buildDate": "2024-06-01T00:00:00Z", "goVersion": "go1.20.12", "compiler": "gc",
+                         "platform": "linux/amd64"}
         if path == "/api":
             return 200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
         if path == "/apis":
