@@ -1,0 +1,1 @@
+"""ipywidgets forms bound to the Lab parameter model (interactive runs only)."""
