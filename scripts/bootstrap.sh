@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install what spkrunbook needs, idempotently: Debian packages (as root, only when
+# missing), a virtual env in .venv with the package and its test extras, and the
+# python3 Jupyter kernel inside that env.
+#   scripts/bootstrap.sh          runtime only (the demo)
+#   scripts/bootstrap.sh test     plus what the tests use (tcpdump, tshark, chromium)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-run}"
+
+apt_pkgs=()
+want() { command -v "$1" >/dev/null 2>&1 || apt_pkgs+=("$2"); }
+if [ "$mode" = "test" ]; then
+    want tcpdump tcpdump
+    want tshark tshark
+    want ip iproute2
+    want chromium chromium
+fi
+if [ "${#apt_pkgs[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+        echo "bootstrap: installing Debian packages: ${apt_pkgs[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null
+        apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null \
+            || echo "bootstrap: could not install ${apt_pkgs[*]}; tests that need them will skip with a reason"
+    else
+        echo "bootstrap: missing ${apt_pkgs[*]} (not root: install them with apt); tests that need them will skip"
+    fi
+fi
+
+py="${PYTHON:-python3}"
+stamp=".venv/.installed-$mode"
+if [ ! -x .venv/bin/python ]; then
+    echo "bootstrap: creating .venv"
+    "$py" -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "bootstrap: installing Python packages into .venv"
+    extras=""
+    [ "$mode" = "test" ] && extras="[test]"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" 2>&1 | grep -v "^WARNING: Location" || true
+    .venv/bin/python -c "import spkrunbook, papermill, kubernetes" >/dev/null
+    .venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+    touch "$stamp"
+fi
