@@ -414,12 +414,14 @@ class LiveTarget:
             why = "its host name does not resolve"
         elif isinstance(cause, (E.SSLError, ApiException)) or "SSL" in text or "certificate" in text.lower():
             why = "the TLS handshake failed (certificate not trusted or wrong server)"
+        elif isinstance(cause, E.NewConnectionError) and "refused" in text.lower():
+            why = "the connection was refused"  # (NewConnectionError subclasses ConnectTimeoutError)
+        elif isinstance(cause, E.NewConnectionError):
+            why = f"could not connect ({type(getattr(cause, '__context__', None) or cause).__name__})"
         elif isinstance(cause, E.ConnectTimeoutError):
             why = f"connecting timed out after {min(self.request_timeout, 10.0):g}s"
         elif isinstance(cause, E.ReadTimeoutError):
             why = f"it did not answer within {self.request_timeout:g}s"
-        elif isinstance(cause, E.NewConnectionError) and "refused" in text.lower():
-            why = "the connection was refused"
         elif isinstance(cause, (E.ProtocolError, ConnectionError)):
             why = "the connection was dropped"
         else:
