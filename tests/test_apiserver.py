@@ -16,7 +16,6 @@ from kubernetes.stream import stream
 from spkrunbook.cluster.base import RESOURCES, Resource
 from spkrunbook.testing import FakeApiServer
 
-from conftest import FAKE_TOKEN
 
 DEMO_SNAPSHOT = Path(__file__).resolve().parent.parent / "demo" / "snapshot"
 NAD_CRD = {
@@ -32,7 +31,8 @@ NAD_CRD = {
 }
 
 
-def _client(api: FakeApiServer, token: str | None = FAKE_TOKEN) -> client.ApiClient:
+def _client(api: FakeApiServer, token: str | None = "<server>") -> client.ApiClient:
+    token = api.token if token == "<server>" else token
     cfg = client.Configuration(host=api.url)
     if token:
         cfg.api_key = {"authorization": token}
@@ -50,7 +50,8 @@ def _pod(name: str, ns: str = "spk", labels: dict | None = None, containers=("f5
     }
 
 
-def _raw(api: FakeApiServer, path: str, token: str | None = FAKE_TOKEN) -> tuple[int, str, str]:
+def _raw(api: FakeApiServer, path: str, token: str | None = "<server>") -> tuple[int, str, str]:
+    token = api.token if token == "<server>" else token
     req = urllib.request.Request(api.url + path)
     if token:
         req.add_header("Authorization", f"Bearer {token}")
@@ -237,7 +238,7 @@ def _exec(api: FakeApiServer, pod: str, argv: list[str], container: str = "debug
 @pytest.mark.parametrize("protocols", [None, ("v4.channel.k8s.io",)])
 def test_exec_protocol_through_the_stream_client(protocols) -> None:
     kw = {"exec_protocols": protocols} if protocols else {}
-    with FakeApiServer(token=FAKE_TOKEN, **kw) as api:
+    with FakeApiServer(token="t0ken", **kw) as api:
         api.add(_pod("tmm-a"))
         api.on_exec("tmm-.*", "debug", lambda argv, stdin: (b"out:" + " ".join(argv).encode() + stdin, b"warn", 3))
         ws = _exec(api, "tmm-a", ["tmctl", "-d", "blade"], stdin=b"|in")

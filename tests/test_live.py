@@ -17,8 +17,9 @@ from spkrunbook.errors import ClusterError, ClusterUnreachable, Conflict, ExecEr
 from spkrunbook.params import TargetParams
 from spkrunbook.testing import FakeApiServer
 
-from conftest import FAKE_TOKEN, write_kubeconfig
+from spkrunbook.testing import write_kubeconfig
 
+SECRET = "sha256~planted-secret-0123456789"
 NAD_CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
@@ -64,20 +65,20 @@ def test_from_params_checks_reachability_and_describes_the_target(api: FakeApiSe
     assert info.kind == "live" and info.name == "fake-lab"
     assert info.details["server"] == api.url and info.details["user"] == "lab-admin"
     assert info.details["kubernetes_version"].startswith("v1.")
-    assert FAKE_TOKEN not in repr(info)
+    assert api.token and api.token not in repr(info)
     assert api.requests[0].path == "/version"
 
 
 def test_unreachable_server_is_one_clear_error_quickly(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
-    kc = write_kubeconfig(tmp_path / "kc", url)
+    kc = write_kubeconfig(tmp_path / "kc", url, token=SECRET)
     started = time.monotonic()
     with pytest.raises(ClusterUnreachable) as exc:
         LiveTarget.from_params(TargetParams(kind="live", kubeconfig=kc))
     assert time.monotonic() - started < 5
     text = str(exc.value)
     assert url in text and "refused" in text and "oc whoami --show-server" in text and str(kc) in text
-    assert FAKE_TOKEN not in text and "Traceback" not in text
+    assert SECRET not in text and "Traceback" not in text
     assert exc.value.exit_code == 2
 
 
@@ -93,11 +94,11 @@ def test_wrong_token_is_forbidden_without_leaking_it(api: FakeApiServer, tmp_pat
     with pytest.raises(Forbidden) as exc:
         LiveTarget.from_params(TargetParams(kind="live", kubeconfig=kc))
     assert exc.value.status == 401 and "oc login" in str(exc.value)
-    assert "wrong-token" not in str(exc.value) and FAKE_TOKEN not in str(exc.value)
+    assert "wrong-token" not in str(exc.value) and str(api.token) not in str(exc.value)
 
 
 def test_server_and_token_params(api: FakeApiServer) -> None:
-    t = LiveTarget.from_params(TargetParams(kind="live", server=api.url, token=FAKE_TOKEN))
+    t = LiveTarget.from_params(TargetParams(kind="live", server=api.url, token=api.token))
     assert t.info().name == api.url and t.list("nodes") == []
 
 

@@ -6,6 +6,6 @@ can start the same server the unit tests use.
 
 from __future__ import annotations
 
-from .apiserver import ExecHandler, FakeApiServer, RequestRecord
+from .apiserver import ExecHandler, FakeApiServer, RequestRecord, write_kubeconfig
 
-__all__ = ["ExecHandler", "FakeApiServer", "RequestRecord"]
+__all__ = ["ExecHandler", "FakeApiServer", "RequestRecord", "write_kubeconfig"]

@@ -310,6 +310,12 @@ class FakeApiServer:
     def request_count(self) -> int:
         return len(self.requests)
 
+    def write_kubeconfig(self, path: "str | Path", *, token: str | None = None, context: str = "fake-lab",
+                         user: str = "lab-admin", namespace: str = "default") -> Path:
+        """A kubeconfig for this server (bearer token: ``token`` or the server's own)."""
+        return write_kubeconfig(path, self.url, token=token if token is not None else self.token,
+                                context=context, user=user, namespace=namespace)
+
     def reset_requests(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -1072,6 +1078,22 @@ class _ExecSession:
         return {"metadata": {}, "status": "Failure",
                 "message": f"command terminated with non-zero exit code: error executing command {self.argv}, exit code {code}",
                 "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+
+
+def write_kubeconfig(path: "str | Path", server: str, *, token: str | None = None, context: str = "fake-lab",
+                     user: str = "lab-admin", namespace: str = "default") -> Path:
+    """A minimal kubeconfig (JSON, which is valid YAML) pointing at ``server`` with a bearer-token user."""
+    cfg = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "fake", "cluster": {"server": server}}],
+        "users": [{"name": user, "user": {"token": token} if token else {}}],
+        "contexts": [{"name": context, "context": {"cluster": "fake", "user": user, "namespace": namespace}}],
+        "current-context": context,
+    }
+    path = Path(path)
+    path.write_text(json.dumps(cfg, indent=2))
+    return path
 
 
 def _unmask(payload: bytes, mask: bytes) -> bytes:
