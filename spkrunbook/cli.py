@@ -22,7 +22,10 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    # Pipelines read logs in files: don't squeeze tables to 80 columns there.
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def _error(exc: SpkRunbookError) -> int:
@@ -85,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     table = Table(title=f"lab {result.lab}")
     for col in ("step", "status", "duration", "notebook", "error"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for s in result.steps:
         table.add_row(s.step, s.status, f"{s.duration_s:.1f}s", s.notebook, s.error[:120])
     out.print(table)
@@ -103,7 +106,7 @@ def cmd_records(args: argparse.Namespace) -> int:
         return EXIT_OK
     table = Table(title=f"records in {args.records}")
     for col in df.columns:
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for row in df.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
     out.print(table)

@@ -27,9 +27,12 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), MASK),
     (re.compile(r"(?i)(authorization:\s*bearer\s+)[^\s\"']+"), r"\1" + MASK),
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{16,}"), r"\1" + MASK),
+    # YAML-style "key: value" lines with an unquoted secret-like key (JSON keys are quoted
+    # and handled below, so JSON files stay valid).
     (
         re.compile(
-            r"(?im)^(\s*[\"']?(?:password|passwd|token|client-key-data|client_key|secret|\.dockerconfigjson|auth)[\"']?\s*[:=]\s*)(?![\"']?\*\*\*)(?!\s*$)(?![\"']?\$\{)[^\n]+$"
+            r"(?im)^(\s*-?\s*(?:password|passwd|token|client-key-data|client_key|secret|\.dockerconfigjson)\s*:\s+)"
+            r"(?!\*\*\*)(?!null\s*$)(?!~\s*$)(?![\"']?\$\{)(\S[^\n]*)$"
         ),
         r"\1" + MASK,
     ),
