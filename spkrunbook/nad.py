@@ -540,6 +540,14 @@ def _frame(changes: list[NadChange], planned: bool) -> pd.DataFrame:
     )
 
 
+def _records(changes: list[NadChange], planned: bool) -> list[dict[str, Any]]:
+    return [
+        {"name": c.name, "namespace": c.namespace, "role": c.role, "action": c.action, "result": c.outcome(planned),
+         "applied": c.applied, "reason": c.reason, "diff": c.diff}
+        for c in changes
+    ]
+
+
 def _html(title: str, changes: list[NadChange], planned: bool, findings: Findings) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(c.ref)}</td><td>{html.escape(c.role)}</td><td><b>{html.escape(c.outcome(planned))}</b></td>"
@@ -599,6 +607,10 @@ class ApplyResult:
 
     def to_frame(self) -> pd.DataFrame:
         return _frame(self.changes, self.planned)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, for the lab record."""
+        return {"planned": self.planned, "target": self.target, "partial": self.partial, "changes": _records(self.changes, self.planned)}
 
     def _repr_html_(self) -> str:
         title = "Plan (read-only target: nothing written)" if self.planned else "Applied"
@@ -801,6 +813,14 @@ class VerifyResult:
     interfaces: dict[str, str]
     findings: Findings
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, for the lab record (and the install step's ``tmm.cniNetworks``)."""
+        return {
+            "cni_networks": self.cni_networks,
+            "interfaces": self.interfaces,
+            "nads": [{k: v for k, v in vars(n).items() if k != "config"} for n in self.nads],
+        }
+
     def to_frame(self) -> pd.DataFrame:
         """Like ``oc get network-attachment-definitions`` plus master and mode."""
         return pd.DataFrame(
@@ -920,7 +940,12 @@ class TeardownResult:
     def to_frame(self) -> pd.DataFrame:
         return _frame(self.changes, self.planned)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"planned": self.planned, "requested": self.requested, "changes": _records(self.changes, self.planned)}
+
     def _repr_html_(self) -> str:
+        if not self.requested:
+            return "<p>Teardown not requested (<code>nad.teardown: false</code>): the NADs stay.</p>"
         return _html("Teardown" + (" plan" if self.planned else ""), self.changes, self.planned, self.findings)
 
 

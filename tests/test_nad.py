@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -418,3 +419,85 @@ def test_age_like_oc(seconds, text):
     ts = (now - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert nad.age(ts, now) == text
     assert nad.age(None) == "<unknown>"
+
+
+# -- the notebook, executed for real (papermill + python3 kernel) on the demo snapshot ----
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "02-network-attachments.ipynb"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def run_notebook(tmp_path: Path, params_file: Path, monkeypatch, *, interactive: bool = False):
+    """Execute notebook 02 headless like `spkrunbook run` does; returns (notebook, step summary)."""
+    import nbformat
+    import papermill
+
+    # The kernel is another process: it must import this checkout's spkrunbook.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    record = tmp_path / "record"
+    out = tmp_path / "02-out.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOK),
+        str(out),
+        parameters={"params_file": str(params_file), "record_dir": str(record), "interactive": interactive},
+        kernel_name="python3",
+        cwd=str(NOTEBOOK.parent),
+        progress_bar=False,
+    )
+    summary = json.loads((record / "steps" / "network-attachments.json").read_text())
+    return nbformat.read(str(out), as_version=4), summary, record
+
+
+def outputs_of(nb) -> list[dict]:
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def test_notebook_is_stored_without_outputs_and_with_a_parameters_cell():
+    import nbformat
+
+    nb = nbformat.read(str(NOTEBOOK), as_version=4)
+    assert nb.metadata.kernelspec.name == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    params_cells = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params_cells) == 1
+    lines = [l for l in params_cells[0].source.splitlines() if l.strip()]
+    assert [l.split("=")[0].strip() for l in lines] == ["params_file", "record_dir", "interactive"]
+    assert all("#" in l for l in lines)
+    assert 'params_file = "../params/demo.yaml"' in lines[0]
+    assert "step.finish(" in code[-1].source
+
+
+@pytest.mark.slow
+def test_notebook_plans_on_the_demo_snapshot(tmp_path, monkeypatch):
+    nb, summary, record = run_notebook(tmp_path, ROOT / "params" / "demo.yaml", monkeypatch)
+    assert summary["status"] == "passed"
+    assert summary["target"]["kind"] == "snapshot"
+    assert summary["data"]["cni_networks"] == "default/macvlan-internal,default/macvlan-external"
+    assert summary["data"]["tmm_interfaces"] == {"1.1": "default/macvlan-internal", "1.2": "default/macvlan-external"}
+    titles = [f["title"] for f in summary["findings"]]
+    assert titles == [
+        "NetworkAttachmentDefinition parameters",
+        "NetworkAttachmentDefinitions plan",
+        "NetworkAttachmentDefinitions on the cluster",
+        "NetworkAttachmentDefinitions removal plan",
+    ]
+    applied = json.loads((record / "network-attachments" / "apply.json").read_text())
+    assert applied["planned"] and [c["action"] for c in applied["changes"]] == ["unchanged", "unchanged"]
+    lab = params.load(ROOT / "params" / "demo.yaml")
+    assert (record / "network-attachments" / "nads.yaml").read_text() == nad.render(lab).files["nads.yaml"]
+    assert "oc apply -n default -f nads.yaml" in (record / "network-attachments" / "apply.sh").read_text()
+    outs = outputs_of(nb)
+    assert not any(WIDGET_VIEW in o.get("data", {}) for o in outs)  # interactive=False: no form
+    assert not any(o.get("output_type") == "error" for o in outs)
+    text = json.dumps(outs)
+    assert "tmm:\\n  cniNetworks: \\\"default/macvlan-internal,default/macvlan-external\\\"" in text
+
+
+@pytest.mark.slow
+def test_notebook_shows_the_form_when_interactive(tmp_path, monkeypatch):
+    nb, summary, _ = run_notebook(tmp_path, ROOT / "params" / "demo.yaml", monkeypatch, interactive=True)
+    assert summary["status"] == "passed"
+    assert any(WIDGET_VIEW in o.get("data", {}) for o in outputs_of(nb))

@@ -286,3 +286,61 @@ def test_secret_token_never_in_results(api, kubeconfig, target):
     text = res.to_frame().to_string() + res._repr_html_() + str(res.findings.to_dict())
     text += nad.verify(lab, target)._repr_html_()
     assert FAKE_TOKEN not in text
+
+
+# -- the notebook against the stand-in API server (live target) ------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def live_params(tmp_path: Path, kubeconfig: Path, **nad_options: Any) -> Path:
+    """params/demo.yaml with target kind live pointing at the kubeconfig fixture."""
+    from ruamel.yaml import YAML
+
+    demo = ROOT / "params" / "demo.yaml"
+    data = params.read_yaml(demo)
+    data["target"] = {"kind": "live", "kubeconfig": str(kubeconfig), "retries": 0}
+    # Keep the demo's relative paths valid from tmp_path.
+    if data.get("install", {}).get("values_file"):
+        data["install"]["values_file"] = str((demo.parent / data["install"]["values_file"]).resolve())
+    if data.get("debug", {}).get("analyse"):
+        data["debug"]["analyse"] = [str((demo.parent / p).resolve()) for p in data["debug"]["analyse"]]
+    if nad_options:
+        data["nad"] = nad_options
+    out = tmp_path / "live.yaml"
+    with open(out, "w") as fh:
+        YAML().dump(data, fh)
+    return out
+
+
+@pytest.mark.slow
+def test_notebook_applies_and_tears_down_on_a_live_target(api, kubeconfig, tmp_path, monkeypatch):
+    from test_nad import run_notebook, outputs_of
+    from conftest import FAKE_TOKEN
+
+    api.seed_from_snapshot(ROOT / "demo" / "snapshot")
+    assert api.remove(NAD, "macvlan-internal", "default")  # so the run has one to create
+    nb, summary, record = run_notebook(tmp_path / "apply", live_params(tmp_path, kubeconfig), monkeypatch)
+    assert summary["status"] == "passed" and summary["target"]["kind"] == "live"
+    applied = json.loads((record / "network-attachments" / "apply.json").read_text())
+    assert not applied["planned"]
+    assert [(c["name"], c["result"]) for c in applied["changes"]] == [
+        ("macvlan-internal", "created"),
+        ("macvlan-external", "unchanged"),
+    ]
+    assert api.get_object(NAD, "macvlan-internal", "default")["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "spkrunbook"
+    }
+    assert summary["data"]["cni_networks"] == "default/macvlan-internal,default/macvlan-external"
+    assert FAKE_TOKEN not in json.dumps(outputs_of(nb)) + json.dumps(summary)
+
+    # Someone re-created the external NAD by hand from the seed: equal content, no label of ours.
+    by_hand = labdata.nad("macvlan-external", "ens256")
+    by_hand["metadata"]["labels"] = {"team": "net"}
+    api.add(by_hand)
+    _, summary, record = run_notebook(tmp_path / "teardown", live_params(tmp_path, kubeconfig, teardown=True), monkeypatch)
+    removal = summary["findings"][-1]
+    assert removal["title"] == "NetworkAttachmentDefinitions removed"
+    assert [r["evidence"].split(":")[0] for r in removal["rows"]] == ["deleted", "kept"]
+    assert api.get_object(NAD, "macvlan-internal", "default") is None
+    assert api.get_object(NAD, "macvlan-external", "default") is not None
