@@ -303,3 +303,17 @@ def test_exec_on_a_v4_only_server(tmp_path: Path) -> None:
         t = LiveTarget.from_kubeconfig(write_kubeconfig(tmp_path / "kc", api.url))
         res = t.exec("spk", "tmm", "debug", ["rev"], stdin=b"abc")
         assert (res.stdout, res.exit_code) == (b"cba", 7)
+
+
+def test_seeded_demo_snapshot_reads_like_the_snapshot_and_can_lose_its_nad_crd(api: FakeApiServer, target: LiveTarget) -> None:
+    from spkrunbook.cluster.snapshot import SnapshotTarget
+
+    demo = Path(__file__).resolve().parent.parent / "demo" / "snapshot"
+    api.seed_from_snapshot(demo)
+    snap = SnapshotTarget(demo)
+    for name in ("nodes", "network-attachment-definitions", "clusterversions", "networks.config"):
+        live_names = sorted(o["metadata"]["name"] for o in target.list(name))
+        assert live_names == sorted(o["metadata"]["name"] for o in snap.list(name)), name
+    assert api.remove("customresourcedefinitions", "network-attachment-definitions.k8s.cni.cncf.io")
+    with pytest.raises(ResourceMissing, match="CustomResourceDefinition network-attachment-definitions"):
+        target.list("network-attachment-definitions", "default")

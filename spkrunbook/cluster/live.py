@@ -76,6 +76,9 @@ class LiveTarget:
         backoff: float = 0.2,
         max_backoff: float = 5.0,
     ) -> None:
+        if not hasattr(api_client, "param_serialize"):  # the pre-37 generator had another call_api
+            raise ClusterError("the installed kubernetes client is too old for spkrunbook (need release 37 or later)",
+                               hint="pip install 'kubernetes>=37,<38' in the runbook's virtual env")
         self._client = api_client
         self.server = api_client.configuration.host
         self.context = context
