@@ -74,7 +74,13 @@ class Facts:
 
     @property
     def nodenetworkstates(self) -> dict[str, Obj] | None:
-        items = self._get("nns", lambda: self.target.list("nodenetworkstates"))
+        def fetch() -> list[Obj]:
+            try:
+                return self.target.list("nodenetworkstates.v1")
+            except ResourceMissing:
+                return self.target.list("nodenetworkstates")
+
+        items = self._get("nns", fetch)
         if items is None:
             return None
         return {o["metadata"]["name"]: o for o in items}

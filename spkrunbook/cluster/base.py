@@ -54,6 +54,8 @@ RESOURCES: dict[str, Resource] = {
     ),
     "performanceprofiles": Resource("performance.openshift.io", "v2", "performanceprofiles", False, "PerformanceProfile"),
     "nodenetworkstates": Resource("nmstate.io", "v1beta1", "nodenetworkstates", False, "NodeNetworkState"),
+    # NMState serves v1 from OpenShift 4.10 on; older operators only v1beta1 (tried second).
+    "nodenetworkstates.v1": Resource("nmstate.io", "v1", "nodenetworkstates", False, "NodeNetworkState"),
     "network-attachment-definitions": Resource(
         "k8s.cni.cncf.io", "v1", "network-attachment-definitions", True, "NetworkAttachmentDefinition"
     ),

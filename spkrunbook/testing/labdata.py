@@ -15,6 +15,7 @@ in ``default`` with TMM on worker-1.
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -31,7 +32,7 @@ NAMESPACE = "default"
 
 
 def _meta(name: str, namespace: str | None = None, **extra: Any) -> Obj:
-    md: Obj = {"name": name, "creationTimestamp": CREATED, "uid": f"00000000-0000-4000-8000-{abs(hash(name)) % 10**12:012d}", "resourceVersion": "1"}
+    md: Obj = {"name": name, "creationTimestamp": CREATED, "uid": f"00000000-0000-4000-8000-{zlib.crc32(name.encode()):012d}", "resourceVersion": "1"}
     if namespace:
         md["namespace"] = namespace
     md.update(extra)
@@ -112,6 +113,11 @@ def node(name: str, index: int, *, worker: bool, hugepages: str = "4Gi") -> Obj:
                 "containerRuntimeVersion": "cri-o://1.23.2-12.rhaos4.10.git5fe1720.el8",
                 "kernelVersion": "4.18.0-305.45.1.el8_4.x86_64",
                 "architecture": "amd64",
+                "operatingSystem": "linux",
+                "bootID": f"6f1c2a7e-0b1d-4c3e-9a55-{index:012d}",
+                "machineID": f"4230{index:028d}",
+                "systemUUID": f"4230{index:04d}-0000-0000-0000-000000000000",
+                "kubeProxyVersion": "v1.23.5+3afdacb",
             },
         },
     }
