@@ -141,8 +141,30 @@ class Step:
         return summary
 
 
+def _short_errors() -> None:
+    """Show our errors in a notebook as message + what to do, not a traceback wall.
+
+    The error is still an ``error`` output with its name and message, so papermill
+    marks the cell failed and the runbook reports it.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - notebooks always have IPython
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def handler(sh: Any, etype: type, evalue: BaseException, tb: Any, tb_offset: Any = None) -> None:
+        text = f"\x1b[1;31m{etype.__name__}\x1b[0m: {evalue}"
+        sh._showtraceback(etype, evalue, [text])
+
+    shell.set_custom_exc((SpkRunbookError,), handler)
+
+
 def start(name: str, params_file: str, record_dir: str = "", *, target: cluster.Target | None = None) -> Step:
     """Validate the params, connect the target and open the step's place in the record."""
+    _short_errors()
     lab = params.load(params_file)
     rec = Path(record_dir) if record_dir else _default_record_dir(lab)
     rec.mkdir(parents=True, exist_ok=True)
