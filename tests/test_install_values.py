@@ -344,3 +344,10 @@ def test_changes_table_columns() -> None:
     df = values.merge(None, make_lab()).to_frame()
     assert list(df.columns) == ["path", "action", "old", "new", "reason"]
     assert set(df["old"]) == {"(absent)"}
+
+
+def test_repr_never_holds_the_texts_or_secrets() -> None:
+    lab = make_lab(install={"image_credentials": {"registry": "q", "username": "u", "password": "s3cret-in-repr"}})
+    m = values.merge("imageCredentials:\n  password: file-secret-xyz\n", lab)
+    for text in (repr(m), repr(m.overrides), str(m)):
+        assert "s3cret-in-repr" not in text and "file-secret-xyz" not in text

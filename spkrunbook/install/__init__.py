@@ -84,7 +84,20 @@ def save_masked(step: "Step", relative: str, text: str) -> Path:
 
 
 def _cni(step: "Step", cni_networks: str | None) -> str | None:
-    return cni_networks or step.data.get("cni_networks")
+    """The NADs in interface order: given, or what the NAD step recorded, or the params'."""
+    if cni_networks:
+        return cni_networks
+    if step.data.get("cni_networks"):
+        return str(step.data["cni_networks"])
+    nad_step = step.record_dir / "steps" / "network-attachments.json"
+    try:
+        recorded = json.loads(nad_step.read_text(encoding="utf-8")).get("data", {}).get("cni_networks")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded:
+        step.data["cni_networks"] = recorded
+        step.data["cni_networks_from"] = "steps/network-attachments.json"
+    return recorded or None
 
 
 def prepare_values(step: "Step", *, cni_networks: str | None = None) -> ValuesMerge:

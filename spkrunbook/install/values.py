@@ -99,7 +99,7 @@ class Overrides:
     resources: sizing.TmmResources
     replicas: int
     interface_order: list[tuple[str, str]]
-    image_credentials: dict[str, str] | None = None
+    image_credentials: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def assumptions(self) -> list[str]:
@@ -329,7 +329,7 @@ def _quantity_units_ok(value: Any) -> bool:
 # -- merge ----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)
 class ValuesMerge:
     """The merged values, every change, and masked texts for showing and saving."""
 
@@ -426,6 +426,11 @@ class ValuesMerge:
         )
         notes = "".join(f"<p>&#9888; assumption: {html.escape(a)}</p>" for a in self.assumptions)
         return head + self.to_frame().to_html(index=False) + notes
+
+    def __repr__(self) -> str:
+        # Never the texts or secrets: a notebook shows repr() as text/plain.
+        src = self.source.name if self.source else None
+        return f"<ValuesMerge source={src!r} changes={len(self.applied)} conflicts={len(self.conflicts)} assumptions={len(self.assumptions)}>"
 
     def __str__(self) -> str:
         lines = [f"SPK values: {len(self.applied)} change(s)"]

@@ -1,0 +1,131 @@
+"""notebooks/03-spk-install.ipynb executed for real (papermill + python3 kernel): demo snapshot and live stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spkrunbook import params
+from spkrunbook.testing import FakeApiServer, labdata
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "03-spk-install.ipynb"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+PASSWORD = "registry-pw-NOTEBOOK-DO-NOT-LEAK"
+
+
+def run_notebook(tmp_path: Path, params_file: Path, monkeypatch: pytest.MonkeyPatch, *, interactive: bool = False,
+                 expect_error: bool = False) -> tuple[Any, dict[str, Any], Path]:
+    import nbformat
+    import papermill
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
+    record = tmp_path / "record"
+    out = tmp_path / "03-out.ipynb"
+    try:
+        papermill.execute_notebook(
+            str(NOTEBOOK),
+            str(out),
+            parameters={"params_file": str(params_file), "record_dir": str(record), "interactive": interactive},
+            kernel_name="python3",
+            cwd=str(NOTEBOOK.parent),
+            progress_bar=False,
+        )
+    except papermill.PapermillExecutionError:
+        if not expect_error:
+            raise
+    summary = json.loads((record / "steps" / "spk-install.json").read_text())
+    return nbformat.read(str(out), as_version=4), summary, record
+
+
+def outputs_of(nb: Any) -> list[dict[str, Any]]:
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def test_notebook_is_stored_without_outputs_and_with_a_parameters_cell() -> None:
+    import nbformat
+
+    nb = nbformat.read(str(NOTEBOOK), as_version=4)
+    assert nb.metadata.kernelspec.name == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    params_cells = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params_cells) == 1
+    lines = [line for line in params_cells[0].source.splitlines() if line.strip()]
+    assert [line.split("=")[0].strip() for line in lines] == ["params_file", "record_dir", "interactive"]
+    assert all("#" in line for line in lines)
+    assert 'params_file = "../params/demo.yaml"' in lines[0]
+    assert "from spkrunbook import notebook" in code[1].source and "from spkrunbook import install" in code[1].source
+    assert 'notebook.start("spk-install", params_file, record_dir)' in code[1].source
+    assert "step.finish(" in code[-1].source
+    # Thin cells: one or two library calls each.
+    assert all(len([line for line in c.source.splitlines() if line.strip()]) <= 6 for c in code)
+
+
+@pytest.mark.slow
+def test_notebook_plans_on_the_demo_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nb, summary, record = run_notebook(tmp_path, ROOT / "params" / "demo.yaml", monkeypatch)
+    assert summary["status"] == "passed", json.dumps(summary["findings"], indent=1)
+    assert [f["title"] for f in summary["findings"]] == ["SPK values", "F5SPKVlan CRs", "helm upgrade --install", "TMM verification"]
+    assert summary["data"]["helm"]["ran"] is False
+    files = {p.relative_to(record).as_posix() for p in record.rglob("*") if p.is_file()}
+    assert {
+        "spk-install/values.yaml", "spk-install/values.diff", "spk-install/values-changes.json",
+        "spk-install/f5spkvlans.yaml", "spk-install/f5spkvlans-plan.json", "spk-install/helm-command.sh",
+        "spk-install/tmm-verification.json",
+    } <= files
+    merged = (record / "spk-install" / "values.yaml").read_text()
+    assert "topologyManager: false" in merged and 'password: "***"' in merged
+    assert "REPLACE-WITH-REGISTRY-TOKEN" not in json.dumps(outputs_of(nb)) + "".join(
+        p.read_text() for p in record.rglob("*") if p.is_file())
+    outs = outputs_of(nb)
+    assert not any(WIDGET_VIEW in o.get("data", {}) for o in outs)
+    assert not any(o.get("output_type") == "error" for o in outs)
+    text = json.dumps(outs)
+    assert "TMM_MAPRES_ADDL_VETHS_ON_DP" in text and "kind: F5SPKVlan" in text and "QoS Guaranteed" in text
+
+
+@pytest.mark.slow
+def test_notebook_shows_the_form_when_interactive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nb, summary, _ = run_notebook(tmp_path, ROOT / "params" / "demo.yaml", monkeypatch, interactive=True)
+    assert summary["status"] == "passed"
+    assert any(WIDGET_VIEW in o.get("data", {}) for o in outputs_of(nb))
+
+
+def live_params(tmp_path: Path, kubeconfig: Path, **install: Any) -> Path:
+    data = params.load(ROOT / "params" / "demo.yaml").model_dump(mode="json")
+    data["target"] = {"kind": "live", "kubeconfig": str(kubeconfig)}
+    data["install"].update({"wait_timeout": 20, **install})
+    data["debug"]["analyse"] = []
+    pfile = tmp_path / "live.json"
+    pfile.write_text(json.dumps(data))
+    return pfile
+
+
+@pytest.mark.slow
+def test_notebook_on_the_live_stand_in(api: FakeApiServer, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    api.add_many(o for o in labdata.lab_objects() if o["kind"] != "F5SPKVlan")
+    nb, summary, record = run_notebook(tmp_path, live_params(tmp_path, kubeconfig), monkeypatch)
+    assert summary["status"] == "passed", json.dumps(summary["findings"], indent=1)
+    assert summary["target"]["kind"] == "live"
+    created = json.loads((record / "spk-install" / "f5spkvlans-apply.json").read_text())
+    assert [c["result"] for c in created["changes"]] == ["created", "created"]
+    assert api.get_object("f5-spk-vlans", "internal", "default")["spec"]["internal"] is True
+    assert "helm-command.sh" in {p.name for p in record.rglob("*")}  # no chart given: recorded, not run
+
+
+@pytest.mark.slow
+def test_notebook_live_fails_on_a_wrong_tmm(api: FakeApiServer, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for o in labdata.lab_objects():
+        if o["kind"] == "Pod" and o["metadata"]["name"] == labdata.TMM_POD:
+            o["status"]["qosClass"] = "Burstable"
+        api.add(o)
+    nb, summary, _ = run_notebook(tmp_path, live_params(tmp_path, kubeconfig, wait_timeout=5), monkeypatch, expect_error=True)
+    assert summary["status"] == "failed"
+    failed = [r for f in summary["findings"] for r in f["rows"] if r["status"] == "fail"]
+    assert [r["check"] for r in failed] == ["QoS Guaranteed"]
+    assert any(o.get("ename") == "StepFailed" for o in outputs_of(nb) if o.get("output_type") == "error")
