@@ -40,9 +40,12 @@ class StepFailed(SpkRunbookError):
     exit_code = 1
 
 
-def _default_record_dir(lab: params.Lab) -> Path:
+def _default_record_dir(lab: params.Lab, params_file: str) -> Path:
+    """``records/`` beside the ``params/`` folder (the repo root), not beside the notebook."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return Path("records") / f"{stamp}-{lab.lab}-interactive"
+    folder = Path(params_file).resolve().parent
+    root = folder.parent if folder.name == "params" else Path.cwd()
+    return root / "records" / f"{stamp}-{lab.lab}-interactive"
 
 
 @dataclass
@@ -166,7 +169,7 @@ def start(name: str, params_file: str, record_dir: str = "", *, target: cluster.
     """Validate the params, connect the target and open the step's place in the record."""
     _short_errors()
     lab = params.load(params_file)
-    rec = Path(record_dir) if record_dir else _default_record_dir(lab)
+    rec = Path(record_dir) if record_dir else _default_record_dir(lab, params_file)
     rec.mkdir(parents=True, exist_ok=True)
     tgt = target if target is not None else cluster.connect(lab)
     return Step(name=name, lab=lab, target=tgt, record_dir=rec.resolve(), scrubber=Scrubber.for_lab(lab), params_file=str(Path(params_file).resolve()))
