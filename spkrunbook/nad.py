@@ -24,8 +24,9 @@ from __future__ import annotations
 import copy
 import difflib
 import html
+import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping
@@ -369,8 +370,6 @@ def to_yaml(objs: Iterable[Obj]) -> str:
     yaml.default_flow_style = False
     yaml.explicit_start = True
     yaml.width = 4096  # keep spec.config on one line, as oc prints it
-    import io
-
     buf = io.StringIO()
     yaml.dump_all(list(objs), buf)
     return buf.getvalue()

@@ -277,7 +277,7 @@ def test_validate_live_sees_node_interfaces(api, kubeconfig, target):
 
 
 def test_secret_token_never_in_results(api, kubeconfig, target):
-    from conftest import FAKE_TOKEN
+    FAKE_TOKEN = api.token  # the bearer token the stand-in server requires
 
     seed(api, nads=False)
     api.add(foreign("macvlan-external", "ens256"))
@@ -316,7 +316,7 @@ def live_params(tmp_path: Path, kubeconfig: Path, **nad_options: Any) -> Path:
 @pytest.mark.slow
 def test_notebook_applies_and_tears_down_on_a_live_target(api, kubeconfig, tmp_path, monkeypatch):
     from test_nad import run_notebook, outputs_of
-    from conftest import FAKE_TOKEN
+    FAKE_TOKEN = api.token  # the bearer token the stand-in server requires
 
     api.seed_from_snapshot(ROOT / "demo" / "snapshot")
     assert api.remove(NAD, "macvlan-internal", "default")  # so the run has one to create

@@ -200,7 +200,7 @@ def _all_widgets(widget: w.Widget) -> Iterator[w.Widget]:
 
 
 def test_no_secret_in_widget_state(api, kubeconfig):
-    from conftest import FAKE_TOKEN
+    FAKE_TOKEN = api.token  # the bearer token the stand-in server requires
 
     for obj in labdata.lab_objects():
         api.add(obj)
