@@ -4,7 +4,7 @@
 import sys
 from pathlib import Path
 
-ROOT = Path("/work/main")
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import nbtool  # noqa: E402
 
