@@ -129,3 +129,35 @@ def test_notebook_live_fails_on_a_wrong_tmm(api: FakeApiServer, kubeconfig: Path
     failed = [r for f in summary["findings"] for r in f["rows"] if r["status"] == "fail"]
     assert [r["check"] for r in failed] == ["QoS Guaranteed"]
     assert any(o.get("ename") == "StepFailed" for o in outputs_of(nb) if o.get("output_type") == "error")
+
+
+@pytest.mark.slow
+def test_notebook_live_runs_helm_streaming(api: FakeApiServer, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stat
+    import sys
+
+    api.add_many(labdata.lab_objects())
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    helm = bindir / "helm"
+    helm.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        "open(os.environ['FAKE_HELM_LOG'], 'w').write(json.dumps(sys.argv[1:]))\n"
+        "print('Release \"f5ingress\" has been upgraded. Happy Helming!', flush=True)\n"
+        "print('STATUS: deployed', flush=True)\n"
+    )
+    helm.chmod(helm.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_HELM_LOG", str(tmp_path / "helm.json"))
+    chart = tmp_path / "f5ingress-5.0.29.tgz"
+    chart.write_bytes(b"not really a chart")
+    nb, summary, record = run_notebook(tmp_path, live_params(tmp_path, kubeconfig, chart=str(chart)), monkeypatch)
+    assert summary["status"] == "passed", json.dumps(summary["findings"], indent=1)
+    assert summary["data"]["helm"]["ran"] is True
+    argv = json.loads((tmp_path / "helm.json").read_text())
+    assert argv[:4] == ["upgrade", "--install", "f5ingress", str(chart)]
+    streams = "".join(o.get("text", "") for o in outputs_of(nb) if o.get("output_type") == "stream")
+    assert "STATUS: deployed" in streams
+    assert "STATUS: deployed" in (record / "spk-install" / "helm-output.txt").read_text()
+    assert "waiting for TMM" in json.dumps(outputs_of(nb))  # the progress line

@@ -88,7 +88,7 @@ def test_seed_four_changes_from_nothing() -> None:
 
 def test_seed_resources_block_text_is_the_seeds() -> None:
     lab = make_lab()
-    m = values.merge("tmm:\n  resources: {}\n".replace(" {}", ""), lab)
+    m = values.merge("tmm:\n  resources:\n", lab)  # an empty (null) resources key is filled in
     # Only the resources block, as text: the seed's quoting and layout.
     text = values.merge(None, lab).merged
     block = text[text.index("  resources:") :]
