@@ -32,9 +32,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"(?im)^(\s*-?\s*(?:password|passwd|token|client-key-data|client_key|secret|\.dockerconfigjson)\s*:\s+)"
-            r"(?!\*\*\*)(?!null\s*$)(?!~\s*$)(?![\"']?\$\{)(\S[^\n]*)$"
+            r"(?![\"']?\*\*\*)(?!null\s*$)(?!~\s*$)(?![\"']?\$\{)(\S[^\n]*)$"
         ),
-        r"\1" + MASK,
+        # quoted: a bare *** would read as a YAML alias
+        r'\1"' + MASK + '"',
     ),
     (re.compile(r"(\"(?:password|token|auth|client-key-data)\"\s*:\s*\")(?!\*\*\*)[^\"]+(\")", re.I), r"\1" + MASK + r"\2"),
     (re.compile(r"(?i)(--(?:password|token|docker-password)[= ])\S+"), r"\1" + MASK),

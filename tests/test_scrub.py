@@ -37,6 +37,7 @@ def test_json_stays_valid():
     data = {"token": None, "password": "abc", "auth": "tok-1234567", "n": 1}
     out = json.loads(s.text(json.dumps(data, indent=2)))
     assert out == {"token": None, "password": MASK, "auth": MASK, "n": 1}
+    assert s.text("password: hunter2hunter2") == f"password: \"{MASK}\""
 
 
 def test_kubeconfig_secrets(tmp_path):

@@ -21,7 +21,6 @@ per cell; each takes the notebook's ``step``, saves its artifacts into the recor
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -59,28 +58,11 @@ __all__ = [
 ]
 
 
-_MASKED_LINE = re.compile(r"""^.*:\s*(["'])\*\*\*\1\s*(#.*)?$""")
 
 
 def save_masked(step: "Step", relative: str, text: str) -> Path:
-    """Save YAML-ish text whose secrets ``values.mask_text`` already replaced by a quoted ``***``.
-
-    Every other line still goes through the step's scrubber; lines holding our quoted
-    mask are kept as they are, so the record stays valid YAML.
-    """
-    protected: dict[str, str] = {}
-    lines = []
-    for n, line in enumerate(text.splitlines(keepends=True)):
-        if _MASKED_LINE.match(line.rstrip("\n")):
-            token = f"\x00spkrunbook-masked-{n}\x00"
-            protected[token] = line
-            lines.append(token + ("\n" if line.endswith("\n") else ""))
-        else:
-            lines.append(line)
-    clean = step.scrubber.text("".join(lines))
-    for token, line in protected.items():
-        clean = clean.replace(token + ("\n" if line.endswith("\n") else ""), line)
-    return step.save_bytes(relative, clean.encode("utf-8"))
+    """Save YAML text whose secrets ``values.mask_text`` already masked, through the step's scrubber."""
+    return step.save_text(relative, text)
 
 
 def _cni(step: "Step", cni_networks: str | None) -> str | None:
