@@ -169,6 +169,8 @@ def _run_step(
             progress_bar=False,
             execution_timeout=CELL_TIMEOUT_S,
             on_cell_start=on_cell_start,
+            # ipykernel 7 warns on every start that loopback TCP is unencrypted; it is noise here.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as exc:
         status, error = "failed", _short_error(exc)
