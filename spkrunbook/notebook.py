@@ -34,6 +34,22 @@ STEP_NOTEBOOKS: dict[str, str] = {
 }
 
 
+class StepSummary(dict):
+    """What ``Step.finish`` returns: the step's JSON summary, shown as a short HTML block."""
+
+    def _repr_html_(self) -> str:
+        import html
+
+        colour = "#1a7f37" if self["status"] == "passed" else "#cf222e"
+        counts = {k: sum(f["counts"][k] for f in self["findings"]) for k in ("pass", "warn", "fail", "skip")}
+        arts = "".join(f"<li><code>{html.escape(a['path'])}</code> ({a['bytes']:,} bytes)</li>" for a in self["artifacts"])
+        return (
+            f"<p><b>Step {html.escape(self['step'])}: <span style='color:{colour}'>{self['status'].upper()}</span></b> "
+            f"({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['skip']} skip; "
+            f"{self['duration_s']:.1f}s)</p><p>Saved in the lab record:</p><ul>{arts}</ul>"
+        )
+
+
 class StepFailed(SpkRunbookError):
     """A step's findings table has a failed row."""
 
@@ -119,10 +135,10 @@ class Step:
         return pd.DataFrame(rows, columns=["setting", "value"]).set_index("setting")
 
     # -- end ---------------------------------------------------------------------------
-    def finish(self, *findings: Findings, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def finish(self, *findings: Findings, extra: dict[str, Any] | None = None) -> StepSummary:
         """Record the step's outcome; raise ``StepFailed`` when any finding failed."""
         ok = all(f.ok for f in findings)
-        summary = {
+        summary = StepSummary({
             "step": self.name,
             "status": "passed" if ok else "failed",
             "spkrunbook_version": __version__,
@@ -131,7 +147,7 @@ class Step:
             "findings": [f.to_dict() for f in findings],
             "artifacts": self.artifacts,
             "data": {**self.data, **(extra or {})},
-        }
+        })
         p = self.path(f"steps/{self.name}.json")
         p.write_text(self.scrubber.text(json.dumps(summary, indent=2, default=str)), encoding="utf-8")
         if not ok:

@@ -82,7 +82,7 @@ class SnapshotTarget:
         )
 
     def info(self) -> TargetInfo:
-        return TargetInfo(kind="snapshot", name=self.root.name, details={"path": str(self.root)})
+        return TargetInfo(kind="snapshot", name=f"{self.root.parent.name}/{self.root.name}", details={"path": str(self.root)})
 
     # -- reading ----------------------------------------------------------------------
     def _files(self, res: Resource, namespace: str | None) -> list[Path]:
