@@ -125,7 +125,8 @@ def run(
             records.write_run(record, run_data, scrubber)
         run_data["status"] = "passed" if result.ok else "failed"
     except KeyboardInterrupt:
-        run_data["status"] = "interrupted"
+        run_data["status"] = "incomplete"
+        run_data["interrupted"] = True
         raise
     finally:
         run_data["ended"] = records.utc_now()
