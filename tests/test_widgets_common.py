@@ -55,16 +55,26 @@ def not_headless(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_show_displays_for_a_person(capsys):
     box = w.VBox([w.Text(value="x")])
-    assert common.show(box, interactive=True) is True
+    assert common.show(box, True) is box
     assert "VBox" in capsys.readouterr().out
 
 
-def test_show_does_nothing_headless_or_when_not_interactive(monkeypatch, capsys):
-    form = type("Form", (), {"widget": w.VBox()})()
-    assert common.show(form, interactive=False) is False
+def test_show_builds_a_form_class_only_when_shown(monkeypatch, capsys):
+    built: list[Any] = []
+
+    class Form:
+        def __init__(self, step: Any, *, extra: int = 0) -> None:
+            built.append((step, extra))
+            self.widget = w.HBox()
+
+    form = common.show(Form, True, "step", extra=1)
+    assert isinstance(form, Form) and built == [("step", 1)]
+    assert "HBox" in capsys.readouterr().out
+    assert common.show(Form, False, "step") is None
     monkeypatch.setenv("SPKRUNBOOK_HEADLESS", "1")
-    assert common.headless() is True
-    assert common.show(form, interactive=True) is False
+    assert common.headless() and not common.interactive(True)
+    assert common.show(Form, True, "step") is None
+    assert built == [("step", 1)]  # headless: no form, no widgets, no widget state
     assert capsys.readouterr().out == ""
 
 

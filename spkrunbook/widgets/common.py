@@ -2,9 +2,10 @@
 
 A step form is built from these so the four notebooks behave alike:
 
-* ``show(form, interactive)`` displays a form only for a person: under papermill
-  (``SPKRUNBOOK_HEADLESS`` set by the runbook) or with ``interactive=False`` it
-  displays nothing, so records hold static outputs only and nothing waits.
+* ``show(FormClass, interactive, step)`` builds and displays a form only for a
+  person: under papermill (``SPKRUNBOOK_HEADLESS`` set by the runbook) or with
+  ``interactive=False`` it builds nothing, so records hold static outputs only,
+  no widget state, and nothing waits.
 * ``Choices.discover(lab, target)`` lists what the target knows (kube contexts,
   namespaces, TMM nodes, their common NICs, TMM pods, capture interfaces); an
   entry is ``None`` when the target cannot tell, and the field becomes free text.
@@ -52,14 +53,27 @@ def headless() -> bool:
     return notebook.in_papermill()
 
 
-def show(form: Any, interactive: bool = True) -> bool:
-    """Display ``form`` (or its ``.widget``) for a person; do nothing headless. Returns whether it showed."""
+def interactive(flag: bool = True) -> bool:
+    """True when a person runs the notebook: ``flag`` (the ``interactive`` parameter) and not headless."""
+    return bool(flag) and not headless()
+
+
+def show(form: Any, interactive: bool = True, *args: Any, **kwargs: Any) -> Any:
+    """Build and display a form for a person; headless, build nothing and return None.
+
+    ``form`` is a form class or factory (called with ``args``/``kwargs`` only when
+    shown, so a headless kernel creates no widget and nbclient saves no widget
+    state), or an already built form or widget. Displays ``form.widget`` when it
+    has one. Returns the form, e.g. ``nad_form = common.show(NadForm, interactive, step)``.
+    """
     if not interactive or headless():
-        return False
+        return None
     from IPython.display import display
 
+    if callable(form) and not isinstance(form, w.Widget):
+        form = form(*args, **kwargs)
     display(getattr(form, "widget", form))
-    return True
+    return form
 
 
 def problems_html(problems: Iterable[Problem]) -> str:
@@ -578,7 +592,7 @@ def widget_state_text() -> str:
 
 __all__ = [
     "Choices", "ConfirmGate", "Progress", "SaveAsNew", "SecretField", "ValidatedField", "capture_interfaces",
-    "choice_widget", "field_problems", "headless", "interface_field", "kube_contexts", "lab_field", "lab_with",
+    "choice_widget", "field_problems", "headless", "interactive", "interface_field", "kube_contexts", "lab_field", "lab_with",
     "namespaces", "node_interfaces", "optional_int", "params_dropdown", "params_files", "refresh_params_dropdown",
     "save_new_params", "secret_refs", "show", "tmm_nodes", "tmm_pods",
 ]
