@@ -218,11 +218,11 @@ def read_tcpdump_text(source: str | os.PathLike[str] | Iterable[str], *, tz: str
     has_date = date.notna().to_numpy() & has_tod
     tz_shift = None
     if has_date.any():
-        day = pd.to_datetime(date[has_date], format="%Y-%m-%d").to_numpy().view("i8")
+        day = pd.to_datetime(date[has_date], format="%Y-%m-%d").to_numpy().astype("M8[ns]").view("i8")
         local = day + tod_ns[has_date]
         if tz != "UTC":
             loc = pd.DatetimeIndex(local.view("M8[ns]")).tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-            local = loc.tz_convert("UTC").tz_localize(None).to_numpy().view("i8")
+            local = loc.tz_convert("UTC").tz_localize(None).to_numpy().astype("M8[ns]").view("i8")
         ts[has_date] = local
     has_ep = epoch.notna().to_numpy()
     if has_ep.any():
