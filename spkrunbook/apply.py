@@ -12,6 +12,12 @@ The rules (the NAD step's, made generic for F5SPKVlan and later kinds):
 
 Each object is decided on its own; a refused one does not stop the others and
 nothing is rolled back (``ApplyResult.partial`` says so).
+
+What differs between kinds is data, not code: a ``Rules`` value says how two
+objects compare (``same``), how the body to write is made (``merge``), how the diff
+looks (``diff``), what the force switch is called and how the result is shown
+(findings title, noun, table columns). The NAD step passes its own; the defaults
+suit a CR whose ``spec`` is the desired state.
 """
 
 from __future__ import annotations
@@ -19,20 +25,29 @@ from __future__ import annotations
 import copy
 import difflib
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from io import StringIO
 from typing import Any, Callable, Iterable, Literal
 
 import pandas as pd
 from ruamel.yaml import YAML
 
 from .cluster.base import Obj, Resource, Target, resource
-from .errors import ApplyRefused, ClusterError, Conflict, ResourceMissing, SpkRunbookError
+from .errors import (
+    ApplyRefused,
+    ClusterError,
+    Conflict,
+    Forbidden,
+    ResourceMissing,
+    SpkRunbookError,
+)
 from .results import Findings
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "spkrunbook"
 
-Action = Literal["create", "update", "unchanged", "refused", "failed", "skipped"]
+# apply's actions, then teardown's (delete what is ours, nothing to delete, not ours so kept).
+Action = Literal["create", "update", "unchanged", "refused", "failed", "skipped", "delete", "absent", "kept"]
 STATUS: dict[str, str] = {
     "create": "pass",
     "update": "pass",
@@ -40,11 +55,17 @@ STATUS: dict[str, str] = {
     "refused": "fail",
     "failed": "fail",
     "skipped": "skip",
+    "delete": "pass",
+    "absent": "pass",
+    "kept": "warn",
 }
-_PAST = {"create": "created", "update": "updated"}
+_PAST = {"create": "created", "update": "updated", "delete": "deleted"}
+COLUMNS: tuple[str, ...] = ("name", "namespace", "role", "action", "result", "reason")
+FORCE_HINT = "set force to take it over, or choose another name"
 
 
 def is_managed(obj: Obj) -> bool:
+    """True when the object carries our ``app.kubernetes.io/managed-by: spkrunbook`` label."""
     return ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY) == MANAGER
 
 
@@ -57,41 +78,75 @@ def label_managed(obj: Obj) -> Obj:
 
 
 def to_yaml(objs: Iterable[Obj]) -> str:
-    """Objects as a multi-document YAML stream (``---`` separated), keys in build order."""
+    """Objects as a multi-document YAML stream (``---`` before each), keys in build order, long strings on one line."""
     y = YAML()
     y.default_flow_style = False
     y.width = 4096
     out = []
     for o in objs:
-        from io import StringIO
-
         buf = StringIO()
         y.dump(o, buf)
         out.append("---\n" + buf.getvalue())
     return "".join(out)
 
 
-def _view(obj: Obj) -> str:
+def sort_keys(value: Any) -> Any:
+    """Keys sorted at every level, so a diff shows real changes and not key order."""
+    if isinstance(value, dict):
+        return {k: sort_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [sort_keys(v) for v in value]
+    return value
+
+
+def view(obj: Obj, spec: Callable[[Obj], Any] | None = None, *, sort: bool = False) -> str:
+    """What a diff compares, as YAML: name, namespace, labels and ``spec`` (or ``spec(obj)``)."""
     md = obj.get("metadata") or {}
-    view = {
+    v = {
         "metadata": {"name": md.get("name"), "namespace": md.get("namespace"), "labels": dict(sorted((md.get("labels") or {}).items()))},
-        "spec": obj.get("spec"),
+        "spec": spec(obj) if spec else obj.get("spec"),
     }
-    return to_yaml([view])[4:]
+    return to_yaml([sort_keys(v) if sort else v])[4:]
 
 
-def diff(existing: Obj, desired: Obj) -> str:
+def diff(existing: Obj, desired: Obj, *, view: Callable[[Obj], str] = view, label: str = "desired") -> str:
+    """A unified diff (cluster -> ``label``) of the two objects' ``view``."""
     md = desired.get("metadata") or {}
     ref = f"{md.get('namespace')}/{md.get('name')}"
     return "".join(
         difflib.unified_diff(
-            _view(existing).splitlines(True), _view(desired).splitlines(True), fromfile=f"cluster: {ref}", tofile=f"desired: {ref}"
+            view(existing).splitlines(True), view(desired).splitlines(True), fromfile=f"cluster: {ref}", tofile=f"{label}: {ref}"
         )
     )
 
 
 def same_spec(existing: Obj, desired: Obj) -> bool:
     return (existing.get("spec") or {}) == (desired.get("spec") or {})
+
+
+def replace_spec(existing: Obj, desired: Obj) -> Obj:
+    """The body of an update: the cluster's object with the desired ``spec``."""
+    body = copy.deepcopy(existing)
+    body["spec"] = copy.deepcopy(desired.get("spec"))
+    return body
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What one kind does differently: how it compares, is written, and is reported."""
+
+    same: Callable[[Obj, Obj], bool] = same_spec
+    merge: Callable[[Obj, Obj], Obj] = replace_spec  # (existing, desired) -> body to write, before our label
+    diff: Callable[[Obj, Obj], str] = diff
+    force_flag: str = "force"  # named in the reason of a forced update
+    force_hint: str = FORCE_HINT  # what to do about a refused object
+    failed_hint: str = "read the reason, fix it and run the step again"
+    title: str = ""  # findings title before "plan"/"applied"; the kind when empty
+    noun: str = "object"  # one row of the HTML table
+    columns: tuple[str, ...] = COLUMNS  # of to_frame(); any of records()' keys
+
+
+DEFAULT = Rules()
 
 
 @dataclass
@@ -118,6 +173,36 @@ class Change:
         return self.action
 
 
+def records(changes: Iterable[Change], planned: bool) -> list[dict[str, Any]]:
+    """JSON-able rows, one per change."""
+    return [
+        {"name": c.name, "namespace": c.namespace, "role": c.role, "action": c.action, "result": c.outcome(planned),
+         "applied": c.applied, "reason": c.reason, "diff": c.diff}
+        for c in changes
+    ]
+
+
+def frame(changes: Iterable[Change], planned: bool, columns: Iterable[str] = COLUMNS) -> pd.DataFrame:
+    columns = list(columns)
+    return pd.DataFrame([{k: r[k] for k in columns} for r in records(changes, planned)], columns=columns)
+
+
+def table_html(heading: str, changes: Iterable[Change], planned: bool, findings: Findings, noun: str = "object") -> str:
+    """Heading, one row per change (ref, role, outcome, why) and each diff below."""
+    changes = list(changes)
+    rows = "".join(
+        f"<tr><td>{html.escape(c.ref)}</td><td>{html.escape(c.role)}</td><td><b>{html.escape(c.outcome(planned))}</b></td>"
+        f"<td style='text-align:left'>{html.escape(c.reason)}</td></tr>"
+        for c in changes
+    )
+    diffs = "".join(f"<p>diff for {html.escape(c.ref)}:</p><pre>{html.escape(c.diff)}</pre>" for c in changes if c.diff)
+    return (
+        f"<p><b>{html.escape(heading)}</b> — {html.escape(findings.summary())}</p>"
+        f"<table><thead><tr><th>{html.escape(noun)}</th><th>role</th><th>result</th><th style='text-align:left'>why</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>{diffs}"
+    )
+
+
 @dataclass
 class ApplyResult:
     """Per-object outcome; ``planned`` when the target is read-only and nothing was written."""
@@ -125,18 +210,23 @@ class ApplyResult:
     kind: str
     changes: list[Change]
     planned: bool
-    force_hint: str = "set force to take it over, or choose another name"
+    rules: Rules = DEFAULT
+    target: str = ""
     extra: list[Any] = field(default_factory=list)
 
     @property
+    def force_hint(self) -> str:
+        return self.rules.force_hint
+
+    @property
     def findings(self) -> Findings:
-        f = Findings(f"{self.kind} {'plan' if self.planned else 'applied'}")
+        f = Findings(f"{self.rules.title or self.kind} {'plan' if self.planned else 'applied'}")
         for c in self.changes:
             action = ""
             if c.action == "refused":
-                action = f"this object is not managed by spkrunbook: {self.force_hint}"
+                action = f"this object is not managed by spkrunbook: {self.rules.force_hint}"
             elif c.action == "failed":
-                action = (c.error.hint if c.error and c.error.hint else "") or "read the reason, fix it and run the step again"
+                action = (c.error.hint if c.error and c.error.hint else "") or self.rules.failed_hint
             f.add("apply", STATUS[c.action], f"{c.outcome(self.planned)}: {c.reason}", action, c.ref)  # type: ignore[arg-type]
         return f
 
@@ -146,6 +236,7 @@ class ApplyResult:
 
     @property
     def partial(self) -> bool:
+        """Some objects were written and some were not (refused or failed): nothing is rolled back."""
         return any(c.applied for c in self.changes) and any(c.action in ("refused", "failed") for c in self.changes)
 
     @property
@@ -156,66 +247,87 @@ class ApplyResult:
         return next(c for c in self.changes if c.name == name)
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [
-                {"name": c.name, "namespace": c.namespace, "role": c.role, "action": c.action, "result": c.outcome(self.planned), "reason": c.reason}
-                for c in self.changes
-            ],
-            columns=["name", "namespace", "role", "action", "result", "reason"],
-        )
+        return frame(self.changes, self.planned, self.rules.columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, for the lab record."""
+        return {"planned": self.planned, "target": self.target, "partial": self.partial, "changes": records(self.changes, self.planned)}
 
     def _repr_html_(self) -> str:
-        title = f"{self.kind}: plan (read-only target, nothing written)" if self.planned else f"{self.kind}: applied"
+        heading = f"{self.rules.title or self.kind}: " + ("Plan (read-only target: nothing written)" if self.planned else "Applied")
         if self.partial:
-            title += " — PARTIAL: some objects were written, others were not; nothing was rolled back"
-        rows = "".join(
-            f"<tr><td>{html.escape(c.ref)}</td><td>{html.escape(c.role)}</td><td><b>{html.escape(c.outcome(self.planned))}</b></td>"
-            f"<td style='text-align:left'>{html.escape(c.reason)}</td></tr>"
-            for c in self.changes
-        )
-        diffs = "".join(f"<p>diff for {html.escape(c.ref)}:</p><pre>{html.escape(c.diff)}</pre>" for c in self.changes if c.diff)
-        return (
-            f"<p><b>{html.escape(title)}</b> — {html.escape(self.findings.summary())}</p>"
-            "<table><thead><tr><th>object</th><th>role</th><th>result</th><th style='text-align:left'>why</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>{diffs}"
-        )
+            heading += f" — PARTIAL: some {self.rules.noun}s were written, others were not; nothing was rolled back"
+        return table_html(heading, self.changes, self.planned, self.findings, self.rules.noun)
 
 
-def _get(target: Target, res: Resource, name: str, namespace: str | None) -> Obj | None:
+def read(target: Target, res: "str | Resource", name: str, namespace: str | None) -> Obj | None:
+    """The object, or None when the target does not have it."""
     try:
         return target.get(res, name, namespace)
     except ResourceMissing:
         return None
 
 
-def decide(desired: Obj, existing: Obj | None, *, force: bool, force_hint: str, kind: str, role: str = "",
-           same: Callable[[Obj, Obj], bool] = same_spec) -> tuple[Change, Obj | None]:
+def crd_installed(target: Target, crd: str, res: "str | Resource") -> bool | None:
+    """Whether the CRD behind ``res`` is installed; None when the target cannot say.
+
+    A snapshot may simply not have collected CRDs: objects of ``res`` in it prove the
+    CRD, and only a snapshot that did collect CRDs can prove its absence.
+    """
+    try:
+        if target.exists("customresourcedefinitions", crd):
+            return True
+    except (ResourceMissing, Forbidden):
+        return None
+    if not target.can_write:
+        try:
+            if target.list(res):
+                return True
+            return False if target.list("customresourcedefinitions") else None
+        except ResourceMissing:
+            return None
+    return False
+
+
+def require_crd(target: Target, crd: str, res: "str | Resource", *, why: str = "", hint: str = "") -> None:
+    """Raise a clear ``ResourceMissing`` when the target shows that the CRD is not installed."""
+    if crd_installed(target, crd, res) is False:
+        raise ResourceMissing(
+            f"the cluster has no CustomResourceDefinition {crd}" + (f": {why}" if why else ""),
+            status=404,
+            reason="NotFound",
+            hint=hint or f"install the CRD first; check `oc get crd {crd}`",
+        )
+
+
+def decide(desired: Obj, existing: Obj | None, *, force: bool, kind: str, role: str = "",
+           rules: Rules = DEFAULT) -> tuple[Change, Obj | None]:
     """The change for one object and the body to write (None: nothing to write)."""
     md = desired["metadata"]
     name, ns = md["name"], md.get("namespace", "")
     if existing is None:
         return Change(kind, name, ns, "create", "absent from the cluster", role=role), label_managed(desired)
     ours = is_managed(existing)
-    if same(existing, desired):
+    if rules.same(existing, desired):
+        # Equal content is left alone even when someone else made it: no write is needed,
+        # and teardown will not remove it because it is not ours.
         why = "matches the params" if ours else "matches the params; not managed by spkrunbook, left as it is"
         return Change(kind, name, ns, "unchanged", why, role=role), None
-    body = copy.deepcopy(existing)
-    body["spec"] = copy.deepcopy(desired.get("spec"))
-    body = label_managed(body)
-    text = diff(existing, body)
+    body = label_managed(rules.merge(existing, desired))
+    text = rules.diff(existing, body)
     if ours:
         return Change(kind, name, ns, "update", "differs from the params (see diff)", text, role=role), body
     owner = ((existing.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY)
     by = f"managed by {owner!r}" if owner else "not labelled as managed by spkrunbook"
     if force:
-        return Change(kind, name, ns, "update", f"force: overwriting an object {by}; it is labelled ours from now on", text, role=role), body
-    err = ApplyRefused(f"{ns}/{name} exists, differs from the params and is {by}; refusing to overwrite it", hint=force_hint)
+        why = f"{rules.force_flag}: overwriting an object {by}; it is labelled ours from now on"
+        return Change(kind, name, ns, "update", why, text, role=role), body
+    err = ApplyRefused(f"{ns}/{name} exists, differs from the params and is {by}; refusing to overwrite it", hint=rules.force_hint)
     return Change(kind, name, ns, "refused", err.message, text, error=err, role=role), None
 
 
 def apply_one(target: Target, res: "str | Resource", desired: Obj, *, force: bool = False, role: str = "",
-              force_hint: str = "set force to take it over, or choose another name",
-              same: Callable[[Obj, Obj], bool] = same_spec) -> Change:
+              rules: Rules = DEFAULT) -> Change:
     r = resource(res)
     md = desired["metadata"]
     name, ns = md["name"], md.get("namespace") if r.namespaced else None
@@ -223,7 +335,7 @@ def apply_one(target: Target, res: "str | Resource", desired: Obj, *, force: boo
     last: ClusterError | None = None
     for attempt in (1, 2):
         try:
-            change, body = decide(desired, _get(target, r, name, ns), force=force, force_hint=force_hint, kind=r.kind, role=role, same=same)
+            change, body = decide(desired, read(target, r, name, ns), force=force, kind=r.kind, role=role, rules=rules)
         except ClusterError as exc:
             return Change(r.kind, name, ns or "", "failed", f"could not read it: {exc.message}", error=exc, role=role)
         if not write or body is None:
@@ -234,6 +346,7 @@ def apply_one(target: Target, res: "str | Resource", desired: Obj, *, force: boo
             else:
                 target.replace(r, body, ns)  # type: ignore[attr-defined]
         except Conflict as exc:
+            # Someone wrote it between our read and our write (409): read again and decide again, once.
             last = exc
             continue
         except ClusterError as exc:
@@ -246,19 +359,31 @@ def apply_one(target: Target, res: "str | Resource", desired: Obj, *, force: boo
     return Change(r.kind, name, ns or "", "failed", f"409 conflict twice: {last.message}; another writer keeps changing it", error=last, role=role)
 
 
+def _rules(rules: Rules | None, force_hint: str | None) -> Rules:
+    rules = rules or DEFAULT
+    return replace(rules, force_hint=force_hint) if force_hint is not None else rules
+
+
 def apply(target: Target, res: "str | Resource", desired: Iterable[tuple[str, Obj]], *, force: bool = False,
-          force_hint: str = "set force to take it over, or choose another name",
-          same: Callable[[Obj, Obj], bool] = same_spec) -> ApplyResult:
-    """Apply (role, object) pairs; a plan when ``target.can_write`` is False."""
-    r = resource(res)
-    changes = [apply_one(target, r, obj, force=force, role=role, force_hint=force_hint, same=same) for role, obj in desired]
-    return ApplyResult(r.kind or r.plural, changes, planned=not getattr(target, "can_write", False), force_hint=force_hint)
+          rules: Rules | None = None, force_hint: str | None = None) -> ApplyResult:
+    """Apply (role, object) pairs; a plan when ``target.can_write`` is False.
+
+    ``force_hint`` is a shortcut for ``rules=Rules(force_hint=...)``.
+    """
+    r, rules = resource(res), _rules(rules, force_hint)
+    changes = [apply_one(target, r, obj, force=force, role=role, rules=rules) for role, obj in desired]
+    return ApplyResult(r.kind or r.plural, changes, planned=not getattr(target, "can_write", False), rules=rules,
+                       target=str(getattr(target, "kind", "") or ""))
 
 
-def skipped(res: "str | Resource", desired: Iterable[tuple[str, Obj]], reason: str, *, planned: bool) -> ApplyResult:
+def skipped(res: "str | Resource", desired: Iterable[tuple[str, Obj]], reason: str, *, planned: bool,
+            rules: Rules | None = None, target: str = "") -> ApplyResult:
+    """Every object ``skipped`` for ``reason`` (e.g. failed checks): nothing read, nothing written."""
     r = resource(res)
     return ApplyResult(
         r.kind or r.plural,
         [Change(r.kind, o["metadata"]["name"], o["metadata"].get("namespace", ""), "skipped", reason, role=role) for role, o in desired],
         planned=planned,
+        rules=rules or DEFAULT,
+        target=target,
     )

@@ -22,21 +22,19 @@ function of ``(lab, target)`` that returns a result object; the notebook
 from __future__ import annotations
 
 import copy
-import difflib
 import html
-import io
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import pandas as pd
-from ruamel.yaml import YAML
 
+from . import apply as applier
 from . import prereqs
 from .cluster.base import NAD_CRD, Obj, Target, label_selector_matches
-from .errors import ApplyRefused, ClusterError, Conflict, Forbidden, Problem, ResourceMissing, SpkRunbookError
+from .errors import ClusterError, Forbidden, Problem, ResourceMissing
 from .params import (
     KNOWN_CNI_VERSIONS,
     MACVLAN_MODES,
@@ -54,8 +52,7 @@ if TYPE_CHECKING:
 NAD = "network-attachment-definitions"
 API_VERSION = "k8s.cni.cncf.io/v1"
 KIND = "NetworkAttachmentDefinition"
-MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGER = "spkrunbook"
+MANAGED_BY, MANAGER = applier.MANAGED_BY, applier.MANAGER
 # Same bounds as NetworkParams.mtu: IPv4's minimum link MTU up to common jumbo frames.
 MTU_MIN, MTU_MAX = 68, 9216
 NETWORK_FIELDS = ("name", "namespace", "master", "mode", "cni_version", "mtu")
@@ -364,15 +361,8 @@ def _row(check: str, subject: str, here: list[Problem], ok: str, action: str) ->
 # -- render ----------------------------------------------------------------------------
 
 
-def to_yaml(objs: Iterable[Obj]) -> str:
-    """Multi-document YAML like the seed's macvlan_example.yml (``---`` before each object)."""
-    yaml = YAML()
-    yaml.default_flow_style = False
-    yaml.explicit_start = True
-    yaml.width = 4096  # keep spec.config on one line, as oc prints it
-    buf = io.StringIO()
-    yaml.dump_all(list(objs), buf)
-    return buf.getvalue()
+# Multi-document YAML like the seed's macvlan_example.yml (``---`` before each object, spec.config on one line).
+to_yaml = applier.to_yaml
 
 
 @dataclass
@@ -440,294 +430,71 @@ def parse_config(obj: Obj) -> Any:
         return raw
 
 
-def is_managed(obj: Obj) -> bool:
-    """True when the object carries our ``app.kubernetes.io/managed-by: spkrunbook`` label."""
-    return ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY) == MANAGER
+is_managed = applier.is_managed  # our app.kubernetes.io/managed-by: spkrunbook label
 
 
 def same_config(existing: Obj, desired: Obj) -> bool:
+    """Equal when the parsed configs are: key order and whitespace in the JSON string do not count."""
     return parse_config(existing) == parse_config(desired)
 
 
 def _view(obj: Obj) -> str:
-    md = obj.get("metadata") or {}
-    view = {
-        "metadata": {"name": md.get("name"), "namespace": md.get("namespace"), "labels": dict(sorted((md.get("labels") or {}).items()))},
-        "spec": {"config": parse_config(obj)},
-    }
-    return to_yaml([_sorted(view)]).removeprefix("---\n")
-
-
-def _sorted(value: Any) -> Any:
-    """Keys sorted at every level, so a diff shows real changes and not key order."""
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
+    return applier.view(obj, lambda o: {"config": parse_config(o)}, sort=True)
 
 
 def diff(existing: Obj, desired: Obj) -> str:
     """A unified diff (cluster -> params) of name, labels and the parsed config as YAML, keys sorted."""
-    md = desired["metadata"]
-    ref = f"{md.get('namespace')}/{md['name']}"
-    return "".join(
-        difflib.unified_diff(
-            _view(existing).splitlines(keepends=True),
-            _view(desired).splitlines(keepends=True),
-            fromfile=f"cluster: {ref}",
-            tofile=f"params: {ref}",
-        )
-    )
+    return applier.diff(existing, desired, view=_view, label="params")
+
+
+def _merge_config(existing: Obj, desired: Obj) -> Obj:
+    """The body of an update: the cluster's NAD with the params' ``spec.config``."""
+    body = copy.deepcopy(existing)
+    body["spec"] = {**(body.get("spec") or {}), "config": desired["spec"]["config"]}
+    return body
 
 
 # -- apply -----------------------------------------------------------------------------
 
-Action = Literal["create", "update", "unchanged", "refused", "failed", "skipped", "delete", "absent", "kept"]
-_STATUS: dict[str, str] = {
-    "create": "pass",
-    "update": "pass",
-    "unchanged": "pass",
-    "delete": "pass",
-    "absent": "pass",
-    "kept": "warn",
-    "refused": "fail",
-    "failed": "fail",
-    "skipped": "skip",
-}
-_PAST = {"create": "created", "update": "updated", "delete": "deleted"}
+# The shared rules of ``spkrunbook.apply``, with the NAD's comparison, diff, words and columns.
+RULES = applier.Rules(
+    same=same_config,
+    merge=_merge_config,
+    diff=diff,
+    force_flag="nad.force",
+    force_hint="set nad.force: true to overwrite it, or rename the NAD in the params",
+    failed_hint="read the reason, fix it, and run the step again (it is safe to repeat)",
+    title="NetworkAttachmentDefinitions",
+    noun="NAD",
+    columns=(*applier.COLUMNS, "diff"),
+)
+ApplyResult = applier.ApplyResult
+NadChange = applier.Change
 
 
-@dataclass
-class NadChange:
-    """What happened (or, in a plan, would happen) to one NAD."""
-
-    role: str
-    name: str
-    namespace: str
-    action: Action
-    reason: str = ""
-    diff: str = ""
-    applied: bool = False
-    error: SpkRunbookError | None = None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-    def outcome(self, planned: bool) -> str:
-        if self.action in _PAST:
-            return f"would {self.action}" if planned or not self.applied else _PAST[self.action]
-        return self.action
-
-
-def _frame(changes: list[NadChange], planned: bool) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "name": c.name,
-                "namespace": c.namespace,
-                "role": c.role,
-                "action": c.action,
-                "result": c.outcome(planned),
-                "reason": c.reason,
-                "diff": c.diff,
-            }
-            for c in changes
-        ],
-        columns=["name", "namespace", "role", "action", "result", "reason", "diff"],
-    )
-
-
-def _records(changes: list[NadChange], planned: bool) -> list[dict[str, Any]]:
-    return [
-        {"name": c.name, "namespace": c.namespace, "role": c.role, "action": c.action, "result": c.outcome(planned),
-         "applied": c.applied, "reason": c.reason, "diff": c.diff}
-        for c in changes
-    ]
-
-
-def _html(title: str, changes: list[NadChange], planned: bool, findings: Findings) -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(c.ref)}</td><td>{html.escape(c.role)}</td><td><b>{html.escape(c.outcome(planned))}</b></td>"
-        f"<td style='text-align:left'>{html.escape(c.reason)}</td></tr>"
-        for c in changes
-    )
-    diffs = "".join(
-        f"<p>diff for {html.escape(c.ref)}:</p><pre>{html.escape(c.diff)}</pre>" for c in changes if c.diff
-    )
-    return (
-        f"<p><b>{html.escape(title)}</b> — {html.escape(findings.summary())}</p>"
-        "<table><thead><tr><th>NAD</th><th>role</th><th>result</th><th style='text-align:left'>why</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>{diffs}"
-    )
-
-
-@dataclass
-class ApplyResult:
-    """Per-NAD outcome of ``apply``; ``planned`` when the target is read-only and nothing was written."""
-
-    changes: list[NadChange]
-    planned: bool
-    target: str = ""
-
-    @property
-    def findings(self) -> Findings:
-        title = "NetworkAttachmentDefinitions plan" if self.planned else "NetworkAttachmentDefinitions applied"
-        f = Findings(title)
-        for c in self.changes:
-            action = ""
-            if c.action == "refused":
-                action = (
-                    "this object is not managed by spkrunbook: set nad.force: true to overwrite it, "
-                    "or rename the NAD in the params"
-                )
-            elif c.action == "failed":
-                action = c.error.hint or "" if c.error else ""
-                action = action or "read the reason, fix it, and run the step again (it is safe to repeat)"
-            f.add("apply", _STATUS[c.action], f"{c.outcome(self.planned)}: {c.reason}", action, c.ref)  # type: ignore[arg-type]
-        return f
-
-    @property
-    def ok(self) -> bool:
-        return self.findings.ok
-
-    @property
-    def partial(self) -> bool:
-        """Some NADs were written and some were not (refused or failed): nothing is rolled back."""
-        return any(c.applied for c in self.changes) and any(c.action in ("refused", "failed") for c in self.changes)
-
-    @property
-    def diffs(self) -> dict[str, str]:
-        return {c.ref: c.diff for c in self.changes if c.diff}
-
-    def change(self, name: str) -> NadChange:
-        return next(c for c in self.changes if c.name == name)
-
-    def to_frame(self) -> pd.DataFrame:
-        return _frame(self.changes, self.planned)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able, for the lab record."""
-        return {"planned": self.planned, "target": self.target, "partial": self.partial, "changes": _records(self.changes, self.planned)}
-
-    def _repr_html_(self) -> str:
-        title = "Plan (read-only target: nothing written)" if self.planned else "Applied"
-        if self.partial:
-            title += " — PARTIAL: some NADs were written, others were not; nothing was rolled back"
-        return _html(title, self.changes, self.planned, self.findings)
+def _change(role: str, name: str, namespace: str, action: applier.Action, reason: str, **kw: Any) -> NadChange:
+    return NadChange(KIND, name, namespace, action, reason, role=role, **kw)
 
 
 def crd_installed(target: Target) -> bool | None:
     """Whether the NAD CRD (Multus) is installed; None when the target cannot say."""
-    try:
-        if target.exists("customresourcedefinitions", NAD_CRD):
-            return True
-    except (ResourceMissing, Forbidden):
-        return None
-    if not target.can_write:
-        # A snapshot may simply not have collected CRDs: NADs in it prove the CRD, and
-        # only a snapshot that did collect CRDs can prove its absence.
-        try:
-            if target.list(NAD):
-                return True
-            return False if target.list("customresourcedefinitions") else None
-        except ResourceMissing:
-            return None
-    return False
+    return applier.crd_installed(target, NAD_CRD, NAD)
 
 
 def require_crd(target: Target) -> None:
     """Raise a clear ``ResourceMissing`` when the cluster has no NetworkAttachmentDefinition CRD."""
-    if crd_installed(target) is False:
-        raise ResourceMissing(
-            f"the cluster has no CustomResourceDefinition {NAD_CRD}: Multus is not installed or not running",
-            status=404,
-            reason="NotFound",
-            hint="OpenShift installs Multus with the cluster network operator; check `oc get crd "
-            f"{NAD_CRD}` and `oc get pods -n openshift-multus`",
-        )
+    applier.require_crd(
+        target,
+        NAD_CRD,
+        NAD,
+        why="Multus is not installed or not running",
+        hint="OpenShift installs Multus with the cluster network operator; check `oc get crd "
+        f"{NAD_CRD}` and `oc get pods -n openshift-multus`",
+    )
 
 
 def _get(target: Target, name: str, namespace: str) -> Obj | None:
-    try:
-        return target.get(NAD, name, namespace)
-    except ResourceMissing:
-        return None
-
-
-def _decide(role: str, desired: Obj, existing: Obj | None, force: bool) -> tuple[NadChange, Obj | None]:
-    """What to do with one NAD given what the cluster holds; returns the change and the body to write."""
-    md = desired["metadata"]
-    name, ns = md["name"], md["namespace"]
-    if existing is None:
-        return NadChange(role, name, ns, "create", "absent from the cluster"), desired
-    ours = is_managed(existing)
-    if same_config(existing, desired):
-        if ours:
-            return NadChange(role, name, ns, "unchanged", "matches the params"), None
-        # Equal content is left alone even when someone else made it (e.g. by hand from the
-        # seed): no write is needed, and teardown will not remove it because it is not ours.
-        return (
-            NadChange(role, name, ns, "unchanged", "matches the params; not managed by spkrunbook, left as it is"),
-            None,
-        )
-    body = copy.deepcopy(existing)
-    body["spec"] = {**(body.get("spec") or {}), "config": desired["spec"]["config"]}
-    body.setdefault("metadata", {}).setdefault("labels", {})
-    body["metadata"]["labels"] = {**(body["metadata"]["labels"] or {}), MANAGED_BY: MANAGER}
-    text = diff(existing, body)
-    if ours:
-        return NadChange(role, name, ns, "update", "differs from the params (see diff)", text), body
-    owner = ((existing.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY)
-    by = f"managed by {owner!r}" if owner else "not labelled as managed by spkrunbook"
-    if force:
-        return (
-            NadChange(role, name, ns, "update", f"nad.force: overwriting an object {by}; it is labelled ours from now on", text),
-            body,
-        )
-    err = ApplyRefused(
-        f"{ns}/{name} exists, differs from the params and is {by}; refusing to overwrite it",
-        hint="set nad.force: true to overwrite it, or choose another NAD name",
-    )
-    return NadChange(role, name, ns, "refused", err.message, text, error=err), None
-
-
-def _apply_one(target: Target, role: str, desired: Obj, force: bool, write: bool) -> NadChange:
-    md = desired["metadata"]
-    name, ns = md["name"], md["namespace"]
-    last: ClusterError | None = None
-    for attempt in (1, 2):
-        try:
-            change, body = _decide(role, desired, _get(target, name, ns), force)
-        except ClusterError as exc:
-            return NadChange(role, name, ns, "failed", f"could not read it: {exc.message}", error=exc)
-        if not write or body is None:
-            return change
-        try:
-            if change.action == "create":
-                target.create(NAD, body, ns)  # type: ignore[attr-defined]
-            else:
-                target.replace(NAD, body, ns)  # type: ignore[attr-defined]
-        except Conflict as exc:
-            # Someone wrote it between our read and our write (409): read again and decide again, once.
-            last = exc
-            continue
-        except ClusterError as exc:
-            return NadChange(role, name, ns, "failed", f"{change.action} failed: {exc.message}", change.diff, error=exc)
-        change.applied = True
-        if attempt == 2:
-            change.reason += " (after a 409 conflict, re-read and retried)"
-        return change
-    assert last is not None
-    return NadChange(
-        role,
-        name,
-        ns,
-        "failed",
-        f"409 conflict twice: {last.message}; another writer keeps changing it",
-        error=last,
-    )
+    return applier.read(target, NAD, name, namespace)
 
 
 def apply(lab: Lab, target: Target, *, force: bool | None = None, checks: Findings | None = None) -> ApplyResult:
@@ -737,23 +504,14 @@ def apply(lab: Lab, target: Target, *, force: bool | None = None, checks: Findin
     never overwritten unless ``force`` (default ``lab.nad.force``). Each NAD is
     decided on its own, so one can be created while the other is refused; that is
     reported, not rolled back. When ``checks`` (from ``validate``) failed, nothing
-    is written and every NAD is ``skipped``.
+    is written and every NAD is ``skipped``. The rules are ``spkrunbook.apply``'s.
     """
     force = lab.nad.force if force is None else force
-    planned = not target.can_write
-    objs = build(lab)
+    objs = [(role, o) for (role, _), o in zip(roles(lab), build(lab))]
     if checks is not None and not checks.ok:
-        return ApplyResult(
-            [
-                NadChange(role, o["metadata"]["name"], o["metadata"]["namespace"], "skipped", "the parameter checks failed")
-                for (role, _), o in zip(roles(lab), objs)
-            ],
-            planned,
-            target.kind,
-        )
+        return applier.skipped(NAD, objs, "the parameter checks failed", planned=not target.can_write, rules=RULES, target=target.kind)
     require_crd(target)
-    changes = [_apply_one(target, role, o, force, write=not planned) for (role, _), o in zip(roles(lab), objs)]
-    return ApplyResult(changes, planned, target.kind)
+    return applier.apply(target, NAD, objs, force=force, rules=RULES)
 
 
 # -- verify ----------------------------------------------------------------------------
@@ -933,19 +691,19 @@ class TeardownResult:
             action = "delete it by hand if it should go: oc delete -n {} network-attachment-definitions {}".format(c.namespace, c.name) if c.action == "kept" else ""
             if c.action == "failed" and c.error is not None:
                 action = c.error.hint or ""
-            f.add("teardown", _STATUS[c.action], f"{c.outcome(self.planned)}: {c.reason}", action, c.ref)  # type: ignore[arg-type]
+            f.add("teardown", applier.STATUS[c.action], f"{c.outcome(self.planned)}: {c.reason}", action, c.ref)  # type: ignore[arg-type]
         return f
 
     def to_frame(self) -> pd.DataFrame:
-        return _frame(self.changes, self.planned)
+        return applier.frame(self.changes, self.planned, RULES.columns)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"planned": self.planned, "requested": self.requested, "changes": _records(self.changes, self.planned)}
+        return {"planned": self.planned, "requested": self.requested, "changes": applier.records(self.changes, self.planned)}
 
     def _repr_html_(self) -> str:
         if not self.requested:
             return "<p>Teardown not requested (<code>nad.teardown: false</code>): the NADs stay.</p>"
-        return _html("Teardown" + (" plan" if self.planned else ""), self.changes, self.planned, self.findings)
+        return applier.table_html("Teardown" + (" plan" if self.planned else ""), self.changes, self.planned, self.findings, RULES.noun)
 
 
 def teardown(lab: Lab, target: Target, *, when: bool = True) -> TeardownResult:
@@ -963,23 +721,23 @@ def teardown(lab: Lab, target: Target, *, when: bool = True) -> TeardownResult:
         try:
             obj = _get(target, name, ns)
         except ClusterError as exc:
-            changes.append(NadChange(role, name, ns, "failed", f"could not read it: {exc.message}", error=exc))
+            changes.append(_change(role, name, ns, "failed", f"could not read it: {exc.message}", error=exc))
             continue
         if obj is None:
-            changes.append(NadChange(role, name, ns, "absent", "nothing to delete"))
+            changes.append(_change(role, name, ns, "absent", "nothing to delete"))
             continue
         if not is_managed(obj):
-            changes.append(NadChange(role, name, ns, "kept", "not managed by spkrunbook; left in place"))
+            changes.append(_change(role, name, ns, "kept", "not managed by spkrunbook; left in place"))
             continue
-        change = NadChange(role, name, ns, "delete", "managed by spkrunbook")
+        change = _change(role, name, ns, "delete", "managed by spkrunbook")
         if not planned:
             try:
                 target.delete(NAD, name, ns)  # type: ignore[attr-defined]
                 change.applied = True
             except ResourceMissing:
-                change = NadChange(role, name, ns, "absent", "already gone")
+                change = _change(role, name, ns, "absent", "already gone")
             except ClusterError as exc:
-                change = NadChange(role, name, ns, "failed", f"delete failed: {exc.message}", error=exc)
+                change = _change(role, name, ns, "failed", f"delete failed: {exc.message}", error=exc)
         changes.append(change)
     return TeardownResult(changes, planned)
 
@@ -990,6 +748,7 @@ __all__ = [
     "MANAGED_BY",
     "MANAGER",
     "NAD",
+    "RULES",
     "ApplyResult",
     "NadChange",
     "NadStatus",
