@@ -1,0 +1,113 @@
+"""The capture form: TMM pod, interface, seconds/packets, pod or node; Capture with a live rate plot.
+
+Logic lives in plain methods (``interfaces_for``, ``spec``, ``capture``, ``on_progress``)
+that tests call without a browser; the widgets only display. While a capture runs,
+``on_progress`` redraws the packets-per-second-per-interface plot into an image
+widget (PNG bytes), at most ``redraw_every`` seconds apart.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import time
+from typing import Any
+
+import ipywidgets as w
+
+from .. import debug
+from ..debug.captures import CaptureProgress, CaptureResult, plot_rate
+from ..errors import SpkRunbookError
+
+
+class CaptureForm:
+    def __init__(self, step: Any = None, *, lab: Any = None, target: Any = None, redraw_every: float = 0.5) -> None:
+        self.step = step
+        self.lab = lab if lab is not None else step.lab
+        self.target = target if target is not None else step.target
+        self.redraw_every = redraw_every
+        self._last_draw = -1e9
+        self.redraws = 0
+        self.result: CaptureResult | None = None
+        try:
+            self.pods = debug.tmm_pods(self.lab, self.target)
+        except SpkRunbookError:
+            self.pods = []
+        names = [p["metadata"]["name"] for p in self.pods]
+        c = self.lab.debug.capture
+        self.pod = w.Dropdown(options=names, value=names[0] if names else None, description="TMM pod")
+        self.interface = w.Dropdown(options=[], description="interface")
+        self.where = w.ToggleButtons(options=["pod", "node"], value=c.where, description="where")
+        self.seconds = w.BoundedFloatText(value=c.seconds, min=1, max=3600, description="seconds")
+        self.packets = w.BoundedIntText(value=c.packets or 0, min=0, max=10_000_000, description="packets (0: any)")
+        self.button = w.Button(description="Capture", button_style="primary", icon="play")
+        self.status = w.HTML()
+        self.image = w.Image(format="png")
+        self.pod.observe(lambda _c: self._refresh_interfaces(), names="value")
+        self.button.on_click(lambda _b: self.capture())
+        self._refresh_interfaces()
+        self.widget = w.VBox([w.HBox([self.pod, self.interface]), self.where, w.HBox([self.seconds, self.packets]),
+                              self.button, self.status, self.image])
+
+    # -- logic --------------------------------------------------------------------------------
+    def interfaces_for(self, pod_name: str | None) -> list[str]:
+        """The pod's interfaces (network-status, then ip -br link when the target answers), plus ``any``."""
+        pod = next((p for p in self.pods if p["metadata"]["name"] == pod_name), None)
+        names: list[str] = []
+        if pod is not None:
+            ann = (pod["metadata"].get("annotations") or {}).get(debug.sidecar.NETWORK_STATUS)
+            try:
+                names = [i for i in debug.parse_network_status(ann)["interface"] if i]
+            except debug.ParseError:
+                names = []
+            t = debug.sidecar.sidecar_table(self.target, pod, "link", timeout=self.lab.debug.exec_timeout)
+            if t.frame is not None:
+                names += [i for i in t.frame["interface"] if i not in names and i != "lo"]
+        return names + ["any"]
+
+    def _refresh_interfaces(self) -> None:
+        opts = self.interfaces_for(self.pod.value)
+        want = self.lab.debug.capture.interface
+        self.interface.options = opts
+        self.interface.value = want if want in opts else opts[0]
+
+    def spec(self) -> dict[str, Any]:
+        return {"where": self.where.value, "pod": self.pod.value, "interface": self.interface.value,
+                "seconds": float(self.seconds.value), "packets": int(self.packets.value) or None}
+
+    def on_progress(self, p: CaptureProgress) -> None:
+        self.status.value = html.escape(p.line())
+        now = time.monotonic()
+        if p.done or now - self._last_draw >= self.redraw_every:
+            self._last_draw = now
+            fig = plot_rate(p.rate_frame(), title=f"{p.name}: packets per second (live)")
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+            self.image.value = buf.getvalue()
+            self.redraws += 1
+
+    def capture(self) -> CaptureResult:
+        s = self.spec()
+        node = None
+        if s["where"] == "node":
+            pod = next((p for p in self.pods if p["metadata"]["name"] == s["pod"]), None)
+            node = (pod or {}).get("spec", {}).get("nodeName")
+        self.button.disabled = True
+        try:
+            self.result = debug.capture(self.lab, self.target, pod=s["pod"], node=node, interface=s["interface"],
+                                        where=s["where"], seconds=s["seconds"], packets=s["packets"],
+                                        record=self.step, progress=self.on_progress)
+        finally:
+            self.button.disabled = False
+        r = self.result
+        if r.skipped:
+            self.status.value = f"<i>skipped: {html.escape(r.skipped)}</i>"
+        elif r.error:
+            self.status.value = f"<pre style='color:#cf222e;white-space:pre-wrap'>{html.escape(r.error)}</pre>"
+        else:
+            self.status.value = html.escape(f"{r.packets} packets, {r.size} bytes, sha256 {r.sha256[:16]}..., saved as {r.path}")
+        return r
+
+
+def capture_form(step: Any) -> w.Widget:
+    return CaptureForm(step).widget

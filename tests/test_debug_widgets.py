@@ -1,0 +1,48 @@
+"""The capture form's logic, without a browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spkrunbook import params
+from spkrunbook.cluster.live import LiveTarget
+from spkrunbook.cluster.snapshot import SnapshotTarget
+from spkrunbook.testing.labdata import lab_objects
+from spkrunbook.widgets.debug import CaptureForm
+
+ROOT = Path(__file__).parents[1]
+PCAP = (ROOT / "demo/snapshot/quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d/captures/cni0.pcap").read_bytes()
+
+
+def test_form_on_snapshot_lists_interfaces_and_skips_capture():
+    lab = params.load(ROOT / "params/demo.yaml")
+    form = CaptureForm(lab=lab, target=SnapshotTarget(lab.target.snapshot))
+    assert form.pod.value == "f5-tmm-7d9c6b5f4d-x2k8q"
+    assert list(form.interface.options)[:3] == ["eth0", "net1", "net2"] and "internal" in form.interface.options
+    form.button.click()
+    assert form.result.skipped and "skipped" in form.status.value
+
+
+def test_live_capture_redraws_the_rate_plot(api, kubeconfig):
+    api.add_many(lab_objects())
+
+    def tcpdump(argv, stdin):
+        if "tcpdump" not in argv:
+            return None
+
+        def gen():
+            for i in range(0, len(PCAP), 20000):
+                yield 1, PCAP[i:i + 20000]
+            return 0
+        return gen()
+
+    api.on_exec("f5-tmm-.*", "debug", tcpdump)
+    lab = params.load(ROOT / "params/demo.yaml")
+    with LiveTarget.from_kubeconfig(kubeconfig) as t:
+        form = CaptureForm(lab=lab, target=t, redraw_every=0.0)
+        form.interface.value = "net1"
+        form.seconds.value = 2
+        r = form.capture()
+    assert r.ok and r.packets == 257
+    assert form.redraws >= 2 and form.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "257 packets" in form.status.value
