@@ -22,7 +22,7 @@ import pandas as pd
 
 from .. import apply as applier
 from ..cluster.base import F5_VLAN_CRD, Obj, Target
-from ..errors import ClusterError, Forbidden, ResourceMissing
+from ..errors import Forbidden, ResourceMissing
 from ..params import Lab, VlanParams
 from ..results import Findings
 
@@ -190,7 +190,7 @@ def validate(lab: Lab, target: Target | None = None) -> Findings:
         pass
     elif not subnets:
         f.add("internal self IPs in node subnet", "skip", f"the target does not say the node subnet ({where}; no {NODE_IFADDR})",
-              f"check by hand: oc get nodes -o yaml | grep node-primary-ifaddr", "vlans.internal")
+              "check by hand: oc get nodes -o yaml | grep node-primary-ifaddr", "vlans.internal")
     else:
         outside = [str(i.ip) for i in v4_internal if not any(i.ip in n for n in subnets if n.version == 4)]
         shown = ", ".join(str(n) for n in subnets)
@@ -206,19 +206,8 @@ def validate(lab: Lab, target: Target | None = None) -> Findings:
 
 
 def crd_installed(target: Target) -> bool | None:
-    try:
-        if target.exists("customresourcedefinitions", F5_VLAN_CRD):
-            return True
-    except (ResourceMissing, Forbidden):
-        return None
-    if not target.can_write:
-        try:
-            if target.list(RESOURCE):
-                return True
-        except ClusterError:
-            return None
-        return None
-    return False
+    """Whether the F5SPKVlan CRD is installed (None when the target cannot say)."""
+    return applier.crd_installed(target, F5_VLAN_CRD, RESOURCE)
 
 
 @dataclass
