@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -355,3 +357,27 @@ def test_progress_is_a_bar_in_lab(capsys):
     p.done("4 checks passed")
     assert p.bar.value == 4 and p.bar.bar_style == "success"
     assert capsys.readouterr().out == ""
+
+
+# -- binder: the versions mybinder installs are the ones these tests ran with ---------------------------------
+
+
+def test_binder_pins_the_widget_packages_the_tests_use():
+    from importlib.metadata import version
+
+    binder = REPO / "binder"
+    pins = dict(line.split("==") for line in (binder / "requirements.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#"))
+    for pkg in ("ipywidgets", "jupyterlab_widgets", "widgetsnbextension", "jupyterlab"):
+        assert pins.get(pkg) == version(pkg), f"binder pins {pkg}=={pins.get(pkg)}, tests ran with {version(pkg)}"
+    assert pins["ipywidgets"].startswith("8.") and pins["jupyterlab_widgets"].startswith("3.")
+    assert not (binder / "environment.yml").exists(), "with environment.yml repo2docker ignores requirements.txt"
+    post = (binder / "postBuild").read_text()
+    assert "pip install --no-cache-dir ." in post
+    start = (binder / "start").read_text().rstrip().splitlines()
+    assert start[-1] == 'exec "$@"'
+    for script in ("postBuild", "start"):
+        assert os.access(binder / script, os.X_OK)
+        assert subprocess.run(["bash", "-n", str(binder / script)]).returncode == 0
+    demo = params.load(REPO / "params" / "demo.yaml")
+    assert demo.target.kind == "snapshot" and demo.target.snapshot.is_dir()  # Binder has no cluster
