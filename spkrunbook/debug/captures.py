@@ -249,6 +249,19 @@ class CaptureResult:
         return {"rate": plot_rate(self.per_second(), title=f"{self.name}: packets per second"),
                 "protocols": plot_protocols(self.frame, self.tcp_flags(), title=self.name)}
 
+    def images(self) -> list[Any]:
+        """The figures as PNG images for ``display`` (shown the same with or without a matplotlib backend)."""
+        import io
+
+        from IPython.display import Image
+
+        out = []
+        for fig in self.figures().values():
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+            out.append(Image(data=buf.getvalue(), format="png"))
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "interface": self.interface, "source": self.source, "path": self.path,
                 "sha256": self.sha256, "bytes": self.size, "packets": self.packets, "error": self.error,
