@@ -85,7 +85,7 @@ def test_headless_guard_hides_forms_even_when_interactive_is_true(step, tmp_path
     source = (NOTEBOOKS / STEP_NOTEBOOKS[step]).read_text(encoding="utf-8")
     if not re.search(r"\bshow\(", source):
         pytest.xfail(f"{STEP_NOTEBOOKS[step]} displays its form with `if interactive:` only; "
-                     "use `common.show(form, interactive)` so SPKRUNBOOK_HEADLESS also hides it")
+                     "use `form = common.show(FormClass, interactive, step)`: headless it builds no widget at all")
     out = tmp_path / STEP_NOTEBOOKS[step]
     papermill.execute_notebook(
         str(NOTEBOOKS / STEP_NOTEBOOKS[step]), str(out), kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False,
