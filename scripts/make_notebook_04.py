@@ -123,9 +123,10 @@ Pick a TMM pod and an interface, capture in the pod or on its node; the plot of
 packets per second per interface updates while the capture runs.
 """),
         ("code", """
-if interactive:
-    from spkrunbook.widgets.debug import capture_form
-    display(capture_form(step))
+from spkrunbook.widgets import common
+from spkrunbook.widgets.debug import CaptureForm
+
+form = common.show(CaptureForm, interactive, step)
 """),
         ("md", """
 ## Findings
