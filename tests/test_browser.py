@@ -196,7 +196,9 @@ def run_the_form(page, expect, lab: Lab) -> None:  # noqa: ANN001 - Playwright t
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
     # The NAD form: two columns of fields; the internal column comes first.
-    master = page.locator(".widget-text", has=page.locator("label", has_text="master NIC")).first
+    # A labelled input (Text, or a Combobox if the form offers the NICs as suggestions).
+    master = page.locator(".widget-inline-hbox", has=page.locator("label", has_text="master NIC")).filter(
+        has=page.locator("input")).first
     master.scroll_into_view_if_needed()
     expect(master).to_be_visible()
     field = master.locator("input")
