@@ -2,7 +2,7 @@
 # Regenerate the demo lab's captures with the REAL tcpdump, inside network namespaces.
 #
 #   sudo scripts/make_demo_captures.sh [OUTDIR]
-#   (default demo/snapshot/<data dir>/captures; needs root, tcpdump, ping, python3)
+#   (default demo/captures; needs root, tcpdump, ping, python3)
 #
 # Three namespaces stand in for the demo lab (labdata.py): the node worker-1 with
 # its node-network side named cni0 (10.1.10.22, MAC of worker-1's br-ex), TMM with
@@ -22,7 +22,7 @@
 # `tcpdump -i cni0` example).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT=${1:-$ROOT/demo/snapshot/quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d/captures}
+OUT=${1:-$ROOT/demo/captures}
 PY=${PYTHON:-python3}
 NODE=spkdemo-node; TMM=spkdemo-tmm; EXT=spkdemo-ext
 WORK=""

@@ -17,7 +17,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from kubernetes.utils import parse_quantity
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from ruamel.yaml import YAML
@@ -441,7 +440,24 @@ def parse(data: dict[str, Any], *, base_dir: Path | None = None, source: str | N
         raise ParameterError(problems, source=source)
     if base_dir is not None:
         _resolve_paths(lab, base_dir)
+    missing = _missing_files(lab)
+    if missing:
+        raise ParameterError(missing, source=source)
     return lab
+
+
+def _missing_files(lab: Lab) -> list[Problem]:
+    """Files the params name must exist before anything runs."""
+    out = []
+    checks: list[tuple[str, Path | None]] = [("install.values_file", lab.install.values_file)]
+    checks += [(f"install.extra_values_files[{n}]", p) for n, p in enumerate(lab.install.extra_values_files)]
+    checks += [(f"debug.analyse[{n}]", p) for n, p in enumerate(lab.debug.analyse)]
+    for path, p in checks:
+        if p is not None and not Path(p).is_file():
+            out.append(Problem(path, f"{p} does not exist"))
+    if lab.target.kind == "snapshot" and lab.target.snapshot is not None and not Path(lab.target.snapshot).is_dir():
+        out.append(Problem("target.snapshot", f"{lab.target.snapshot} is not a folder (expected an oc adm must-gather folder)"))
+    return out
 
 
 def _resolve_paths(lab: Lab, base: Path) -> None:

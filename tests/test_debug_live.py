@@ -16,7 +16,7 @@ from spkrunbook.testing.labdata import TMM_POD, lab_objects
 ROOT = Path(__file__).parents[1]
 DEMO = ROOT / "params" / "demo.yaml"
 DATA = ROOT / "demo/snapshot/quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d"
-PCAP = (DATA / "captures" / "cni0.pcap").read_bytes()
+PCAP = (ROOT / "demo/captures/cni0.pcap").read_bytes()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from spkrunbook.testing.labdata import lab_objects
 from spkrunbook.widgets.debug import CaptureForm
 
 ROOT = Path(__file__).parents[1]
-PCAP = (ROOT / "demo/snapshot/quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d/captures/cni0.pcap").read_bytes()
+PCAP = (ROOT / "demo/captures/cni0.pcap").read_bytes()
 
 
 def test_form_on_snapshot_lists_interfaces_and_skips_capture():

@@ -123,3 +123,15 @@ def test_cli_validate_exit_codes(tmp_path, capsys):
     broken = tmp_path / "broken.yaml"
     broken.write_text("lab: [unclosed\n")
     assert cli.main(["validate", str(broken)]) == 2
+
+
+def test_files_named_in_params_must_exist(tmp_path):
+    data = demo_data()
+    data["debug"]["analyse"] = ["../demo/captures/cni0.pcap", "../demo/captures/nope.pcap"]
+    data["install"]["values_file"] = "missing-values.yaml"
+    data["target"]["snapshot"] = "../demo/no-such-snapshot"
+    with pytest.raises(ParameterError) as err:
+        params.parse(data, base_dir=DEMO.parent)
+    got = {p.path: p.message for p in err.value.problems}
+    assert set(got) == {"debug.analyse[1]", "install.values_file", "target.snapshot"}
+    assert "nope.pcap does not exist" in got["debug.analyse[1]"]

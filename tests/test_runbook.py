@@ -20,10 +20,13 @@ DEMO = ROOT / "params" / "demo.yaml"
 pytestmark = pytest.mark.slow
 
 
+def demo_text() -> str:
+    """The demo params with its relative paths made absolute (for params files in tmp_path)."""
+    return DEMO.read_text().replace("../demo/", f"{ROOT / 'demo'}/")
+
+
 def params_for(tmp_path: Path, snapshot: Path, extra: str = "", name: str = "lab.yaml") -> Path:
-    text = DEMO.read_text().replace("snapshot: ../demo/snapshot", f"snapshot: {snapshot}")
-    text = text.replace("values_file: ../demo/values/ingress-values.yaml", f"values_file: {ROOT / 'demo/values/ingress-values.yaml'}")
-    text = text.replace("- ../demo/snapshot/captures/cni0.pcap", f"- {ROOT / 'demo/snapshot/captures/cni0.pcap'}")
+    text = demo_text().replace(f"snapshot: {ROOT / 'demo'}/snapshot", f"snapshot: {snapshot}")
     p = tmp_path / name
     p.write_text(text + extra)
     return p
@@ -77,7 +80,7 @@ def test_keep_going_runs_the_rest(tmp_path):
 
 def test_bad_params_exit_2_and_nothing_runs(tmp_path, capsys):
     p = tmp_path / "bad.yaml"
-    p.write_text(DEMO.read_text().replace("master: ens224", "master: 'ens 224'").replace("cpu: 1", "cpu: 0.5"))
+    p.write_text(demo_text().replace("master: ens224", "master: 'ens 224'").replace("cpu: 1", "cpu: 0.5"))
     rc = cli.main(["run", str(p), "--records", str(tmp_path / "rec")])
     err = capsys.readouterr().err
     assert rc == 2
@@ -94,7 +97,7 @@ def test_unreachable_cluster_exit_2_before_any_notebook(tmp_path, capsys):
     s.close()
     kc = write_kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{port}")
     p = tmp_path / "live.yaml"
-    p.write_text(DEMO.read_text().replace("kind: snapshot\n  snapshot: ../demo/snapshot", f"kind: live\n  kubeconfig: {kc}\n  retries: 0\n  request_timeout: 2"))
+    p.write_text(demo_text().replace(f"kind: snapshot\n  snapshot: {ROOT / 'demo'}/snapshot", f"kind: live\n  kubeconfig: {kc}\n  retries: 0\n  request_timeout: 2"))
     rc = cli.main(["run", str(p), "--records", str(tmp_path / "rec")])
     err = capsys.readouterr().err
     assert rc == 2
@@ -115,8 +118,8 @@ def test_no_secret_lands_in_the_record(tmp_path, monkeypatch, api):
     kc.write_text(json.dumps(cfg))
     p = tmp_path / "secret.yaml"
     p.write_text(
-        DEMO.read_text()
-        .replace("kind: snapshot\n  snapshot: ../demo/snapshot", f"kind: live\n  kubeconfig: {kc}")
+        demo_text()
+        .replace(f"kind: snapshot\n  snapshot: {ROOT / 'demo'}/snapshot", f"kind: live\n  kubeconfig: {kc}")
         .replace("install:\n", "install:\n  image_credentials:\n    registry: r.example\n    username: spk\n    password: ${PLANTED_PW}\n")
     )
     result = runbook.run(p, records_root=tmp_path / "rec", steps=["prerequisites"])

@@ -359,24 +359,9 @@ def analyse_file(path: "str | Path", *, name: str | None = None, interface: str 
 
 
 def analyse(lab: Lab, target: Target | None = None, *, record: Any = None) -> list[CaptureResult]:
-    """Every file in ``lab.debug.analyse``.
-
-    A listed file that does not exist is looked for under ``captures/`` of a snapshot
-    target (captures shipped with the snapshot), and the result says so.
-    """
+    """Every file in ``lab.debug.analyse`` (params validation has checked they exist)."""
     taken: set[str] = set()
-    out = []
-    for p in lab.debug.analyse:
-        path, note = Path(p), ""
-        if not path.exists() and target is not None and hasattr(target, "file"):
-            shipped = Path(target.file(f"captures/{path.name}"))
-            if shipped.is_file():
-                path, note = shipped, f"{p} does not exist; read {shipped} shipped with the snapshot"
-        res = analyse_file(path, name=_name_for(path, taken), record=record)
-        if note:
-            res.notes.append(note)
-        out.append(res)
-    return out
+    return [analyse_file(Path(p), name=_name_for(Path(p), taken), record=record) for p in lab.debug.analyse]
 
 
 # -- live ---------------------------------------------------------------------------------------------------
