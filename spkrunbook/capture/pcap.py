@@ -445,6 +445,138 @@ def _decode(
     }
 
 
+# --------------------------------------------------------------------------- walks
+# The per-record loop: find where each record starts and read its header.  The
+# C helper (_walk.c, built by ``pip install -e .`` when a compiler is there)
+# does it at memory speed; the pure-Python walks below are the fallback with the
+# same contract (tests compare the two on every test capture and on mutations).
+#
+# walk_pcap(buf, start, end, big_endian, snaplen, tsmult)
+#   -> (count, stop, status, data_off, ts_ns, caplen, wirelen)      status 0 need more, 1 caplen > snaplen
+# walk_ng(buf, start, end, big_endian, snaplen0)
+#   -> (count, stop, status, data_off, ifid, ts_raw, caplen, wirelen)
+#      status 0 need more; 2 the block at ``stop`` is for Python (SHB, IDB, malformed)
+# Arrays come back as bytes of native int64 (ts_raw: uint64).
+
+
+def _py_walk_pcap(buf: bytes | bytearray, start: int, end: int, big: bool, snaplen: int, tsmult: int) -> tuple:
+    if not 0 <= start <= end <= len(buf):
+        raise ValueError("walk_pcap: start/end outside the buffer")
+    unpack = struct.Struct((">" if big else "<") + "I").unpack_from
+    offs: list[int] = []
+    app = offs.append
+    off, status = start, 0
+    mv = memoryview(buf)
+    try:
+        while off + 16 <= end:
+            cl = unpack(mv, off + 8)[0]
+            if cl > snaplen:
+                status = 1
+                break
+            if off + 16 + cl > end:
+                break
+            app(off)
+            off += 16 + cl
+    finally:
+        mv.release()
+    if not offs:
+        e = b""
+        return 0, off, status, e, e, e, e
+    arr = np.frombuffer(buf, np.uint8, count=off)
+    o = np.array(offs, dtype=np.int64)
+    hdr = arr[o[:, None] + np.arange(16)].view((">" if big else "<") + "u4").astype(np.int64)
+    del arr
+    ts = hdr[:, 0] * 1_000_000_000 + hdr[:, 1] * tsmult
+    return len(o), off, status, (o + 16).tobytes(), ts.tobytes(), hdr[:, 2].tobytes(), hdr[:, 3].tobytes()
+
+
+def _py_walk_ng(buf: bytes | bytearray, start: int, end: int, big: bool, snaplen0: int) -> tuple:
+    if not 0 <= start <= end <= len(buf):
+        raise ValueError("walk_ng: start/end outside the buffer")
+    e = ">" if big else "<"
+    unpack2 = struct.Struct(e + "II").unpack_from
+    unpack1 = struct.Struct(e + "I").unpack_from
+    offs: list[int] = []
+    off, status = start, 0
+    mv = memoryview(buf)
+    try:
+        while off + 12 <= end:
+            if mv[off:off + 4] == PCAPNG_SHB:
+                status = 2
+                break
+            btype, blen = unpack2(mv, off)
+            if blen < 12 or blen % 4 or blen > 0x10000000:
+                status = 2
+                break
+            if off + blen > end:
+                break
+            if unpack1(mv, off + blen - 4)[0] != blen or btype == 1:
+                status = 2
+                break
+            if btype in (2, 6):
+                if blen < 32:
+                    status = 2
+                    break
+                offs.append(off)
+            elif btype == 3:
+                if blen < 16:
+                    status = 2
+                    break
+                offs.append(off)
+            off += blen
+    finally:
+        mv.release()
+    if not offs:
+        x = b""
+        return 0, off, status, x, x, x, x, x
+    arr = np.frombuffer(buf, np.uint8, count=off)
+    o = np.array(offs, dtype=np.int64)
+    hdr = arr[o[:, None] + np.arange(12)].view(e + "u4").astype(np.int64)
+    btype, blen = hdr[:, 0], hdr[:, 1]
+    pkt = btype != 3
+    ip = np.nonzero(pkt)[0]
+    ep = arr[o[ip][:, None] + np.arange(28)].view(e + "u4").astype(np.int64)  # EPB/PB blocks are >= 32 bytes
+    ep16 = arr[o[ip][:, None] + np.arange(8, 10)].view(e + "u2")[:, 0].astype(np.int64)
+    del arr
+    ifid = np.zeros(len(o), np.int64)
+    tsr = np.zeros(len(o), np.uint64)
+    wire = hdr[:, 2].copy()
+    cap = np.minimum(np.minimum(hdr[:, 2], snaplen0), blen - 16)
+    ifid[ip] = np.where(btype[ip] == 2, ep16, ep[:, 2])
+    tsr[ip] = (ep[:, 3].astype(np.uint64) << np.uint64(32)) | ep[:, 4].astype(np.uint64)
+    wire[ip] = ep[:, 6]
+    cap[ip] = np.minimum(ep[:, 5], blen[ip] - 32)
+    d0 = np.where(pkt, o + 28, o + 12)
+    return (len(o), off, status, d0.tobytes(), ifid.tobytes(), tsr.tobytes(),
+            cap.tobytes(), wire.tobytes())
+
+
+try:  # the C walk, when the optional extension was built
+    from ._walk import walk_ng as _c_walk_ng
+    from ._walk import walk_pcap as _c_walk_pcap
+except ImportError:  # pragma: no cover - depends on the build
+    _c_walk_pcap = _c_walk_ng = None
+
+HAVE_C_WALK = _c_walk_pcap is not None
+_walk_pcap = _c_walk_pcap or _py_walk_pcap
+_walk_ng = _c_walk_ng or _py_walk_ng
+
+
+def use_c_walk(enabled: bool) -> bool:
+    """Switch between the C walk and the pure-Python fallback (tests); returns the previous state."""
+    global _walk_pcap, _walk_ng
+    before = _walk_pcap is _c_walk_pcap and HAVE_C_WALK
+    if enabled and not HAVE_C_WALK:
+        raise RuntimeError("spkrunbook.capture._walk is not built")
+    _walk_pcap = _c_walk_pcap if enabled else _py_walk_pcap  # type: ignore[assignment]
+    _walk_ng = _c_walk_ng if enabled else _py_walk_ng  # type: ignore[assignment]
+    return before
+
+
+def _i64(b: bytes) -> np.ndarray:
+    return np.frombuffer(b, np.int64)
+
+
 # --------------------------------------------------------------------------- framing
 class _Interface:
     __slots__ = ("linktype", "snaplen", "mult", "div", "shift", "offset_ns", "name")
@@ -495,6 +627,7 @@ class PcapStreamReader:
         self.linktypes: set[int] = set()
         self.truncated_at: int | None = None
         self._closed = False
+        self._result: pd.DataFrame | None = None
 
     @property
     def packets(self) -> int:
@@ -511,21 +644,45 @@ class PcapStreamReader:
             return 0
         return self._process()
 
+    def _read_file(self, f: BinaryIO, chunk_size: int) -> None:
+        """Read a whole file through one reused buffer (``readinto``, no per-chunk copies)."""
+        buf = bytearray(max(chunk_size, 4096))
+        n = 0
+        while True:
+            if n == len(buf):  # one record larger than the buffer: grow
+                buf.extend(bytes(len(buf)))
+            with memoryview(buf) as mv:
+                k = f.readinto(mv[n:])
+            if not k:
+                break
+            n += k
+            self.bytes_read += k
+            used = self._process_buf(buf, n)
+            if used:
+                self._base += used
+                buf[: n - used] = buf[used:n]
+                n -= used
+            if self.truncated_at is not None:
+                break
+        self._buf = bytearray(buf[:n])
+
     def _process(self) -> int:
         before = self._cols.count
-        buf = self._buf
+        used = self._process_buf(self._buf, len(self._buf))
+        if used:
+            del self._buf[:used]
+            self._base += used
+        return self._cols.count - before
+
+    def _process_buf(self, buf: bytearray, n: int) -> int:
+        """Decode every complete record in ``buf[:n]``; return the bytes consumed."""
         if self._fmt is None:
-            if len(buf) < 24:
+            if n < 24:
                 return 0
             self._header(bytes(buf[:24]))
         if self._fmt == "pcap":
-            used = self._pcap_records(buf, 24 if self._base == 0 else 0)
-        else:
-            used = self._pcapng_blocks(buf)
-        if used:
-            del buf[:used]
-            self._base += used
-        return self._cols.count - before
+            return self._pcap_records(buf, n, 24 if self._base == 0 else 0)
+        return self._pcapng_blocks(buf, n)
 
     def _header(self, head: bytes) -> None:
         magic = head[:4]
@@ -546,94 +703,70 @@ class PcapStreamReader:
                 hint="save captures with 'tcpdump -w FILE' (binary); for pasted tcpdump lines use read_tcpdump_text",
             )
 
-    def _pcap_records(self, buf: bytearray, start: int) -> int:
+    def _pcap_records(self, buf: bytearray, n: int, start: int) -> int:
         """Walk classic pcap record headers; decode complete records; return bytes consumed."""
-        n = len(buf)
-        unpack = struct.Struct(self._endian + "I").unpack_from
-        offs: list[int] = []
-        app = offs.append
-        off = start
-        limit = self._snaplen
-        mv = memoryview(buf)
-        try:
-            while off + 16 <= n:
-                cl = unpack(mv, off + 8)[0]
-                if cl > limit:
-                    self._stop(off, f"record header at byte {self._base + off} claims {cl} captured bytes "
-                                    f"(more than the snapshot length {limit}); the file is damaged there")
-                    break
-                if off + 16 + cl > n:
-                    break
-                app(off)
-                off += 16 + cl
-        finally:
-            mv.release()
-        if offs:
+        count, off, status, d0, ts, cap, wire = _walk_pcap(buf, start, n, self._endian == ">", self._snaplen, self._tsmult)
+        if status == 1:
+            cl = struct.unpack_from(self._endian + "I", buf, off + 8)[0]
+            self._stop(off, f"record header at byte {self._base + off} claims {cl} captured bytes "
+                            f"(more than the snapshot length {self._snaplen}); the file is damaged there")
+        if count:
             arr = np.frombuffer(buf, np.uint8, count=off)
-            o = np.array(offs, dtype=np.int64)
-            hdr = arr[o[:, None] + np.arange(16)].view(self._endian + "u4")
-            sec = hdr[:, 0].astype(np.int64)
-            frac = hdr[:, 1].astype(np.int64)
-            cap = hdr[:, 2].astype(np.int64)
-            wire = hdr[:, 3].astype(np.int64)
-            ts = sec * 1_000_000_000 + frac * self._tsmult
-            self._cols.add(_decode(arr, o + 16, cap, wire, ts, self._linktype, None, self._cols.addrs))
-            del arr
+            try:
+                self._cols.add(_decode(arr, _i64(d0), _i64(cap), _i64(wire), _i64(ts), self._linktype, None, self._cols.addrs))
+            finally:
+                del arr
         return off
 
-    def _pcapng_blocks(self, buf: bytearray) -> int:
-        n = len(buf)
+    def _pcapng_blocks(self, buf: bytearray, n: int) -> int:
         off = 0
-        epb: list[int] = []
-        spb: list[int] = []
-        mv = memoryview(buf)
-        try:
-            while off + 12 <= n:
-                if bytes(mv[off:off + 4]) == PCAPNG_SHB:
-                    if off + 12 > n:
-                        break
-                    bom = bytes(mv[off + 8:off + 12])
-                    if bom == b"\x4d\x3c\x2b\x1a":
-                        e = "<"
-                    elif bom == b"\x1a\x2b\x3c\x4d":
-                        e = ">"
-                    else:
-                        raise CaptureError(f"bad pcapng section header at byte {self._base + off} (byte-order magic {bom.hex()})",
-                                           hint="the file is damaged or not pcapng; re-export it with 'editcap -F pcapng'")
-                    if epb or spb:  # flush packets of the previous section first
-                        self._flush_ng(buf, epb, spb)
-                        epb, spb = [], []
-                    self._endian = e
-                    self._ifbase += len(self._ifaces)
-                    self._ifaces = []
-                btype, blen = struct.unpack_from(self._endian + "II", mv, off)
-                if blen < 12 or blen % 4 or blen > 0x10000000:
-                    raise CaptureError(
-                        f"bad pcapng block at byte {self._base + off}: type {btype:#x} with length {blen}",
-                        hint="the file is damaged; 'editcap' or 'pcapfix' may recover the good part",
-                    )
-                if off + blen > n:
-                    break
-                if struct.unpack_from(self._endian + "I", mv, off + blen - 4)[0] != blen:
-                    raise CaptureError(
-                        f"bad pcapng block at byte {self._base + off}: trailing length does not match {blen}",
-                        hint="the file is damaged; 'editcap' or 'pcapfix' may recover the good part",
-                    )
-                if btype == 6:
-                    epb.append(off)
-                elif btype == 3:
-                    spb.append(off)
-                elif btype == 1:
-                    if epb or spb:
-                        self._flush_ng(buf, epb, spb)
-                        epb, spb = [], []
-                    self._idb(bytes(mv[off:off + blen]))
-                elif btype == 2:  # obsolete packet block: same layout as EPB with a 16-bit if id
-                    epb.append(off)
-                off += blen
-        finally:
-            mv.release()
-        self._flush_ng(buf, epb, spb)
+        parts: list[tuple] = []
+        while True:
+            snap0 = self._ifaces[0].snaplen if self._ifaces else 0
+            count, off, status, *cols = _walk_ng(buf, off, n, self._endian == ">", snap0)
+            if count:
+                parts.append(cols)
+            if status == 0:
+                break
+            # the block at ``off`` needs Python: SHB, IDB or damage
+            if buf[off:off + 4] == PCAPNG_SHB:
+                bom = bytes(buf[off + 8:off + 12])
+                if bom == b"\x4d\x3c\x2b\x1a":
+                    e = "<"
+                elif bom == b"\x1a\x2b\x3c\x4d":
+                    e = ">"
+                else:
+                    raise CaptureError(f"bad pcapng section header at byte {self._base + off} (byte-order magic {bom.hex()})",
+                                       hint="the file is damaged or not pcapng; re-export it with 'editcap -F pcapng'")
+                self._flush_ng(buf, parts)  # packets of the previous section first
+                parts = []
+                self._endian = e
+                self._ifbase += len(self._ifaces)
+                self._ifaces = []
+            btype, blen = struct.unpack_from(self._endian + "II", buf, off)
+            if blen < 12 or blen % 4 or blen > 0x10000000:
+                raise CaptureError(
+                    f"bad pcapng block at byte {self._base + off}: type {btype:#x} with length {blen}",
+                    hint="the file is damaged; 'editcap' or 'pcapfix' may recover the good part",
+                )
+            if off + blen > n:
+                break
+            if struct.unpack_from(self._endian + "I", buf, off + blen - 4)[0] != blen:
+                raise CaptureError(
+                    f"bad pcapng block at byte {self._base + off}: trailing length does not match {blen}",
+                    hint="the file is damaged; 'editcap' or 'pcapfix' may recover the good part",
+                )
+            if (btype in (2, 6) and blen < 32) or (btype == 3 and blen < 16):
+                raise CaptureError(
+                    f"bad pcapng block at byte {self._base + off}: packet block type {btype} too short ({blen} bytes)",
+                    hint="the file is damaged; 'editcap' or 'pcapfix' may recover the good part",
+                )
+            if btype == 1:
+                self._flush_ng(buf, parts)
+                parts = []
+                self._idb(bytes(buf[off:off + blen]))
+            off += blen
+        self._flush_ng(buf, parts)
         return off
 
     def _idb(self, block: bytes) -> None:
@@ -660,52 +793,29 @@ class PcapStreamReader:
         if lt not in SUPPORTED_LINKTYPES:
             raise _unsupported_linktype(lt)
 
-    def _flush_ng(self, buf: bytearray, epb: list[int], spb: list[int]) -> None:
-        if not epb and not spb:
+    def _flush_ng(self, buf: bytearray, parts: list) -> None:
+        if not parts:
             return
         if not self._ifaces:
             raise CaptureError("pcapng packet block before any interface description block",
                                hint="the file is damaged or was cut at the start")
-        e = self._endian
-        arr = np.frombuffer(buf, np.uint8)
+        if len(parts) == 1:
+            d0, ifid, tsr, cap, wire = (_i64(x) for x in parts[0])
+        else:
+            d0, ifid, tsr, cap, wire = (np.concatenate([_i64(p[k]) for p in parts]) for k in range(5))
+        tsr = tsr.view(np.uint64)
         nif = len(self._ifaces)
         lt_of = np.array([i.linktype for i in self._ifaces], np.int64)
-        parts = []
-        if epb:
-            o = np.array(epb, dtype=np.int64)
-            hdr = arr[o[:, None] + np.arange(28)].view(e + "u4")
-            btype, blen = hdr[:, 0], hdr[:, 1].astype(np.int64)
-            obsolete = btype == 2
-            ifid = np.where(obsolete, hdr[:, 2] & 0xFFFF if e == "<" else hdr[:, 2] >> 16, hdr[:, 2]).astype(np.int64)
-            tsr = (hdr[:, 3].astype(np.uint64) << np.uint64(32)) | hdr[:, 4].astype(np.uint64)
-            cap = hdr[:, 5].astype(np.int64)
-            wire = hdr[:, 6].astype(np.int64)
-            cap = np.minimum(cap, np.maximum(blen - 32, 0))
-            parts.append((o, o + 28, ifid, tsr, cap, wire))
-        if spb:
-            o = np.array(spb, dtype=np.int64)
-            hdr = arr[o[:, None] + np.arange(12)].view(e + "u4")
-            blen = hdr[:, 1].astype(np.int64)
-            wire = hdr[:, 2].astype(np.int64)
-            cap = np.minimum(np.minimum(wire, self._ifaces[0].snaplen), blen - 16)
-            parts.append((o, o + 12, np.zeros(len(o), np.int64), np.zeros(len(o), np.uint64), cap, wire))
-        if len(parts) == 2:  # keep file order
-            o = np.concatenate([p[0] for p in parts])
-            order = np.argsort(o, kind="stable")
-            cols = [np.concatenate([p[k] for p in parts])[order] for k in range(1, 6)]
-        else:
-            cols = list(parts[0][1:])
-        d0, ifid, tsr, cap, wire = cols
         bad = (ifid < 0) | (ifid >= nif)
         if bad.any():
             raise CaptureError(f"pcapng packet refers to interface {int(ifid[bad][0])} but only {nif} are described",
                                hint="the file is damaged")
         ts = np.empty(len(d0), np.int64)
         for i, itf in enumerate(self._ifaces):
-            m = ifid == i
-            if not m.any():
-                continue
+            m = slice(None) if nif == 1 else ifid == i
             t = tsr[m]
+            if not len(t):
+                continue
             if itf.shift:
                 whole = (t >> np.uint64(itf.shift)).astype(np.int64)
                 frac = (t & np.uint64((1 << itf.shift) - 1)).astype(np.float64) / float(1 << itf.shift)
@@ -713,9 +823,12 @@ class PcapStreamReader:
             else:
                 ts[m] = t.astype(np.int64) * itf.mult // itf.div
             ts[m] += itf.offset_ns
-        lt = lt_of[ifid]
-        self._cols.add(_decode(arr, d0, cap, wire, ts, lt if nif > 1 else int(lt_of[0]),
-                               (ifid + self._ifbase).astype(np.int32), self._cols.addrs))
+        arr = np.frombuffer(buf, np.uint8)
+        try:
+            lt = lt_of[ifid] if nif > 1 else int(lt_of[0])
+            self._cols.add(_decode(arr, d0, cap, wire, ts, lt, (ifid + self._ifbase).astype(np.int32), self._cols.addrs))
+        finally:
+            del arr
 
     def _stop(self, off: int, why: str) -> None:
         self.truncated_at = self._base + off
@@ -782,13 +895,16 @@ def read_pcap(source: str | os.PathLike[str] | BinaryIO | bytes, *, chunk_size: 
         close = True
     try:
         r = PcapStreamReader(str(name), min_batch=0)
-        while True:
-            data = f.read(chunk_size)
-            if not data:
-                break
-            r.feed(data)
-            if r.truncated_at is not None:
-                break
+        if hasattr(f, "readinto"):
+            r._read_file(f, chunk_size)
+        else:
+            while True:
+                data = f.read(chunk_size)
+                if not data:
+                    break
+                r.feed(data)
+                if r.truncated_at is not None:
+                    break
         return r.close()
     finally:
         if close:
