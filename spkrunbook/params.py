@@ -439,10 +439,11 @@ def parse(data: dict[str, Any], *, base_dir: Path | None = None, source: str | N
     if problems:
         raise ParameterError(problems, source=source)
     if base_dir is not None:
+        # Paths are only meaningful relative to a params file; check them then.
         _resolve_paths(lab, base_dir)
-    missing = _missing_files(lab)
-    if missing:
-        raise ParameterError(missing, source=source)
+        missing = _missing_files(lab)
+        if missing:
+            raise ParameterError(missing, source=source)
     return lab
 
 
@@ -455,8 +456,6 @@ def _missing_files(lab: Lab) -> list[Problem]:
     for path, p in checks:
         if p is not None and not Path(p).is_file():
             out.append(Problem(path, f"{p} does not exist"))
-    if lab.target.kind == "snapshot" and lab.target.snapshot is not None and not Path(lab.target.snapshot).is_dir():
-        out.append(Problem("target.snapshot", f"{lab.target.snapshot} is not a folder (expected an oc adm must-gather folder)"))
     return out
 
 

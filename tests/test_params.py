@@ -129,9 +129,8 @@ def test_files_named_in_params_must_exist(tmp_path):
     data = demo_data()
     data["debug"]["analyse"] = ["../demo/captures/cni0.pcap", "../demo/captures/nope.pcap"]
     data["install"]["values_file"] = "missing-values.yaml"
-    data["target"]["snapshot"] = "../demo/no-such-snapshot"
     with pytest.raises(ParameterError) as err:
         params.parse(data, base_dir=DEMO.parent)
     got = {p.path: p.message for p in err.value.problems}
-    assert set(got) == {"debug.analyse[1]", "install.values_file", "target.snapshot"}
+    assert set(got) == {"debug.analyse[1]", "install.values_file"}
     assert "nope.pcap does not exist" in got["debug.analyse[1]"]
