@@ -104,8 +104,14 @@ class _AddressTable:
         if len(rows16) == 0:
             return np.empty(0, np.int32)
         q = np.ascontiguousarray(rows16).view("<u8")
-        fh, uh = pd.factorize(q[:, 0])
-        fl, ul = pd.factorize(q[:, 1])
+        return self.v6_halves(q[:, 0], q[:, 1])
+
+    def v6_halves(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        """Category codes for IPv6 addresses given as their first and last 8 bytes (little-endian uint64 views)."""
+        if len(hi) == 0:
+            return np.empty(0, np.int32)
+        fh, uh = pd.factorize(hi)
+        fl, ul = pd.factorize(lo)
         fc, uniq = pd.factorize(fh.astype(np.int64) * len(ul) + fl)
         out = np.empty(len(uniq), np.int32)
         for i, k in enumerate(uniq):
@@ -231,18 +237,29 @@ def _decode(
     def u8(pos: np.ndarray) -> np.ndarray:
         return arr[np.minimum(pos, last)]
 
-    def be16(pos: np.ndarray) -> np.ndarray:
-        p = np.minimum(pos, last - 1)
-        return (arr[p].astype(np.uint16) << 8) | arr[p + 1]
+    if len(arr) >= 8:
+        # unaligned big-endian views at every byte offset: one gather per field
+        v16 = np.ndarray((len(arr) - 1,), ">u2", buffer=arr, strides=(1,))
+        v32 = np.ndarray((len(arr) - 3,), ">u4", buffer=arr, strides=(1,))
 
-    def be32(pos: np.ndarray) -> np.ndarray:
-        p = np.minimum(pos, last - 3)
-        return (
-            (arr[p].astype(np.uint32) << 24)
-            | (arr[p + 1].astype(np.uint32) << 16)
-            | (arr[p + 2].astype(np.uint32) << 8)
-            | arr[p + 3]
-        )
+        def be16(pos: np.ndarray) -> np.ndarray:
+            return v16[np.minimum(pos, last - 1)].astype(np.uint16)
+
+        def be32(pos: np.ndarray) -> np.ndarray:
+            return v32[np.minimum(pos, last - 3)].astype(np.uint32)
+    else:
+        def be16(pos: np.ndarray) -> np.ndarray:
+            p = np.minimum(pos, last - 1)
+            return (arr[p].astype(np.uint16) << 8) | arr[p + 1]
+
+        def be32(pos: np.ndarray) -> np.ndarray:
+            p = np.minimum(pos, last - 3)
+            return (
+                (arr[p].astype(np.uint32) << 24)
+                | (arr[p + 1].astype(np.uint32) << 16)
+                | (arr[p + 2].astype(np.uint32) << 8)
+                | arr[p + 3]
+            )
 
     et = np.zeros(n, np.uint16)
     net = d0.copy()
@@ -360,9 +377,14 @@ def _decode(
         first_frag[i6] = ff
         l4[i6] = p
         l4len[i6] = plen - (p - nn - 40)
-        rows = np.minimum(nn[:, None] + np.arange(8, 40), last)
-        b = arr[rows]
-        codes = addrs.v6(np.concatenate([b[:, :16], b[:, 16:]]))
+        if len(arr) >= 8:  # the two 8-byte halves of each address, one gather each
+            v64 = np.ndarray((len(arr) - 7,), "<u8", buffer=arr, strides=(1,))
+            a16 = np.concatenate([nn + 8, nn + 24])
+            codes = addrs.v6_halves(v64[np.minimum(a16, last - 7)], v64[np.minimum(a16 + 8, last - 7)])
+        else:
+            rows = np.minimum(nn[:, None] + np.arange(8, 40), last)
+            b = arr[rows]
+            codes = addrs.v6(np.concatenate([b[:, :16], b[:, 16:]]))
         src[i6], dst[i6] = codes[: len(i6)], codes[len(i6):]
     isip = v4 | v6
 

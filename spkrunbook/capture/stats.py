@@ -51,6 +51,57 @@ def _addr_codes(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return codes[: len(s)].astype(np.int64), codes[len(s):].astype(np.int64), np.asarray(uniq, dtype=object)
 
 
+def _int(df: pd.DataFrame, col: str, na: int = 0) -> np.ndarray:
+    """A column as int64 with NA replaced (no intermediate fillna copy)."""
+    return df[col].to_numpy(np.int64, na_value=na)
+
+
+def _proto_mask(df: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
+    """``df["protocol"].isin(names)`` on the category codes (no per-row string compares)."""
+    p = df["protocol"]
+    if isinstance(p.dtype, pd.CategoricalDtype):
+        cats = p.cat.categories
+        want = [cats.get_loc(x) for x in names if x in cats]
+        codes = np.asarray(p.cat.codes)
+        if len(want) == 1:
+            return codes == want[0]
+        return np.isin(codes, want)
+    return p.isin(names).to_numpy()
+
+
+def _group_ids(keys: list[np.ndarray]) -> tuple[np.ndarray, int]:
+    """Dense group ids (first-appearance order, like ``groupby(sort=False)``) of non-negative int64 key columns."""
+    comb = keys[0]
+    for k in keys[1:]:
+        span = int(k.max()) + 1 if len(k) else 1
+        top = int(comb.max()) + 1 if len(comb) else 1
+        if top > (2**62) // span:  # would overflow: densify what we have first
+            comb = pd.factorize(comb)[0].astype(np.int64)
+            top = int(comb.max()) + 1 if len(comb) else 1
+            if top > (2**62) // span:
+                k = pd.factorize(k)[0].astype(np.int64)
+                span = int(k.max()) + 1 if len(k) else 1
+        comb = comb * span + k
+    ids, uniq = pd.factorize(comb)
+    return ids.astype(np.int64, copy=False), len(uniq)
+
+
+def _conv_keys(df: pd.DataFrame, protocols: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows in conversations and their folded keys: idx, protocol code, lo/hi endpoint, fwd, group id, first row of each group."""
+    sel = _proto_mask(df, protocols) & df["src"].notna().to_numpy() & df["dst"].notna().to_numpy()
+    idx = np.nonzero(sel)[0]
+    sc, dc, names = _addr_codes(df)
+    ea = sc[idx] * 65536 + _int(df, "sport")[idx]
+    eb = dc[idx] * 65536 + _int(df, "dport")[idx]
+    lo, hi = np.minimum(ea, eb), np.maximum(ea, eb)
+    fwd = ea <= eb
+    pr = np.asarray(df["protocol"].cat.codes, np.int64)[idx]
+    gid, k = _group_ids([pr, lo, hi])
+    first = np.full(k, len(idx), np.int64)
+    np.minimum.at(first, gid, np.arange(len(idx), dtype=np.int64))
+    return idx, pr, lo, hi, fwd, gid, first
+
+
 def conversations(df: pd.DataFrame, protocols: tuple[str, ...] = ("TCP", "UDP")) -> pd.DataFrame:
     """5-tuple conversations, both directions folded, like ``tshark -z conv,tcp``.
 
@@ -58,41 +109,37 @@ def conversations(df: pd.DataFrame, protocols: tuple[str, ...] = ("TCP", "UDP"))
     b, b_port, packets_ab, bytes_ab, packets_ba, bytes_ba, packets, bytes, start,
     duration (s), bps (bits/s over the duration; NA for a single instant).
     """
-    sel = df["protocol"].isin(protocols).to_numpy() & df["src"].notna().to_numpy() & df["dst"].notna().to_numpy()
-    sc, dc, names = _addr_codes(df)
-    sp = df["sport"].fillna(0).to_numpy(np.int64)
-    dp = df["dport"].fillna(0).to_numpy(np.int64)
+    _, _, names = _addr_codes(df)
     nbytes, how = _bytes(df)
     t = _time_ns(df)
-    pr = np.asarray(df["protocol"].cat.codes, np.int64)
-    idx = np.nonzero(sel)[0]
-    ea = sc[idx] * 65536 + sp[idx]
-    eb = dc[idx] * 65536 + dp[idx]
-    lo, hi = np.minimum(ea, eb), np.maximum(ea, eb)
-    fwd = ea <= eb
-    g = pd.DataFrame({"p": pr[idx], "lo": lo, "hi": hi, "fwd": fwd, "n_lo": fwd.astype(np.int64),
-                      "b_lo": np.where(fwd, nbytes[idx], 0), "b": nbytes[idx], "t": t[idx]})
-    agg = g.groupby(["p", "lo", "hi"], sort=False).agg(
-        first_fwd=("fwd", "first"), packets=("fwd", "size"), n_lo=("n_lo", "sum"), bytes=("b", "sum"),
-        b_lo=("b_lo", "sum"), start=("t", "min"), end=("t", "max"),
-    ).reset_index()
-    a_is_lo = agg["first_fwd"].to_numpy()
-    lo_e, hi_e = agg["lo"].to_numpy(), agg["hi"].to_numpy()
+    idx, pr, lo, hi, fwd, gid, first = _conv_keys(df, protocols)
+    k = len(first)
+    b, tt = nbytes[idx], t[idx]
+    pk = np.bincount(gid, minlength=k).astype(np.int64)
+    n_lo = np.bincount(gid[fwd], minlength=k).astype(np.int64)
+    by = np.zeros(k, np.int64)
+    np.add.at(by, gid, b)
+    b_lo = np.zeros(k, np.int64)
+    np.add.at(b_lo, gid[fwd], b[fwd])
+    start = np.full(k, np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(start, gid, tt)
+    end = np.full(k, np.iinfo(np.int64).min, np.int64)
+    np.maximum.at(end, gid, tt)
+    a_is_lo = fwd[first]
+    lo_e, hi_e = lo[first], hi[first]
     a_e, b_e = np.where(a_is_lo, lo_e, hi_e), np.where(a_is_lo, hi_e, lo_e)
-    n_lo, b_lo = agg["n_lo"].to_numpy(), agg["b_lo"].to_numpy()
-    pk, by = agg["packets"].to_numpy(), agg["bytes"].to_numpy()
     n_ab = np.where(a_is_lo, n_lo, pk - n_lo)
     b_ab = np.where(a_is_lo, b_lo, by - b_lo)
-    dur = (agg["end"].to_numpy() - agg["start"].to_numpy()) / 1e9
+    dur = (end - start) / 1e9
     out = pd.DataFrame({
-        "protocol": pd.Categorical.from_codes(agg["p"].to_numpy(), dtype=df["protocol"].dtype),
+        "protocol": pd.Categorical.from_codes(pr[first], dtype=df["protocol"].dtype),
         "a": pd.Categorical.from_codes(a_e // 65536, categories=pd.Index(names).astype(object)) if len(names) == len(set(names)) else names[a_e // 65536],
         "a_port": (a_e % 65536).astype(np.uint16),
         "b": pd.Categorical.from_codes(b_e // 65536, categories=pd.Index(names).astype(object)) if len(names) == len(set(names)) else names[b_e // 65536],
         "b_port": (b_e % 65536).astype(np.uint16),
         "packets_ab": n_ab, "bytes_ab": b_ab, "packets_ba": pk - n_ab, "bytes_ba": by - b_ab,
         "packets": pk, "bytes": by,
-        "start": _time_index(agg["start"].to_numpy(), df) if len(agg) else pd.Series([], dtype="datetime64[ns, UTC]"),
+        "start": _time_index(start, df) if k else pd.Series([], dtype="datetime64[ns, UTC]"),
         "duration": dur,
         "bps": pd.array(np.where(dur > 0, by * 8 / np.where(dur > 0, dur, 1), np.nan), dtype="Float64"),
     })
@@ -130,7 +177,7 @@ def per_interval(df: pd.DataFrame, interval: str = "1s", by: str | list[str] | N
 
 def tcp_flag_counts(df: pd.DataFrame) -> pd.DataFrame:
     """TCP packets per flag combination (tcpdump notation), most frequent first."""
-    f = df.loc[df["protocol"].to_numpy() == "TCP", "tcp_flags"]
+    f = df.loc[_proto_mask(df, ("TCP",)), "tcp_flags"]
     vc = f.value_counts(dropna=False)
     vc = vc[vc > 0]
     out = pd.DataFrame({"flags": vc.index.astype(object).fillna("?"), "packets": vc.to_numpy()})
@@ -140,7 +187,7 @@ def tcp_flag_counts(df: pd.DataFrame) -> pd.DataFrame:
 
 def resets(df: pd.DataFrame) -> pd.DataFrame:
     """Every TCP packet with RST set: who reset whom, and when."""
-    bits = df["tcp_flagbits"].fillna(0).to_numpy(np.int64)
+    bits = _int(df, "tcp_flagbits")
     cols = ["frame", "timestamp", "time_of_day", "interface", "direction", "src", "sport", "dst", "dport", "tcp_flags", "seq", "ack"]
     return df.loc[(bits & 4) != 0, cols].reset_index(drop=True)
 
@@ -174,40 +221,55 @@ def tcp_anomalies(df: pd.DataFrame) -> pd.DataFrame:
     wrap-around, can mislead.  Columns: kind, frame, timestamp, src, sport, dst,
     dport, seq, ack, payload_len.
     """
-    t = df.index[(df["protocol"].to_numpy() == "TCP") & df["seq"].notna().to_numpy()]
-    d = df.loc[t]
     cols = ["frame", "timestamp", "src", "sport", "dst", "dport", "seq", "ack", "payload_len"]
-    if len(d) == 0:
+    pos = np.nonzero(_proto_mask(df, ("TCP",)) & df["seq"].notna().to_numpy())[0]
+    if len(pos) == 0:
+        d = df.iloc[pos]
         return d[cols].assign(kind=pd.Series([], dtype=object))[["kind"] + cols].reset_index(drop=True)
-    sc, dc, _ = _addr_codes(d)
-    key = pd.DataFrame({"s": sc, "sp": d["sport"].fillna(0).to_numpy(np.int64), "d": dc,
-                        "dp": d["dport"].fillna(0).to_numpy(np.int64)})
-    flow = key.groupby(["s", "sp", "d", "dp"], sort=False).ngroup().to_numpy()
-    seq = d["seq"].to_numpy(np.int64)
-    bits = d["tcp_flagbits"].fillna(0).to_numpy(np.int64)
-    plen = d["payload_len"].fillna(0).to_numpy(np.int64)
+    sc, dc, _ = _addr_codes(df)
+    flow, k = _group_ids([sc[pos] + 1, _int(df, "sport")[pos], dc[pos] + 1, _int(df, "dport")[pos]])
+    seq = _int(df, "seq")[pos]
+    bits = _int(df, "tcp_flagbits")[pos]
+    plen = _int(df, "payload_len")[pos]
     adv = plen + ((bits & 3) != 0)  # SYN and FIN take one sequence number
-    order = np.lexsort((np.arange(len(d)), flow))
+    # packets of each direction of each flow together, in capture order (radix sort for < 65536 flows)
+    order = np.argsort(flow.astype(np.uint16) if k <= 65536 else flow, kind="stable")
     f_o = flow[order]
+    n = len(f_o)
     first = np.r_[True, f_o[1:] != f_o[:-1]]
-    base = np.maximum.accumulate(np.where(first, np.arange(len(f_o)), 0))
-    rel = (seq[order] - seq[order][base]) % (1 << 32)
-    end = rel + adv[order]
-    prev_max = pd.Series(end).groupby(f_o).cummax().shift(1).to_numpy(dtype=np.float64, na_value=-1.0).copy()
+    base = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    seq_o, adv_o, bits_o, plen_o = seq[order], adv[order], bits[order], plen[order]
+    rel = (seq_o - seq_o[base]) % (1 << 32)
+    end = rel + adv_o
+    # highest end seen before each packet in its direction: a segmented running max, done as one
+    # global running max by lifting group g by g * 2**35 (end < 2**34 always, so groups never mix)
+    grp = np.cumsum(first) - 1
+    if int(end.max()) < (1 << 35) and int(grp[-1]) < (1 << 27):
+        lift = grp << 35
+        cm = np.maximum.accumulate(end + lift) - lift
+    else:  # pragma: no cover - beyond 134M flows
+        cm = pd.Series(end).groupby(grp).cummax().to_numpy()
+    prev_max = np.r_[-1, cm[:-1]]
     prev_max[first] = -1
-    retrans_o = (adv[order] > 0) & ~first & (rel < prev_max) & ((bits[order] & 4) == 0)
-    ack = d["ack"].to_numpy(dtype=np.int64, na_value=-1)[order]
-    win = d["window"].to_numpy(dtype=np.int64, na_value=-1)[order]
-    pure = (plen[order] == 0) & ((bits[order] & 7) == 0) & (ack >= 0)
+    retrans_o = (adv_o > 0) & ~first & (rel < prev_max) & ((bits_o & 4) == 0)
+    ack = _int(df, "ack", -1)[pos][order]
+    win = _int(df, "window", -1)[pos][order]
+    pure = (plen_o == 0) & ((bits_o & 7) == 0) & (ack >= 0)
     same_prev = ~first & np.r_[False, (ack[1:] == ack[:-1]) & (win[1:] == win[:-1])] & np.r_[False, pure[:-1]]
     dup_o = pure & same_prev
-    retrans = np.zeros(len(d), bool)
-    dup = np.zeros(len(d), bool)
-    retrans[order] = retrans_o
-    dup[order] = dup_o
-    cols = ["frame", "timestamp", "src", "sport", "dst", "dport", "seq", "ack", "payload_len"]
-    a = d.loc[retrans, cols].assign(kind="retransmission")
-    b = d.loc[dup, cols].assign(kind="duplicate_ack")
+    hit = np.zeros(n, np.int8)  # back in capture order: 1 retransmission, 2 duplicate ACK
+    hit[order] = retrans_o + 2 * dup_o
+    rows = np.nonzero(hit)[0]
+    frame = df["frame"].to_numpy()[pos[rows]] if len(rows) else np.empty(0, np.int64)
+    if len(rows) and not pd.isna(frame).any():
+        # retransmissions first, then duplicate ACKs, stably sorted by frame (as a concat + sort_values would)
+        rows = np.concatenate([rows[hit[rows] == 1], rows[hit[rows] == 2]])
+        rows = rows[np.argsort(df["frame"].to_numpy(np.int64)[pos[rows]], kind="stable")]
+        out = df.iloc[pos[rows]][cols].reset_index(drop=True)
+        out.insert(0, "kind", pd.Series(np.array([None, "retransmission", "duplicate_ack"], dtype=object)[hit[rows]], dtype=str))
+        return out
+    a = df.iloc[pos[rows[hit[rows] == 1]]][cols].assign(kind="retransmission")
+    b = df.iloc[pos[rows[hit[rows] == 2]]][cols].assign(kind="duplicate_ack")
     out = pd.concat([a, b]).sort_values("frame", kind="stable")
     return out[["kind"] + cols].reset_index(drop=True)
 
@@ -231,9 +293,13 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
             for k, v in df[c].value_counts().items():
                 if v:
                     rows.append((f"{c}.{k}", int(v)))
-    rows.append(("conversations.tcp", int(len(conversations(df, ("TCP",))))))
-    rows.append(("conversations.udp", int(len(conversations(df, ("UDP",))))))
-    rows.append(("tcp.resets", int(((df["tcp_flagbits"].fillna(0).to_numpy(np.int64) & 4) != 0).sum())))
+    # conversation counts from the folded keys alone (no per-conversation table)
+    _, pr, _, _, _, _, first = _conv_keys(df, ("TCP", "UDP"))
+    per = pd.Series(pr[first]).value_counts()
+    cats = df["protocol"].cat.categories
+    for name in ("TCP", "UDP"):
+        rows.append((f"conversations.{name.lower()}", int(per.get(cats.get_loc(name), 0)) if name in cats else 0))
+    rows.append(("tcp.resets", int(((_int(df, "tcp_flagbits") & 4) != 0).sum())))
     if "unparsed_count" in df.attrs:
         rows.append(("unparsed_lines", int(df.attrs["unparsed_count"])))
     if "truncated_at" in df.attrs:
