@@ -63,9 +63,10 @@ promiscuous flag as NMState reports it (`accept-all-mac-addresses`).
 prereqs.interfaces_frame(step.target, step.lab)
 """),
         ("code", """
-if interactive:
-    from spkrunbook.widgets import prereqs as prereqs_form
-    display(prereqs_form.PrereqsForm(step).widget)
+from spkrunbook.widgets import common
+from spkrunbook.widgets.prereqs import PrereqsForm
+
+form = common.show(PrereqsForm, interactive, step)  # a form for a person; nothing when headless
 """),
         ("md", """
 ## Result

@@ -116,9 +116,10 @@ fields as you type. **Apply** writes to the cluster only after you tick the
 confirmation box. Nothing here runs in a headless (pipeline) run.
 """),
         ("code", """
-if interactive:
-    from spkrunbook.widgets.nad import NadForm
-    display(NadForm(step).widget)
+from spkrunbook.widgets import common
+from spkrunbook.widgets.nad import NadForm
+
+form = common.show(NadForm, interactive, step)  # a form for a person; nothing when headless
 """),
         ("md", """
 ## Teardown (on request)

@@ -83,9 +83,9 @@ def test_headless_papermill_run_is_static(step, tmp_path, headless_env):
 @pytest.mark.parametrize("step", EXISTING)
 def test_headless_guard_hides_forms_even_when_interactive_is_true(step, tmp_path, headless_env):
     source = (NOTEBOOKS / STEP_NOTEBOOKS[step]).read_text(encoding="utf-8")
-    if not re.search(r"\bshow\(", source):
-        pytest.xfail(f"{STEP_NOTEBOOKS[step]} displays its form with `if interactive:` only; "
-                     "use `form = common.show(FormClass, interactive, step)`: headless it builds no widget at all")
+    assert re.search(r"\bshow\(", source), (
+        f"{STEP_NOTEBOOKS[step]} must display its form with `form = common.show(FormClass, interactive, step)`: "
+        "headless it builds no widget at all")
     out = tmp_path / STEP_NOTEBOOKS[step]
     papermill.execute_notebook(
         str(NOTEBOOKS / STEP_NOTEBOOKS[step]), str(out), kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False,

@@ -1,4 +1,4 @@
-"""The prerequisites form: choose a params file, run the checks, see the table.
+"""The prerequisites form: choose a params file (and kube context), run the checks, see the table.
 
 Logic lives in plain methods (``load``, ``check``) so tests drive it without a
 browser; the widget tree only wires buttons to them.
@@ -6,7 +6,6 @@ browser; the widget tree only wires buttons to them.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -15,40 +14,42 @@ from IPython.display import display
 from .. import cluster, params, prereqs
 from ..errors import SpkRunbookError
 from ..results import Findings
-
-
-def params_files(start: Path) -> list[str]:
-    """``params/*.yaml`` next to the notebooks, for the dropdown."""
-    for base in (start, *start.parents):
-        d = base / "params"
-        if d.is_dir():
-            return sorted(str(p) for p in d.glob("*.yaml"))
-    return []
+from . import common
 
 
 class PrereqsForm:
-    """Params file dropdown, a Check button and the findings below."""
+    """Params file dropdown, kube context for live targets, a Check button and the findings below."""
 
     def __init__(self, step: Any) -> None:
         self.step = step
-        files = params_files(Path.cwd())
-        if step.params_file and step.params_file not in files:
-            files.insert(0, step.params_file)
-        self.file = w.Dropdown(options=files, value=step.params_file or (files[0] if files else None), description="params", layout=w.Layout(width="60%"))
+        self.file = common.params_dropdown(step.params_file)
+        contexts, active = common.kube_contexts(step.lab.target.kubeconfig) if step.lab.target.kind == "live" else ([], None)
+        self.context = w.Dropdown(
+            options=contexts or ["(from the params)"],
+            value=(step.lab.target.context or active) if contexts else "(from the params)",
+            description="context",
+            disabled=not contexts,
+        )
         self.check_button = w.Button(description="Check", button_style="primary", icon="check")
         self.message = w.HTML()
         self.out = w.Output()
         self.findings: Findings | None = None
+        self.lab: params.Lab | None = step.lab
         self.check_button.on_click(lambda _b: self.check())
-        self.widget = w.VBox([w.HBox([self.file, self.check_button]), self.message, self.out])
+        self.save = common.SaveAsNew(lambda: self.load() or step.lab, common.params_dir(step.params_file) or ".", dropdown=self.file)
+        self.widget = w.VBox([w.HBox([self.file, self.context, self.check_button]), self.message, self.out, self.save.widget])
 
     def load(self) -> params.Lab | None:
+        """The chosen params file, validated like a headless run (errors shown, not raised)."""
         try:
             lab = params.load(self.file.value)
         except SpkRunbookError as exc:
-            self.message.value = f"<pre style='color:#cf222e'>{exc}</pre>"
+            self.message.value = common.error_html(exc)
             return None
+        if lab.target.kind == "live" and not self.context.disabled:
+            lab.target.context = self.context.value
         self.message.value = ""
+        self.lab = lab
         return lab
 
     def check(self) -> Findings | None:
@@ -60,7 +61,7 @@ class PrereqsForm:
             target = cluster.connect(lab)
             self.findings = prereqs.run(lab, target)
         except SpkRunbookError as exc:
-            self.message.value = f"<pre style='color:#cf222e'>{exc}</pre>"
+            self.message.value = common.error_html(exc)
             return None
         self.message.value = f"<b>{self.findings.summary()}</b>"
         self.out.clear_output()
