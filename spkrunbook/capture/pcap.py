@@ -143,23 +143,37 @@ class _Columns:
         for k in self.NAMES:
             self.parts[k].append(cols[k])
 
-    def frame(self, since: int = 0) -> pd.DataFrame:
-        """The rows decoded so far (from part index ``since``) as a schema DataFrame."""
+    def frame(self, since: int = 0, *, consume: bool = False) -> pd.DataFrame:
+        """The rows decoded so far (from part index ``since``) as a schema DataFrame.
+
+        ``consume`` (the final frame) frees each column's chunk parts as soon as
+        they are joined, so the parts and the finished frame never coexist whole.
+        """
+        joined: dict[str, np.ndarray] = {}
 
         def cat(k: str) -> np.ndarray:
-            p = self.parts[k][since:]
-            return np.concatenate(p) if p else np.empty(0)
+            if k in joined:
+                return joined[k]
+            if consume:
+                p = self.parts[k]
+                r = np.concatenate(p) if len(p) > 1 else (p[0] if p else np.empty(0))
+                p.clear()
+            else:
+                p = self.parts[k][since:]
+                r = np.concatenate(p) if p else np.empty(0)
+            joined[k] = r  # some masks serve two columns
+            return r
 
         if self.count == 0 or not self.parts["ts"][since:]:
             return schema.empty_frame()
-        ts = cat("ts").astype(np.int64)
+        ts = cat("ts").astype(np.int64, copy=False)
         # categories in a stable order (independent of chunking): sorted address text
         order = np.argsort(np.array(self.addrs.names, dtype=object), kind="stable") if self.addrs.names else np.empty(0, np.intp)
         remap = np.empty(len(order) + 1, np.int32)
         remap[order] = np.arange(len(order), dtype=np.int32)
         remap[-1] = -1
         names = pd.Index(np.array(self.addrs.names, dtype=object)[order] if len(order) else [], dtype=object)
-        ifid = cat("ifid").astype(np.int32)
+        ifid = cat("ifid").astype(np.int32, copy=False)
         if self.ifnames:
             ifcats = [self.ifnames.get(i, f"if{i}") for i in range(max(self.ifnames) + 1)]
             ifcodes = np.where((ifid >= 0) & (ifid < len(ifcats)), ifid, -1)
@@ -885,7 +899,10 @@ class PcapStreamReader:
                 )
                 warnings.warn(f"{self.source}: {why}; returning the {self.packets} packets read before it",
                               CaptureTruncatedWarning, stacklevel=3)
-        df = self._cols.frame()
+        if self._result is not None:
+            return self._result
+        df = self._cols.frame(consume=True)
+        self._result = df
         df.attrs.update({"source": self.source, "format": self._fmt, "linktypes": sorted(self.linktypes)})
         if self.truncated_at is not None:
             df.attrs["truncated_at"] = self.truncated_at
