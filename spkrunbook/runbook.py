@@ -89,7 +89,8 @@ def run(
     info = target.info()
     scrubber = Scrubber.for_lab(lab)
 
-    record = records.create(Path(records_root), lab.lab)
+    # Absolute: the notebooks run with their own folder as the working directory.
+    record = records.create(Path(records_root).resolve(), lab.lab)
     started = time.time()
     run_data: dict[str, Any] = {
         "lab": lab.lab,

@@ -167,3 +167,12 @@ def test_interrupted_run_is_marked_and_earlier_records_untouched(tmp_path):
     assert before == {f: f.read_bytes() for f in first.record.rglob("*") if f.is_file()}
     listing = records.list_records(tmp_path)
     assert sorted(listing.status) == ["incomplete", "passed"]
+
+
+def test_relative_records_folder_holds_every_artifact(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", str(DEMO), "--step", "prerequisites", "--records", "rel-records"]) == 0
+    (record,) = list((tmp_path / "rel-records").iterdir())
+    assert (record / "prerequisites" / "prerequisites.json").is_file()
+    assert (record / "steps" / "prerequisites.json").is_file()
+    assert not (ROOT / "notebooks" / "rel-records").exists()
