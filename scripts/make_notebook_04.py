@@ -30,7 +30,7 @@ record_dir = ""  # where artifacts go; empty means records/<time>-<lab>-interact
 interactive = True  # False under spkrunbook run: no widgets, nothing waits for a person
 """),
         ("code", """
-from IPython.display import display
+from IPython.display import Markdown, display
 from spkrunbook import notebook, debug
 
 step = notebook.start("debugging", params_file, record_dir)
@@ -105,16 +105,16 @@ debug.tcp_table(caps)
         ("code", """
 for c in caps:
     if c.ok:
-        display(c.summary(), c.conversations().head(15))
+        display(Markdown(f"#### {c.name}: summary and top conversations"), c.summary(), c.conversations().head(15))
 """),
         ("code", """
 for c in caps:
     if c.ok:
-        display(c.resets(), c.anomalies().head(15))
+        display(Markdown(f"#### {c.name}: resets and retransmission / duplicate-ACK hints"), c.resets(), c.anomalies().head(15))
 """),
         ("code", """
 for c in caps:
-    display(*c.images())
+    display(Markdown(f"#### {c.name}"), *c.images())
 """),
         ("md", """
 ## Capture by hand
