@@ -13,6 +13,7 @@ from spkrunbook import nad, params
 from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.cluster.snapshot import SnapshotTarget
 from spkrunbook.testing import labdata
+from spkrunbook.widgets import common
 from spkrunbook.widgets.nad import NadForm
 
 
@@ -27,6 +28,12 @@ def make_lab(target: dict[str, Any], **extra: Any) -> params.Lab:
         **extra,
     }
     return params.parse(data)
+
+
+@pytest.fixture(autouse=True)
+def not_headless(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person at the form: ConfirmGate refuses everything headless."""
+    monkeypatch.delenv("SPKRUNBOOK_HEADLESS", raising=False)
 
 
 @pytest.fixture
@@ -61,10 +68,30 @@ def form(snap: SnapshotTarget, tmp_path: Path) -> NadForm:
 
 def test_master_dropdown_lists_the_tmm_nodes_nics(form):
     master = form.fields["internal"]["master"]
-    assert isinstance(master, w.Dropdown)
+    assert isinstance(master, w.Combobox)  # common.choice_widget: pick a discovered NIC or type one
     assert list(master.options) == ["br-ex", "ens192", "ens224", "ens256", "ovn-k8s-mp0"]
+    assert master.options == tuple(common.node_interfaces(form.target, form.lab))
     assert master.value == "ens224"
     assert "dropdown" in form.hint.value
+
+
+def test_typed_master_outside_the_list_is_still_validated(form):
+    master = form.fields["internal"]["master"]
+    master.value = "ens 224"
+    assert "&#x27;ens 224&#x27; is not a valid interface name" in form.messages["internal"]["master"].value
+    assert form.lab.networks.internal.master == "ens224"  # invalid: the lab keeps the old value
+    master.value = "bond0"  # not on the nodes but a valid name: taken (render's node check reports it)
+    assert form.messages["internal"]["master"].value == ""
+    assert form.lab.networks.internal.master == "bond0"
+
+
+def test_namespace_offers_the_targets_namespaces(form):
+    ns = form.fields["internal"]["namespace"]
+    assert isinstance(ns, w.Combobox) and "default" in ns.options
+    assert list(ns.options) == common.namespaces(form.target)
+    ns.value = "Bad_NS"
+    assert "DNS-1123" in form.messages["internal"]["namespace"].value
+    assert form.lab.networks.internal.namespace == "default"
 
 
 def test_master_is_free_text_when_the_target_does_not_know(tmp_path):
@@ -72,7 +99,10 @@ def test_master_is_free_text_when_the_target_does_not_know(tmp_path):
     lab = make_lab({"kind": "snapshot", "snapshot": str(root)})
     f = NadForm(lab=lab, target=SnapshotTarget(root))
     assert isinstance(f.fields["internal"]["master"], w.Text)
+    assert not isinstance(f.fields["internal"]["master"], w.Combobox)
     assert "type the name" in f.hint.value
+    f.fields["internal"]["master"].value = "ens 224"
+    assert "not a valid interface name" in f.messages["internal"]["master"].value
 
 
 def test_valid_edits_go_into_the_lab_model(form):
@@ -133,6 +163,27 @@ def test_apply_on_a_snapshot_shows_the_plan_with_the_diff(form):
     out = form.output.value
     assert "Plan (read-only target" in out
     assert "would update" in out and "-    master: ens224" in out
+    assert form.confirm is form.gate.checkbox and form.confirm.value is False  # a plan needs no confirmation
+
+
+def test_teardown_on_a_snapshot_shows_the_plan(form):
+    form.teardown_button.click()
+    assert "Teardown plan" in form.output.value
+
+
+def test_save_as_new_params_file_keeps_the_edits(snap, tmp_path):
+    lab = make_lab({"kind": "snapshot", "snapshot": str(snap.root)})
+    folder = tmp_path / "params"
+    folder.mkdir()
+    step = FakeStep(lab, snap, tmp_path / "record")
+    step.params_file = str(folder / "lab.yaml")
+    form = NadForm(step)
+    assert form.save.folder == folder
+    form.fields["internal"]["mode"].value = "private"
+    form.save.name.value = "lab-7"
+    assert form.save.save() == folder / "lab-7.yaml"
+    assert params.load(folder / "lab-7.yaml").networks.internal.mode == "private"
+    assert form.save.save() is None and "already exists" in form.save.message.value
 
 
 def test_verify_shows_the_table_and_cni_networks(form):
@@ -162,6 +213,16 @@ def test_apply_needs_the_confirmation_box(live):
     assert "created" in form.output.value
     assert api.get_object(nad.NAD, "macvlan-internal", "default") is not None
     assert form.confirm.value is False  # each apply needs a fresh confirmation
+    assert isinstance(form.gate, common.ConfirmGate) and form.gate.widget in form.widget.children
+    # teardown is destructive too: refused until ticked, then deletes the managed NADs
+    form.teardown_button.click()
+    assert "Tick the confirmation box" in form.output.value
+    assert api.get_object(nad.NAD, "macvlan-internal", "default") is not None
+    form.confirm.value = True
+    form.teardown_button.click()
+    assert "deleted" in form.output.value
+    assert api.get_object(nad.NAD, "macvlan-internal", "default") is None
+    assert form.confirm.value is False
 
 
 def test_force_checkbox_is_bound_to_the_lab_and_used_by_apply(live):

@@ -1,17 +1,23 @@
-"""The NetworkAttachmentDefinition form: edit the two networks, render, apply, verify.
+"""The NetworkAttachmentDefinition form: edit the two networks, render, apply, verify, tear down.
 
 The form edits the same ``Lab`` the headless run uses (``step.lab``) and checks
 each field with the same ``nad.network_problems`` / ``nad.pair_problems`` that
-``nad.validate`` uses, so a person sees the pipeline's verdict as they type.
-All logic is in plain methods (``on_change``, ``render``, ``apply``, ``verify``)
-that tests call directly or through ``button.click()``; the widgets only display.
-The form holds network settings only: no token or password ever enters widget state.
+``nad.validate`` uses, so a person sees the pipeline's verdict as they type (the
+whole form is re-checked on every change, since the two networks are checked
+against each other). ``master`` offers the NICs present on every TMM node and
+``namespace`` the target's namespaces (``common.choice_widget``: pick one or type,
+typed values are checked the same way). Apply and Teardown on a writable target
+wait for the ``common.ConfirmGate`` box; ``common.SaveAsNew`` writes the edited lab
+as a new params file. All logic is in plain methods (``on_change``, ``render``,
+``apply``, ``teardown``, ``verify``) that tests call directly or through
+``button.click()``. The form holds network settings only: no token or password
+ever enters widget state.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Any, Callable
 
 import ipywidgets as w
 from pydantic import ValidationError
@@ -20,8 +26,8 @@ from .. import nad
 from ..cluster.base import Target
 from ..errors import Problem, SpkRunbookError
 from ..params import KNOWN_CNI_VERSIONS, MACVLAN_MODES, Lab
+from . import common
 
-_RED, _AMBER = "#cf222e", "#9a6700"
 _LABELS = {
     "name": "NAD name",
     "namespace": "namespace",
@@ -32,27 +38,16 @@ _LABELS = {
 }
 
 
-def _message(problems: list[Problem]) -> str:
-    parts = []
-    for p in problems:
-        colour = _RED if p.severity == "error" else _AMBER
-        parts.append(f"<span style='color:{colour}'>{html.escape(p.message)}</span>")
-    return "<br>".join(parts)
-
-
-def _error(exc: BaseException) -> str:
-    return f"<pre style='color:{_RED};white-space:pre-wrap'>{html.escape(str(exc))}</pre>"
-
-
 class NadForm:
-    """Two columns (internal, external) of fields with live validation, and Render / Apply / Verify."""
+    """Two columns (internal, external) of fields with live validation, and Render / Apply / Verify / Teardown."""
 
     def __init__(self, step: Any = None, *, lab: Lab | None = None, target: Target | None = None) -> None:
         self.step = step
         self.lab: Lab = lab if lab is not None else step.lab
         self.target: Target | None = target if target is not None else getattr(step, "target", None)
         self.nodes = self._discover()
-        self.choices = self.nodes.choices()
+        self.choices = self.nodes.choices()  # NICs on every TMM node the target reports; None: free text
+        self.namespaces = common.namespaces(self.target)
         self.fields: dict[str, dict[str, w.ValueWidget]] = {}
         self.messages: dict[str, dict[str, w.HTML]] = {}
         columns = []
@@ -64,30 +59,37 @@ class NadForm:
                 widget.observe(lambda _c, role=role: self.on_change(role), names="value")
                 self.fields[role][f] = widget
                 self.messages[role][f] = w.HTML()
+                self.messages[role][f].add_class("spkrunbook-field-message")
                 rows += [widget, self.messages[role][f]]
             columns.append(w.VBox(rows, layout=w.Layout(width="48%")))
-        where = "dropdown from the TMM nodes' NICs" if self.choices is not None else "the target does not report node NICs: type the name"
+        where = ("dropdown of the NICs on every TMM node; another typed name is checked too" if self.choices
+                 else "the target does not report node NICs: type the name")
         self.hint = w.HTML(f"<i>master: {html.escape(where)}</i>")
         self.status = w.HTML()
         self.force = w.Checkbox(value=self.lab.nad.force, description="force: overwrite NADs spkrunbook does not manage", indent=False)
         self.force.observe(lambda c: setattr(self.lab.nad, "force", bool(c["new"])), names="value")
-        self.confirm = w.Checkbox(value=False, description="I have read the YAML and the diff: apply to the cluster", indent=False)
+        self.gate = common.ConfirmGate("the YAML and the diff; apply to (or tear down from) the cluster")
+        self.confirm = self.gate.checkbox
         self.render_button = w.Button(description="Render", icon="file-code-o")
         self.apply_button = w.Button(description="Apply", button_style="warning", icon="upload")
         self.verify_button = w.Button(description="Verify", icon="check")
+        self.teardown_button = w.Button(description="Teardown", button_style="danger", icon="trash")
         self.render_button.on_click(lambda _b: self.render())
         self.apply_button.on_click(lambda _b: self.apply())
         self.verify_button.on_click(lambda _b: self.verify())
+        self.teardown_button.on_click(lambda _b: self.teardown())
         self.output = w.HTML()
+        self.save = common.SaveAsNew(lambda: self.lab, common.params_dir(getattr(step, "params_file", None)) or ".")
         self.widget = w.VBox(
             [
                 w.HBox(columns),
                 self.hint,
                 self.status,
                 self.force,
-                self.confirm,
-                w.HBox([self.render_button, self.apply_button, self.verify_button]),
+                self.gate.widget,
+                w.HBox([self.render_button, self.apply_button, self.verify_button, self.teardown_button]),
                 self.output,
+                self.save.widget,
             ]
         )
         self.refresh()
@@ -101,15 +103,17 @@ class NadForm:
 
     def _field(self, f: str, value: Any) -> w.ValueWidget:
         label = _LABELS[f]
-        if f == "master" and self.choices is not None:
-            options = list(self.choices) + ([value] if value not in self.choices else [])
-            return w.Dropdown(options=options, value=value, description=label)
+        if f == "master":
+            return common.choice_widget(value, self.choices, label)
+        if f == "namespace":
+            return common.choice_widget(value, self.namespaces, label)
         if f == "mode":
             return w.Dropdown(options=list(MACVLAN_MODES), value=value, description=label)
         if f == "cni_version":
             return w.Dropdown(options=list(KNOWN_CNI_VERSIONS), value=value, description=label)
         if f == "mtu":
-            return w.Text(value="" if value is None else str(value), placeholder="unset: the master's MTU", description=label)
+            return w.Text(value="" if value is None else str(value), placeholder="unset: the master's MTU", description=label,
+                          continuous_update=True)
         return w.Text(value=str(value), description=label, continuous_update=True)
 
     # -- logic ----------------------------------------------------------------------------
@@ -142,7 +146,7 @@ class NadForm:
                 try:
                     setattr(net, f, value)
                 except ValidationError as exc:  # the model is the last word; show it beside the field
-                    self.messages[role][f].value = _message([Problem(f, e["msg"]) for e in exc.errors()])
+                    self.messages[role][f].value = common.problems_html([Problem(f, e["msg"]) for e in exc.errors()])
         return probs
 
     def refresh(self) -> list[Problem]:
@@ -153,19 +157,19 @@ class NadForm:
     def _show(self, probs: list[Problem]) -> None:
         for role, msgs in self.messages.items():
             for f, box in msgs.items():
-                box.value = _message([p for p in probs if p.path == f"networks.{role}.{f}"])
+                box.value = common.problems_html([p for p in probs if p.path == f"networks.{role}.{f}"])
         errors = sum(p.severity == "error" for p in probs)
         warnings = len(probs) - errors
         if not probs:
-            self.status.value = "<span style='color:#1a7f37'>all fields valid</span>"
+            self.status.value = f"<span style='color:{common.GREEN}'>all fields valid</span>"
         else:
-            colour = _RED if errors else _AMBER
+            colour = common.RED if errors else common.AMBER
             self.status.value = f"<span style='color:{colour}'>{errors} error(s), {warnings} warning(s): see beside the fields</span>"
 
     def _blocked(self) -> bool:
         errs = self.errors()
         if errs:
-            self.output.value = "<b>Fix these first:</b><br>" + _message(errs)
+            self.output.value = "<b>Fix these first:</b><br>" + common.problems_html(errs)
         return bool(errs)
 
     def render(self) -> nad.Rendered | None:
@@ -176,7 +180,7 @@ class NadForm:
             checks = nad.validate(self.lab, self.target, nodes=self.nodes if self.target is not None else None)
             rendered = nad.render(self.lab)
         except SpkRunbookError as exc:
-            self.output.value = _error(exc)
+            self.output.value = common.error_html(exc)
             return None
         if self.step is not None and hasattr(self.step, "save_text"):
             rendered.save(self.step, "network-attachments/form")
@@ -184,35 +188,44 @@ class NadForm:
         self.output.value = checks._repr_html_() + files + f"<pre>{html.escape(rendered.commands)}</pre>"
         return rendered
 
-    def apply(self) -> nad.ApplyResult | None:
-        """Apply (or plan on a snapshot) only after the confirmation box is ticked; untick it afterwards."""
+    def _write(self, what: str, action: Callable[[], Any]) -> Any:
+        """Run a change to the cluster: valid fields first, then (writable target) the ticked ConfirmGate."""
         if self.target is None:
-            self.output.value = _error(SpkRunbookError("no target to apply to"))
-            return None
-        if self.target.can_write and not self.confirm.value:
-            self.output.value = f"<b style='color:{_AMBER}'>Tick the confirmation box first: Apply writes to the cluster.</b>"
+            self.output.value = common.error_html(SpkRunbookError(f"no target to {what}"))
             return None
         if self._blocked():
             return None
+        if self.target.can_write and not self.gate.allow():  # a snapshot only plans: no confirmation needed
+            self.output.value = (f"<b style='color:{common.AMBER}'>Tick the confirmation box first: "
+                                 f"{html.escape(what.capitalize())} writes to the cluster.</b>")
+            return None
         try:
-            result = nad.apply(self.lab, self.target, force=self.force.value)
+            result = action()
         except SpkRunbookError as exc:
-            self.output.value = _error(exc)
+            self.output.value = common.error_html(exc)
             return None
         finally:
-            self.confirm.value = False
+            self.confirm.value = False  # each write needs a fresh confirmation
         self.output.value = result._repr_html_()
         return result
+
+    def apply(self) -> nad.ApplyResult | None:
+        """Apply (or plan on a snapshot); on a cluster only after the confirmation box is ticked (unticked afterwards)."""
+        return self._write("apply", lambda: nad.apply(self.lab, self.target, force=self.force.value))
+
+    def teardown(self) -> nad.TeardownResult | None:
+        """Delete the lab's NADs spkrunbook manages (or plan it on a snapshot); confirmed like Apply."""
+        return self._write("tear down", lambda: nad.teardown(self.lab, self.target))
 
     def verify(self) -> nad.VerifyResult | None:
         """Read the NADs back and show them with the tmm.cniNetworks value."""
         if self.target is None:
-            self.output.value = _error(SpkRunbookError("no target to read from"))
+            self.output.value = common.error_html(SpkRunbookError("no target to read from"))
             return None
         try:
             result = nad.verify(self.lab, self.target)
         except SpkRunbookError as exc:
-            self.output.value = _error(exc)
+            self.output.value = common.error_html(exc)
             return None
         self.output.value = result._repr_html_()
         return result
