@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
+import ipywidgets as w
 import pytest
 
 from spkrunbook import notebook
 from spkrunbook.testing import FakeApiServer, labdata
+from spkrunbook.widgets import common
 from spkrunbook.widgets.install import InstallForm
 
 ROOT = Path(__file__).parents[1]
@@ -81,3 +84,97 @@ def test_install_on_live_applies_the_form_values(api: FakeApiServer, kubeconfig:
     assert out is not None, form.status.value
     assert api.get_object("f5-spk-vlans", "external", "default")["spec"]["selfip_v4s"] == ["10.1.20.111"]
     assert out["ok"] and out["tmm"].ok
+    assert form.progress is not None and form.progress.lines  # the TMM wait drew a common.Progress bar
+    assert form.progress.lines[-1] == "waiting for TMM: TMM ready"
+
+
+# -- the shared pieces: validation as typed, confirmation, secret field, save-as, progress -----------------
+
+
+@pytest.fixture(autouse=True)
+def not_headless(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person at the form: ConfirmGate refuses everything headless."""
+    monkeypatch.delenv("SPKRUNBOOK_HEADLESS", raising=False)
+
+
+def test_fields_are_checked_as_typed_with_the_headless_validation(form: InstallForm) -> None:
+    ips = form.fields["vlans.internal.selfip_v4s"]
+    assert isinstance(ips, common.ValidatedField) and ips.input is form.internal_ips
+    form.internal_ips.value = "10.1.10.300"
+    assert "not an IPv4 address" in ips.message.value and not ips.ok
+    expected = common.field_problems(form.step.lab, "vlans.internal.selfip_v4s", ["10.1.10.300"])
+    assert expected and html.escape(expected[0].message) in ips.message.value
+    form.internal_ips.value = "10.1.10.100, 10.1.10.101"
+    assert ips.ok and ips.message.value == "" and ips.value == ["10.1.10.100", "10.1.10.101"]
+    cpu = form.fields["tmm.cpu"]
+    form.cpu.value = 0
+    assert "greater than or equal to 1" in cpu.message.value
+    form.cpu.value = 65
+    assert "less than or equal to 64" in cpu.message.value
+    form.cpu.value = 2
+    assert cpu.ok and cpu.message.value == ""
+    form.replicas.value = 0
+    assert not form.fields["tmm.replicas"].ok
+    assert form.render() is None  # render says the same: the form's lab does not parse
+
+
+def test_install_is_behind_the_shared_confirm_gate(form: InstallForm) -> None:
+    assert isinstance(form.gate, common.ConfirmGate) and form.confirm is form.gate.checkbox
+    assert form.gate.widget in form.widget.children
+    form.install_button.click()
+    assert "Tick the box first" in form.gate.message.value
+
+
+def _widgets(widget: w.Widget) -> list[w.Widget]:
+    out = [widget]
+    for child in getattr(widget, "children", ()):
+        out += _widgets(child)
+    return out
+
+
+def test_registry_password_never_enters_widget_state(form: InstallForm, tmp_path: Path) -> None:
+    password = "registry-pass-DO-NOT-LEAK-9876"
+    assert not any(type(x) is w.Password for x in _widgets(form.widget) if x is not form.password.input)
+    form.registry.value, form.username.value = "registry.example.com", "spk"
+    form.password.input.value = password  # what the browser sends on Enter
+    assert form.password.input.value == "" and form.password.is_set
+    assert password not in common.widget_state_text()
+    lab = form.lab()
+    creds = lab.install.image_credentials
+    assert creds is not None and creds.password.get_secret_value() == password
+    assert (creds.registry, creds.username) == ("registry.example.com", "spk")
+    form.confirm.value = True
+    out = form.install()
+    assert out is not None, form.status.value
+    for f in (form.step.record_dir / "spk-install").rglob("*"):
+        if f.is_file():
+            assert password not in f.read_text(errors="replace"), f
+    # save as a new params file: the password is an ${ENV} reference, never written
+    folder = tmp_path / "params"
+    folder.mkdir()
+    form.save.folder = folder
+    form.save.name.value = "with-registry"
+    saved = form.save.save()
+    assert saved == folder / "with-registry.yaml"
+    text = saved.read_text()
+    assert password not in text and "${SPKRUNBOOK_REGISTRY_PASSWORD}" in text
+    assert "SPKRUNBOOK_REGISTRY_PASSWORD" in form.save.message.value
+    assert password not in common.widget_state_text()
+
+
+def test_save_as_new_writes_the_edited_lab(form: InstallForm, tmp_path: Path) -> None:
+    assert form.save.folder == DEMO.parent.resolve()
+    folder = tmp_path / "params"
+    folder.mkdir()
+    form.save.folder = folder
+    form.cpu.value = 2
+    form.external_ips.value = "10.1.20.111"
+    form.save.name.value = "bigger"
+    path = form.save.save()
+    assert path is not None
+    saved = notebook.params.load(path)
+    assert saved.tmm.cpu == 2 and saved.vlans.external.selfip_v4s == ["10.1.20.111"]
+    form.internal_ips.value = "nope"
+    form.save.name.value = "broken"
+    assert form.save.save() is None and "not an IPv4 address" in form.save.message.value
+    assert not (folder / "broken.yaml").exists()

@@ -4,9 +4,14 @@ The form edits a copy of the step's ``Lab`` and validates it with the same
 model the headless run uses. ``render`` shows what would change (values table and
 diff, F5SPKVlan YAML and checks, the helm command) without writing anything;
 ``install`` runs the step (values, VLANs, helm, TMM verification) and requires the
-confirmation box to be ticked (it is unticked again afterwards). All logic is in
-plain methods that tests call directly or through ``button.click()``; widgets
-only display. No password or token ever enters widget state.
+confirmation box (``common.ConfirmGate``) to be ticked; it is unticked again
+afterwards. CPUs, replicas and self IPs are ``common.lab_field``s: ``params.parse``
+checks them as the person types, as a headless run checks the params file. The
+registry password is a ``common.SecretField`` (a ``SecretStr`` in memory, never
+in widget state); ``common.SaveAsNew`` writes the edited lab as a new params file
+(the password as ``${SPKRUNBOOK_REGISTRY_PASSWORD}``) and ``common.Progress``
+shows the wait for TMM. All logic is in plain methods that tests call directly or
+through ``button.click()``; widgets only display.
 """
 
 from __future__ import annotations
@@ -22,16 +27,11 @@ from .. import install as install_step
 from ..errors import ParameterError, SpkRunbookError
 from ..install import helm, values, vlans
 from ..params import Lab, parse
-
-_RED = "#cf222e"
+from . import common
 
 
 def _ips(text: str) -> list[str]:
     return [p.strip() for p in text.replace(";", ",").replace(" ", ",").split(",") if p.strip()]
-
-
-def _error(exc: BaseException) -> str:
-    return f"<pre style='color:{_RED};white-space:pre-wrap'>{html.escape(str(exc))}</pre>"
 
 
 class InstallForm:
@@ -40,35 +40,56 @@ class InstallForm:
     def __init__(self, step: Any) -> None:
         self.step = step
         lab: Lab = step.lab
-        self.cpu = w.BoundedIntText(value=lab.tmm.cpu, min=1, max=64, description="TMM CPUs")
-        self.replicas = w.BoundedIntText(value=lab.tmm.replicas, min=1, max=64, description="replicas")
+        self.cpu = w.IntText(value=lab.tmm.cpu, description="TMM CPUs", continuous_update=True)
+        self.replicas = w.IntText(value=lab.tmm.replicas, description="replicas", continuous_update=True)
         self.internal_ips = w.Text(value=", ".join(lab.vlans.internal.selfip_v4s), description="internal IPs",
-                                   placeholder="one self IP per replica, comma separated")
+                                   placeholder="one self IP per replica, comma separated", continuous_update=True)
         self.external_ips = w.Text(value=", ".join(lab.vlans.external.selfip_v4s), description="external IPs",
-                                   placeholder="one self IP per replica, comma separated")
+                                   placeholder="one self IP per replica, comma separated", continuous_update=True)
+        # Each checked as the person types with params.parse, as a headless run checks the params file.
+        self.fields = {
+            "tmm.cpu": common.lab_field(lab, "tmm.cpu", widget=self.cpu),
+            "tmm.replicas": common.lab_field(lab, "tmm.replicas", widget=self.replicas),
+            "vlans.internal.selfip_v4s": common.lab_field(lab, "vlans.internal.selfip_v4s", widget=self.internal_ips, convert=_ips),
+            "vlans.external.selfip_v4s": common.lab_field(lab, "vlans.external.selfip_v4s", widget=self.external_ips, convert=_ips),
+        }
         self.values_file = w.Text(value=str(lab.install.values_file or ""), description="values file",
                                   placeholder="f5ingress values YAML (optional)", layout=w.Layout(width="90%"))
-        where = f"{step.target.kind} target {html.escape(step.target.info().name)}"
-        self.confirm = w.Checkbox(value=False, indent=False,
-                                  description=f"I have read the changes: install SPK on the {step.target.kind} target")
+        creds = lab.install.image_credentials
+        self.registry = w.Text(value=creds.registry if creds else "", description="registry", placeholder="optional")
+        self.username = w.Text(value=creds.username if creds else "", description="username")
+        # The password goes straight into a SecretStr; the widget (and so any saved widget state) keeps "".
+        self.password = common.SecretField("password", on_set=lambda s: step.scrubber.add(s.get_secret_value()))
+        if creds is not None:
+            self.password.message.value = "<i>from the params file unless you type a new one</i>"
+        self.gate = common.ConfirmGate(f"install SPK on the {step.target.kind} target")
+        self.confirm = self.gate.checkbox
         self.render_button = w.Button(description="Render", icon="file-code-o")
         self.install_button = w.Button(description="Install", button_style="warning", icon="upload")
         self.render_button.on_click(lambda _b: self.render())
         self.install_button.on_click(lambda _b: self.install())
+        where = f"{step.target.kind} target {html.escape(step.target.info().name)}"
         self.status = w.HTML(f"<i>{where}</i>")
         self.output = w.Output()
+        self.progress: common.Progress | None = None
         self.last: dict[str, Any] = {}
+        self.save = common.SaveAsNew(self.lab, common.params_dir(getattr(step, "params_file", None)) or ".")
+        f = self.fields
         self.widget = w.VBox(
             [
                 w.HTML("<b>SPK install</b>"),
-                w.HBox([self.cpu, self.replicas]),
-                self.internal_ips,
-                self.external_ips,
+                w.HBox([f["tmm.cpu"].widget, f["tmm.replicas"].widget]),
+                f["vlans.internal.selfip_v4s"].widget,
+                f["vlans.external.selfip_v4s"].widget,
                 self.values_file,
-                self.confirm,
+                w.HTML("<i>image registry credentials (optional)</i>"),
+                w.HBox([self.registry, self.username]),
+                self.password.widget,
+                self.gate.widget,
                 w.HBox([self.render_button, self.install_button]),
                 self.status,
                 self.output,
+                self.save.widget,
             ]
         )
 
@@ -83,6 +104,13 @@ class InstallForm:
         data["vlans"]["external"]["selfip_v4s"] = _ips(self.external_ips.value)
         vf = self.values_file.value.strip()
         data["install"]["values_file"] = str(Path(vf).expanduser().resolve()) if vf else None
+        registry, username = self.registry.value.strip(), self.username.value.strip()
+        old = base.install.image_credentials
+        password = self.password.secret or (old.password if old is not None else None)
+        if registry or username or self.password.is_set:
+            data["install"]["image_credentials"] = {"registry": registry, "username": username, "password": password}
+        else:
+            data["install"]["image_credentials"] = None
         return parse(data)
 
     def _show(self, *objs: Any) -> None:
@@ -102,7 +130,7 @@ class InstallForm:
             objs = vlans.build(lab)
             checks = vlans.validate(lab, self.step.target)
         except SpkRunbookError as exc:
-            self.status.value = _error(exc)
+            self.status.value = common.error_html(exc)
             self.last = {"error": exc}
             return None
         argv = helm.command(lab, ["values.yaml", *map(str, lab.install.extra_values_files)])
@@ -116,16 +144,15 @@ class InstallForm:
 
     def install(self) -> dict[str, Any] | None:
         """Run the install step with the form's values; refused unless the box is ticked."""
-        if not self.confirm.value:
+        if not self.gate.allow():  # unticks it when allowed: each install needs a fresh confirmation
             self.status.value = "<b>Tick the confirmation box first</b>: installing changes the cluster."
             self.last = {"refused": True}
             return None
-        self.confirm.value = False
         self.output.clear_output()
         try:
             lab = self.lab()
         except ParameterError as exc:
-            self.status.value = _error(exc)
+            self.status.value = common.error_html(exc)
             self.last = {"error": exc}
             return None
         step = dataclasses.replace(self.step, lab=lab)
@@ -143,10 +170,12 @@ class InstallForm:
 
             outcome = install_step.run_helm(step, vals, on_line=line)
             self._show(outcome)
-            tmm = install_step.verify_tmm(step, outcome, progress=install_step.TextProgress())
+            tmm = install_step.verify_tmm(step, outcome, progress=self._tmm_progress(lab))
+            if self.progress is not None:
+                self.progress.done("TMM ready" if tmm.ok else "TMM not ready: see the table")
             self._show(tmm)
         except SpkRunbookError as exc:
-            self.status.value = _error(exc)
+            self.status.value = common.error_html(exc)
             self.last = {"error": exc}
             return None
         results = install_step.findings(vals, plan, outcome, tmm)
@@ -154,6 +183,19 @@ class InstallForm:
         self.status.value = f"<b>{'installed and verified' if ok else 'install finished with failures'}</b>"
         self.last = {"values": vals, "vlans": plan, "helm": outcome, "tmm": tmm, "ok": ok}
         return self.last
+
+    def _tmm_progress(self, lab: Lab) -> Any:
+        """A ``verify.wait_ready`` progress callback drawing a ``common.Progress`` bar (shown on the first call)."""
+        self.progress = None
+
+        def progress(elapsed: float, timeout: float, message: str) -> None:
+            if self.progress is None:
+                self.progress = common.Progress(int(timeout or lab.install.wait_timeout), "waiting for TMM")
+                with self.output:
+                    self.progress.display()
+            self.progress.update(message, n=int(elapsed))
+
+        return progress
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
