@@ -8,6 +8,7 @@ from spkrunbook import params
 from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.cluster.snapshot import SnapshotTarget
 from spkrunbook.testing.labdata import lab_objects
+from spkrunbook.widgets import common
 from spkrunbook.widgets.debug import CaptureForm
 
 ROOT = Path(__file__).parents[1]
@@ -46,3 +47,31 @@ def test_live_capture_redraws_the_rate_plot(api, kubeconfig):
     assert r.ok and r.packets == 257
     assert form.redraws >= 2 and form.image.value[:8] == b"\x89PNG\r\n\x1a\n"
     assert "257 packets" in form.status.value
+
+
+def test_pods_and_nodes_come_from_the_shared_choices():
+    lab = params.load(ROOT / "params/demo.yaml")
+    target = SnapshotTarget(lab.target.snapshot)
+    form = CaptureForm(lab=lab, target=target)
+    assert list(form.pod.options) == common.tmm_pods(target, lab)
+    assert form.nodes == common.tmm_nodes(target, lab) and form.nodes
+    assert list(form.node.options) == form.nodes  # common.choice_widget: pick a TMM node or type one
+    pod = target.get("pods", form.pod.value, lab.tmm.namespace)
+    assert form.node.value == pod["spec"]["nodeName"]  # defaults to the pod's node
+    assert form.node.disabled and form.spec()["node"] is None  # where=pod: no node
+    form.where.value = "node"
+    assert not form.node.disabled and form.spec()["node"] == pod["spec"]["nodeName"]
+    other = next(n for n in form.nodes if n != pod["spec"]["nodeName"])
+    form.node.value = other
+    assert form.spec() | {"seconds": 0} == {"where": "node", "pod": form.pod.value, "node": other,
+                                            "interface": form.interface.value, "seconds": 0, "packets": None}
+    form.node.value = ""
+    assert form.spec()["node"] == pod["spec"]["nodeName"]  # empty: the pod's node again
+    assert not hasattr(form, "gate")  # a capture changes nothing: no confirmation box
+
+
+def test_capture_node_from_the_params_is_the_default():
+    lab = params.load(ROOT / "params/demo.yaml")
+    lab.debug.capture.node = "worker-2"
+    form = CaptureForm(lab=lab, target=SnapshotTarget(lab.target.snapshot))
+    assert form.node.value == "worker-2"

@@ -1,5 +1,9 @@
 """The capture form: TMM pod, interface, seconds/packets, pod or node; Capture with a live rate plot.
 
+Pods and nodes are what the target reports (``common.tmm_pods``, ``common.tmm_nodes``);
+a node capture runs on the chosen TMM node (default ``capture.node``, else the pod's
+node). Capturing changes nothing in the cluster, so there is no confirmation box.
+
 Logic lives in plain methods (``interfaces_for``, ``spec``, ``capture``, ``on_progress``)
 that tests call without a browser; the widgets only display. While a capture runs,
 ``on_progress`` redraws the packets-per-second-per-interface plot into an image
@@ -18,6 +22,7 @@ import ipywidgets as w
 from .. import debug
 from ..debug.captures import CaptureProgress, CaptureResult, plot_rate
 from ..errors import SpkRunbookError
+from . import common
 
 
 class CaptureForm:
@@ -29,30 +34,54 @@ class CaptureForm:
         self._last_draw = -1e9
         self.redraws = 0
         self.result: CaptureResult | None = None
-        try:
-            self.pods = debug.tmm_pods(self.lab, self.target)
-        except SpkRunbookError:
-            self.pods = []
-        names = [p["metadata"]["name"] for p in self.pods]
+        self._pods: dict[str, Any] = {}
+        names = common.tmm_pods(self.target, self.lab) or []  # None: the target cannot list pods
+        self.nodes = common.tmm_nodes(self.target, self.lab)  # None: the target cannot list nodes
         c = self.lab.debug.capture
         self.pod = w.Dropdown(options=names, value=names[0] if names else None, description="TMM pod")
         self.interface = w.Dropdown(options=[], description="interface")
         self.where = w.ToggleButtons(options=["pod", "node"], value=c.where, description="where")
+        # where=node: the TMM nodes to choose from (or a typed name); defaults to capture.node, else the pod's node.
+        self.node = common.choice_widget(c.node or self._pod_node(self.pod.value) or "", self.nodes, "node")
         self.seconds = w.BoundedFloatText(value=c.seconds, min=1, max=3600, description="seconds")
         self.packets = w.BoundedIntText(value=c.packets or 0, min=0, max=10_000_000, description="packets (0: any)")
         self.button = w.Button(description="Capture", button_style="primary", icon="play")
         self.status = w.HTML()
         self.image = w.Image(format="png")
-        self.pod.observe(lambda _c: self._refresh_interfaces(), names="value")
+        self.pod.observe(lambda _c: self._pod_changed(), names="value")
+        self.where.observe(lambda _c: self._where_changed(), names="value")
         self.button.on_click(lambda _b: self.capture())
         self._refresh_interfaces()
-        self.widget = w.VBox([w.HBox([self.pod, self.interface]), self.where, w.HBox([self.seconds, self.packets]),
-                              self.button, self.status, self.image])
+        self._where_changed()
+        self.widget = w.VBox([w.HBox([self.pod, self.interface]), w.HBox([self.where, self.node]),
+                              w.HBox([self.seconds, self.packets]), self.button, self.status, self.image])
+
+    def _pod_object(self, name: str | None) -> Any:
+        """The TMM pod object (read once, then cached); None when absent or unreadable."""
+        if not name:
+            return None
+        if name not in self._pods:
+            try:
+                self._pods[name] = self.target.get("pods", name, self.lab.tmm.namespace)
+            except SpkRunbookError:
+                self._pods[name] = None
+        return self._pods[name]
+
+    def _pod_node(self, name: str | None) -> str | None:
+        return ((self._pod_object(name) or {}).get("spec") or {}).get("nodeName")
+
+    def _pod_changed(self) -> None:
+        self._refresh_interfaces()
+        if not self.lab.debug.capture.node:
+            self.node.value = self._pod_node(self.pod.value) or self.node.value
+
+    def _where_changed(self) -> None:
+        self.node.disabled = self.where.value != "node"
 
     # -- logic --------------------------------------------------------------------------------
     def interfaces_for(self, pod_name: str | None) -> list[str]:
         """The pod's interfaces (network-status, then ip -br link when the target answers), plus ``any``."""
-        pod = next((p for p in self.pods if p["metadata"]["name"] == pod_name), None)
+        pod = self._pod_object(pod_name)
         names: list[str] = []
         if pod is not None:
             ann = (pod["metadata"].get("annotations") or {}).get(debug.sidecar.NETWORK_STATUS)
@@ -72,7 +101,8 @@ class CaptureForm:
         self.interface.value = want if want in opts else opts[0]
 
     def spec(self) -> dict[str, Any]:
-        return {"where": self.where.value, "pod": self.pod.value, "interface": self.interface.value,
+        node = ((self.node.value or "").strip() or self._pod_node(self.pod.value)) if self.where.value == "node" else None
+        return {"where": self.where.value, "pod": self.pod.value, "node": node, "interface": self.interface.value,
                 "seconds": float(self.seconds.value), "packets": int(self.packets.value) or None}
 
     def on_progress(self, p: CaptureProgress) -> None:
@@ -88,13 +118,9 @@ class CaptureForm:
 
     def capture(self) -> CaptureResult:
         s = self.spec()
-        node = None
-        if s["where"] == "node":
-            pod = next((p for p in self.pods if p["metadata"]["name"] == s["pod"]), None)
-            node = (pod or {}).get("spec", {}).get("nodeName")
         self.button.disabled = True
         try:
-            self.result = debug.capture(self.lab, self.target, pod=s["pod"], node=node, interface=s["interface"],
+            self.result = debug.capture(self.lab, self.target, pod=s["pod"], node=s["node"], interface=s["interface"],
                                         where=s["where"], seconds=s["seconds"], packets=s["packets"],
                                         record=self.step, progress=self.on_progress)
         finally:
