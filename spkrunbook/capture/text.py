@@ -36,10 +36,10 @@ from . import schema
 
 try:  # pyarrow is the fast path; the fallback keeps the parser usable without it
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    from . import _text_fast as _fast
 except ImportError:  # pragma: no cover - exercised only where pyarrow is absent
     pa = None
-    pc = None
 
 _HEX = r"[0-9a-fA-F]"
 _MAC = rf"(?:{_HEX}{{2}}(?::{_HEX}{{2}}){{5}}|Broadcast)(?: \([^)]*\))?"
@@ -94,17 +94,6 @@ def _flag_bits(s: str) -> int:
     return sum(chars.get(c, 0) for c in set(s))
 
 
-def _extract(lines: "pa.Array") -> dict[str, np.ndarray]:
-    """Run the line regex over a pyarrow string array; object arrays per field (None = no match)."""
-    n = len(lines)
-    step = max(50_000, -(-n // (os.cpu_count() or 1)))
-    slices = [lines.slice(i, step) for i in range(0, n, step)] or [lines]
-    with ThreadPoolExecutor(max_workers=min(len(slices), os.cpu_count() or 1)) as ex:
-        parts = list(ex.map(lambda a: pc.extract_regex(a, LINE_RE), slices))
-    st = pa.chunked_array(parts, type=parts[0].type)
-    return {f: st.combine_chunks().field(f) for f in _FIELDS} | {"_valid": st.is_valid()}
-
-
 def _to_ns_of_day(tod: pd.Series) -> np.ndarray:
     s = tod.fillna("00:00:00")
     hh = s.str.slice(0, 2).astype(np.int64).to_numpy()
@@ -130,6 +119,9 @@ def read_tcpdump_text(source: str | os.PathLike[str] | Iterable[str], *, tz: str
                 raw = f.read()
         except OSError as exc:
             raise CaptureError(f"cannot open tcpdump text {name}: {exc.strerror}", hint="check the path") from exc
+        arr = _fast.lines_array(raw) if pa is not None else None
+        if arr is not None:
+            return _read_arrow(arr, name, tz)
         text = raw.decode("utf-8", "replace")
         lines = text.split("\n")
         if lines and lines[-1] == "":
@@ -139,16 +131,42 @@ def read_tcpdump_text(source: str | os.PathLike[str] | Iterable[str], *, tz: str
     else:
         lines = [ln.rstrip("\n") for ln in source]
     lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines] if any(ln.endswith("\r") for ln in lines[:10]) else lines
-    n = len(lines)
-    if pa is not None and n:
-        arr = pa.array(lines, type=pa.string())
-        ex = _extract(arr)
-        valid = np.asarray(ex.pop("_valid"))
-        cols = {k: pd.Series(v.to_pandas(types_mapper=None), dtype=object) if False else pd.Series(np.asarray(v.to_numpy(zero_copy_only=False), dtype=object)) for k, v in ex.items()}
+    if pa is not None and lines:
+        return _read_arrow(pa.array(lines, type=pa.string()), name, tz)
+    return _read_python(lines, name, tz)
+
+
+def _read_arrow(arr: "pa.Array", name: str, tz: str) -> pd.DataFrame:
+    """The fast engine (see ``_text_fast``): gated lines by bytes, the rest by LINE_RE."""
+    n = len(arr)
+    ncpu = os.cpu_count() or 1
+    step = max(50_000, -(-n // ncpu))
+    chunks = [(arr.slice(i, step), i) for i in range(0, n, step)]
+    if len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(chunks), ncpu)) as ex:
+            res = list(ex.map(lambda c: _fast.fast_chunk(*c), chunks))
     else:
-        rows = [_PY_RE.match(ln) for ln in lines]
-        valid = np.array([m is not None for m in rows], bool)
-        cols = {f: pd.Series([m.group(f) if m is not None else None for m in rows], dtype=object) for f in _FIELDS}
+        res = [_fast.fast_chunk(*chunks[0])]
+    parts = [f for f, _ in res]
+    rest = np.concatenate([r for _, r in res])
+    slow = _fast.slow_fields(arr, rest, LINE_RE, _FIELDS) if len(rest) else None
+    F = _fast.concat(parts + ([slow] if slow is not None else []))
+    unparsed_idx = np.setdiff1d(rest, slow.rows, assume_unique=True) if slow is not None else rest
+    texts = arr.take(pa.array(unparsed_idx, pa.int64())).to_pylist() if len(unparsed_idx) else []
+    unparsed = [(int(i) + 1, t) for i, t in zip(unparsed_idx.tolist(), texts)]
+    d, date_known = _fast.build(F, tz, _port_number, _flag_bits)
+    df = pd.DataFrame(d)
+    df.attrs.update({"source": name, "format": "text", "unparsed": unparsed, "unparsed_count": len(unparsed),
+                     "date_known": date_known})
+    return df
+
+
+def _read_python(lines: list[str], name: str, tz: str) -> pd.DataFrame:
+    """The reference engine: LINE_RE through Python's ``re`` (used without pyarrow)."""
+    n = len(lines)
+    rows = [_PY_RE.match(ln) for ln in lines]
+    valid = np.array([m is not None for m in rows], bool)
+    cols = {f: pd.Series([m.group(f) if m is not None else None for m in rows], dtype=object) for f in _FIELDS}
     for k in cols:
         cols[k] = cols[k].replace("", None) if k != "kind" else cols[k]
     src, dst = cols["src"], cols["dst"]

@@ -1,0 +1,540 @@
+"""The pyarrow/numpy engine behind :func:`spkrunbook.capture.text.read_tcpdump_text`.
+
+Why a second engine: one RE2 expression with ~23 optional groups costs about
+8 us per line and turning its results into pandas object columns as much
+again.  Most lines a user pastes have one shape -- ``TIME IP[6] SRC > DST:
+Flags [..], seq .., ack .., win .., ... length N`` (or ``UDP``/``ICMP``/
+``ICMP6``/other) -- so this engine:
+
+1. gates every line with a capture-free RE2 expression (a DFA scan, cheap)
+   that only accepts lines whose fields the byte walk below reads exactly as
+   :data:`spkrunbook.capture.text.LINE_RE` would;
+2. reads those lines' fields straight from the UTF-8 bytes with numpy
+   (timestamps, the ``" > "`` and ``": "`` positions from pyarrow
+   ``find_substring``, flags, seq/ack/win, the last ``length N`` from a
+   reversed-bytes search), with no per-line Python;
+3. sends every other line (``-e``, ``-i any``, ARP, LLDP, ``HBH``, odd
+   spacing, banners, hex dumps) through the full expression, on that subset
+   only;
+4. turns the union into columns once: host/port splitting, service names and
+   categories are computed per *distinct* token, numbers stay in numpy.
+
+Anything the byte walk finds unusual (a number longer than 10 digits, a token
+longer than its window, a host that ends in ``:``) moves the line to step 3,
+so the two engines cannot disagree on what a line means.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import schema
+
+# Lines whose fields the byte walk reads.  Everything not matched here goes
+# through the full LINE_RE.  `]` after a non-TCP kind would let LINE_RE's
+# optional flags group match (a quirk we leave to the full expression), `[`,
+# `HBH `, `frag (` right after the colon take LINE_RE's optional parts, and
+# flags with spaces could hide a `length N` inside the main match.
+GATE_RE = (
+    r"^(?:\d{4}-\d\d-\d\d )?(?:\d\d:\d\d:\d\d(?:\.\d+)?|\d{6,}\.\d+) IP6? [^ ]+ > [^ ]+: "
+    r"(?:Flags \[[^\] ]*\]|(?:UDP|ICMP6|ICMP)[^\]]*$|[^\[HfF\]][^\]]*$)"
+)
+_DIRS = {b"In", b"Out", b"B", b"M", b"P"}
+KIND_TCP, KIND_UDP, KIND_ICMP6, KIND_ICMP = 1, 2, 3, 4
+L3_IP, L3_IP6, L3_ARP, L3_LLDP = 1, 2, 3, 4
+_MIN = np.iinfo(np.int64).min
+
+
+def lines_array(raw: bytes) -> pa.Array | None:
+    """A pyarrow string array of ``raw`` split on ``\\n`` (last empty line dropped), or
+    None when the text needs the careful Python route (CR line ends, invalid UTF-8)."""
+    b = np.frombuffer(raw, np.uint8)
+    nl = np.flatnonzero(b == 10)
+    n = len(nl) + (0 if raw.endswith(b"\n") or not raw else 1)
+    head = raw[: (nl[9] + 1) if len(nl) > 9 else len(raw)]
+    if b"\r\n" in head or (len(nl) < 10 and raw.endswith(b"\r")):
+        return None
+    if n == 0 or len(raw) >= 2**31 - 1:
+        return None
+    offs = np.empty(n + 1, np.int32)
+    offs[0] = 0
+    offs[1 : len(nl) + 1] = nl[:n] + 1
+    offs[n] = len(raw)
+    arr = pa.StringArray.from_buffers(n, pa.py_buffer(offs), pa.py_buffer(raw))
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    # every string but maybe the last ends in exactly one "\n"
+    return pc.ascii_rtrim(arr, "\n") if n else arr
+
+
+def _digits(buf: np.ndarray, pos: np.ndarray, end: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal number starting at each ``pos`` (stopping at ``end``): (value of the first
+    ``width`` digits, digit count; ``width + 1`` means "longer than width")."""
+    lim = len(buf) - 1
+    val = np.zeros(len(pos), np.int64)
+    nd = np.zeros(len(pos), np.int64)
+    run = np.ones(len(pos), bool)
+    for k in range(width + 1):
+        idx = pos + k
+        c = buf[np.minimum(idx, lim)] - np.uint8(48)
+        run &= (c < 10) & (idx < end)
+        if not run.any():
+            break
+        if k < width:
+            val = np.where(run, val * 10 + c, val)
+        nd += run
+    return val, nd
+
+
+def _starts(buf: np.ndarray, pos: np.ndarray, end: np.ndarray, lit: bytes) -> np.ndarray:
+    """Whether the bytes at ``pos`` are ``lit`` (within the line)."""
+    lim = len(buf) - 1
+    ok = pos + len(lit) <= end
+    for j, ch in enumerate(lit):
+        ok &= buf[np.minimum(pos + j, lim)] == ch
+    return ok
+
+
+def _find_in(buf: np.ndarray, pos: np.ndarray, end: np.ndarray, ch: int, width: int) -> np.ndarray:
+    """Offset of the first ``ch`` at or after ``pos`` within ``width`` bytes (-1 if none)."""
+    idx = pos[:, None] + np.arange(width)
+    w = buf[np.minimum(idx, len(buf) - 1)]
+    hit = (w == ch) & (idx < end[:, None])
+    off = np.argmax(hit, axis=1)
+    return np.where(hit.any(axis=1), off, -1)
+
+
+def gather_strings(buf: np.ndarray, start: np.ndarray, stop: np.ndarray) -> pa.Array:
+    """A pyarrow string array of ``buf[start:stop]`` per row (boundaries at ASCII bytes)."""
+    lens = np.maximum(stop - start, 0).astype(np.int64)
+    offs = np.zeros(len(lens) + 1, np.int64)
+    np.cumsum(lens, out=offs[1:])
+    total = int(offs[-1])
+    idx = np.repeat(start - offs[:-1], lens) + np.arange(total)
+    data = buf[idx]
+    return pa.LargeStringArray.from_buffers(len(lens), pa.py_buffer(offs), pa.py_buffer(data.tobytes())).cast(pa.string())
+
+
+class Fields:
+    """Per-line fields for a set of rows (``rows`` are line indices)."""
+
+    NUMS = ("ifindex", "flen", "vlan", "vlan2", "seq", "ack", "win", "len")
+
+    def __init__(self, m: int) -> None:
+        self.rows = np.zeros(m, np.int64)
+        z = lambda: np.zeros(m, np.int64)  # noqa: E731
+        f = lambda: np.zeros(m, bool)  # noqa: E731
+        self.num = {k: (z(), f()) for k in self.NUMS}
+        self.tod_ns, self.has_tod = z(), f()
+        self.ep_ns, self.has_ep, self.ep_ok = z(), f(), f()
+        self.day_ns, self.has_date, self.date_ok = z(), f(), f()
+        self.l3 = np.zeros(m, np.int8)
+        self.kind = np.zeros(m, np.int8)
+        self.direction = np.full(m, -1, np.int8)
+        self.arp = f()
+        self.lldp = f()
+        self.src: pa.Array = pa.nulls(m, pa.string())
+        self.dst: pa.Array = pa.nulls(m, pa.string())
+        self.iface: pa.Array = pa.nulls(m, pa.string())
+        self.flags: pa.Array = pa.nulls(m, pa.string())
+        self.arp_s: pa.Array = pa.nulls(m, pa.string())  # sender (who-has ... tell X, or Reply X is-at)
+        self.arp_t: pa.Array = pa.nulls(m, pa.string())
+
+
+def fast_chunk(arr: pa.Array, base: int) -> tuple[Fields, np.ndarray]:
+    """Read the gated lines of ``arr``; return their fields and the indices of the other lines."""
+    n = len(arr)
+    gate = pc.match_substring_regex(arr, GATE_RE).to_numpy(zero_copy_only=False)
+    cand = np.flatnonzero(gate)
+    _, obuf, dbuf = arr.buffers()
+    offs = np.frombuffer(obuf, np.int32, count=arr.offset + n + 1)[arr.offset :].astype(np.int64)
+    buf = np.frombuffer(dbuf, np.uint8)
+    st, en = offs[cand], offs[cand + 1]
+    sub = arr.take(pa.array(cand))
+    gt = pc.find_substring(sub, " > ").to_numpy(zero_copy_only=False).astype(np.int64) + st
+    co = pc.find_substring(sub, ": ").to_numpy(zero_copy_only=False).astype(np.int64) + st
+    rev = pc.binary_reverse(sub.cast(pa.binary()))
+    lrev = pc.find_substring(rev, " htgnel").to_numpy(zero_copy_only=False).astype(np.int64)
+    ok = co > gt  # a source ending in ":" ("::") puts the first ": " before " > "
+    # --- timestamp: [date ]tod | epoch
+    has_date = buf[np.minimum(st + 4, len(buf) - 1)] == 45  # "-"
+    t0 = st + np.where(has_date, 11, 0)
+    is_tod = buf[np.minimum(t0 + 2, len(buf) - 1)] == 58  # ":"
+    hh, _ = _digits(buf, t0, en, 2)
+    mi, _ = _digits(buf, t0 + 3, en, 2)
+    ss, _ = _digits(buf, t0 + 6, en, 2)
+    has_frac = _starts(buf, t0 + 8, en, b".") & is_tod
+    fr, fnd = _digits(buf, t0 + 9, en, 9)
+    fr = fr * 10 ** np.clip(9 - np.minimum(fnd, 9), 0, 9)
+    fr = np.where(has_frac, fr, 0)
+    # digits beyond 9 are cut (LINE_RE keeps them in the text; the old conversion used the first 9)
+    tod_ns = ((hh * 60 + mi) * 60 + ss) * 1_000_000_000 + fr
+    # epoch seconds.frac (more than 10 digits of seconds: the full expression)
+    ew, ewn = _digits(buf, t0, en, 10)
+    ok &= is_tod | (ewn <= 10)
+    ef, efn = _digits(buf, t0 + ewn + 1, en, 9)
+    ef = ef * 10 ** np.clip(9 - np.minimum(efn, 9), 0, 9)
+    # frac digit run length for both forms, to find the " IP" after the timestamp
+    frac_run = np.where(is_tod, np.where(has_frac, _run(buf, t0 + 9, en), -1), _run(buf, t0 + ewn + 1, en))
+    ok &= frac_run < 30
+    ts_end = np.where(is_tod, t0 + 9 + frac_run, t0 + ewn + 1 + frac_run)  # the space
+    q = ts_end + 1
+    ip6 = buf[np.minimum(q + 2, len(buf) - 1)] == 54  # "6"
+    s0 = q + np.where(ip6, 4, 3)
+    ok &= gt >= s0
+    d0 = gt + 3
+    r = co + 2
+    # --- kind
+    k_tcp = _starts(buf, r, en, b"Flags [")
+    k_udp = _starts(buf, r, en, b"UDP")
+    k_i6 = _starts(buf, r, en, b"ICMP6")
+    k_i4 = _starts(buf, r, en, b"ICMP") & ~k_i6
+    kind = np.select([k_tcp, k_udp, k_i6, k_i4], [KIND_TCP, KIND_UDP, KIND_ICMP6, KIND_ICMP], 0).astype(np.int8)
+    # --- TCP: flags, seq, ack, win (sequential optional parts, as in LINE_RE)
+    m = len(cand)
+    nums = {k: (np.zeros(m, np.int64), np.zeros(m, bool)) for k in ("seq", "ack", "win")}
+    fl0 = r + 7
+    fw = _find_in(buf, fl0, en, 93, 12)  # "]"
+    ok &= ~k_tcp | (fw >= 0)
+    p = fl0 + np.maximum(fw, 0) + 1
+    tcp_rows = k_tcp.copy()
+    for word, width in ((b", seq ", 10), (b", ack ", 10), (b", win ", 10)):
+        has = tcp_rows & _starts(buf, p, en, word)
+        v, nd = _digits(buf, p + len(word), en, width)
+        has &= nd > 0
+        ok &= ~(has & (nd > width))
+        nums[word[2:5].decode()] = (v, has)
+        p = np.where(has, p + len(word) + nd, p)
+        if word == b", seq ":
+            colon = has & _starts(buf, p, en, b":")
+            v2, nd2 = _digits(buf, p + 1, en, 12)
+            colon &= nd2 > 0
+            ok &= ~(colon & (nd2 > 12))
+            p = np.where(colon, p + 1 + nd2, p)
+    # --- last "length N"
+    L = en - st
+    has_len = lrev >= 0
+    lpos = st + L - lrev  # first byte after " length" ... i.e. the digits in the original
+    lv, lnd = _digits(buf, np.where(has_len, lpos, st), en, 10)
+    need_regex = has_len & (lnd == 0)  # last "length " not followed by a digit: an earlier one may be
+    ok &= ~need_regex & ~(has_len & (lnd > 10))
+    # with the timestamp the first byte, "length" can only come after the main part in gated lines
+    has_len &= lnd > 0
+    # --- strings
+    src = gather_strings(buf, s0, gt)
+    dst = gather_strings(buf, d0, co)
+    # a source that is a direction word could make LINE_RE read "IP" as an interface
+    srcw = _short_tokens(buf, s0, gt)
+    ok &= ~srcw
+    fl_arr = gather_strings(buf, np.where(k_tcp, fl0, 0), np.where(k_tcp, fl0 + np.maximum(fw, 0), 0))
+    fl_arr = pc.if_else(pa.array(k_tcp & (fw > 0)), fl_arr, pa.scalar(None, pa.string()))
+    # --- assemble
+    good = np.flatnonzero(ok)
+    F = Fields(len(good))
+    F.rows = cand[good] + base
+    F.tod_ns = np.where(is_tod, tod_ns, 0)[good]
+    F.has_tod = is_tod[good]
+    F.ep_ns = (ew * 1_000_000_000 + ef)[good]
+    F.has_ep = ~is_tod[good]
+    F.ep_ok = F.has_ep.copy()
+    F.has_date = has_date[good]
+    F.date_ok = F.has_date.copy()
+    if F.has_date.any():
+        y, _ = _digits(buf, st, en, 4)
+        mo, _ = _digits(buf, st + 5, en, 2)
+        dd, _ = _digits(buf, st + 8, en, 2)
+        F.day_ns, F.date_ok = _days_ns(y[good], mo[good], dd[good], F.has_date)
+    F.l3 = np.where(ip6, L3_IP6, L3_IP).astype(np.int8)[good]
+    F.kind = kind[good]
+    for k, (v, h) in nums.items():
+        F.num[k] = (v[good], h[good])
+    F.num["len"] = (lv[good], has_len[good])
+    take = pa.array(good)
+    F.src, F.dst, F.flags = src.take(take), dst.take(take), fl_arr.take(take)
+    rest = np.setdiff1d(np.arange(n), cand[good], assume_unique=True) + base
+    return F, rest
+
+
+def _run(buf: np.ndarray, pos: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Length of the digit run at ``pos`` (up to 30)."""
+    _, nd = _digits(buf, pos, end, 30)
+    return np.minimum(nd, 30)
+
+
+def _short_tokens(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Whether buf[s:e] is one of In/Out/B/M/P."""
+    L = e - s
+    out = np.zeros(len(s), bool)
+    for w in _DIRS:
+        out |= (L == len(w)) & _starts(buf, s, e, w)
+    return out
+
+
+def _days_ns(y: np.ndarray, mo: np.ndarray, d: np.ndarray, has: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    valid = has & (mo >= 1) & (mo <= 12) & (d >= 1) & (y >= 1678) & (y <= 2261)
+    months = np.where(valid, (y - 1970) * 12 + mo - 1, 0).astype("M8[M]")
+    day = months.astype("M8[D]").astype(np.int64) + np.where(valid, d - 1, 0)
+    # a day past the month's end (2024-02-31) is not a date
+    nxt = (months + np.timedelta64(1, "M")).astype("M8[D]").astype(np.int64)
+    valid &= day < nxt
+    return np.where(valid, day * 86_400_000_000_000, 0), valid
+
+
+def slow_fields(arr: pa.Array, rows: np.ndarray, line_re: str, field_names: list[str]) -> Fields:
+    """Fields of ``rows`` through the full expression (threaded over slices)."""
+    sub = arr.take(pa.array(rows)) if len(rows) != len(arr) else arr
+    n = len(sub)
+    ncpu = os.cpu_count() or 1
+    step = max(20_000, -(-n // ncpu))
+    slices = [sub.slice(i, step) for i in range(0, n, step)] or [sub]
+    if len(slices) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(slices), ncpu)) as ex:
+            parts = list(ex.map(lambda a: pc.extract_regex(a, line_re), slices))
+    else:
+        parts = [pc.extract_regex(slices[0], line_re)]
+    st = pa.chunked_array(parts, type=parts[0].type).combine_chunks()
+    valid = st.is_valid().to_numpy(zero_copy_only=False)
+    col = {f: pc.if_else(pc.equal(st.field(f), ""), pa.scalar(None, pa.string()), st.field(f)) if f != "kind" else st.field(f)
+           for f in field_names}
+    notna = {f: col[f].is_valid().to_numpy(zero_copy_only=False) & valid for f in field_names}
+    is_pkt = notna["src"] | notna["arp"] | notna["lldp"]
+    good = np.flatnonzero(is_pkt)
+    take = pa.array(good)
+    c = {f: col[f].take(take) for f in field_names}
+    nn = {f: notna[f][good] for f in field_names}
+    F = Fields(len(good))
+    F.rows = rows[good]
+    for k in Fields.NUMS:
+        F.num[k] = _to_int(c[k], nn[k])
+    tod = c["tod"].to_pandas().astype(object).where(nn["tod"], None)
+    from .text import _to_ns_of_day  # the reference conversion (few rows here)
+
+    F.tod_ns = _to_ns_of_day(pd.Series(tod.to_numpy(), dtype=object)) if len(good) else np.zeros(0, np.int64)
+    F.has_tod = nn["tod"]
+    ep = c["epoch"].to_pylist()
+    F.has_ep = nn["epoch"]
+    F.ep_ok = F.has_ep.copy()
+    for i in np.flatnonzero(F.has_ep):
+        w, _, fr = ep[i].partition(".")
+        v = int(w) * 1_000_000_000 + int(fr.ljust(9, "0")[:9])
+        if v >= 2**63:
+            F.ep_ok[i] = False
+        else:
+            F.ep_ns[i] = v
+    F.has_date = nn["date"]
+    if F.has_date.any():
+        ds = c["date"].to_pylist()
+        y = np.array([int(x[:4]) if x else 0 for x in ds], np.int64)
+        mo = np.array([int(x[5:7]) if x else 0 for x in ds], np.int64)
+        dd = np.array([int(x[8:10]) if x else 0 for x in ds], np.int64)
+        F.day_ns, F.date_ok = _days_ns(y, mo, dd, F.has_date)
+    l3 = c["l3"].to_pylist()
+    F.l3 = np.array([{"IP": L3_IP, "IP6": L3_IP6, "ARP": L3_ARP, "LLDP": L3_LLDP}.get(x, 0) for x in l3], np.int8)
+    kind = c["kind"].to_pylist()
+    F.kind = np.array([{"Flags [": KIND_TCP, "UDP": KIND_UDP, "ICMP6": KIND_ICMP6, "ICMP": KIND_ICMP}.get(x, 0) for x in kind], np.int8)
+    dirs = c["dir"].to_pylist()
+    F.direction = np.array([schema.DIRECTIONS.index(x) if x else -1 for x in dirs], np.int8)
+    F.arp = nn["arp"]
+    F.lldp = nn["lldp"]
+    F.src, F.dst, F.iface, F.flags = c["src"], c["dst"], c["iface"], c["flags"]
+    F.arp_s = pc.coalesce(c["arp_s"], c["arp_r"])
+    F.arp_t = c["arp_t"]
+    return F
+
+
+def _to_int(a: pa.Array, has: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        v = pc.cast(a, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        return v, has.copy()
+    except (pa.ArrowInvalid, OverflowError):
+        vals = a.to_pylist()
+        out = np.zeros(len(vals), np.int64)
+        ok = has.copy()
+        for i, x in enumerate(vals):
+            if x is None:
+                continue
+            iv = int(x)
+            if iv >= 2**63:
+                ok[i] = False
+            else:
+                out[i] = iv
+        return out, ok
+
+
+def concat(parts: list[Fields]) -> Fields:
+    m = sum(len(p.rows) for p in parts)
+    F = Fields(0)
+    rows = np.concatenate([p.rows for p in parts]) if parts else np.zeros(0, np.int64)
+    order = np.argsort(rows, kind="stable")
+    F.rows = rows[order]
+    cat = lambda xs: np.concatenate(xs)[order]  # noqa: E731
+    for k in Fields.NUMS:
+        F.num[k] = (cat([p.num[k][0] for p in parts]), cat([p.num[k][1] for p in parts]))
+    for a in ("tod_ns", "has_tod", "ep_ns", "has_ep", "ep_ok", "day_ns", "has_date", "date_ok", "l3", "kind", "direction", "arp", "lldp"):
+        setattr(F, a, cat([getattr(p, a) for p in parts]))
+    tk = pa.array(order)
+    for a in ("src", "dst", "iface", "flags", "arp_s", "arp_t"):
+        setattr(F, a, pa.concat_arrays([getattr(p, a).cast(pa.string()) for p in parts]).take(tk) if m else pa.nulls(0, pa.string()))
+    return F
+
+
+def _categorical(codes: np.ndarray, uniq: list[str]) -> pd.Categorical:
+    """Categorical with sorted categories (as ``pd.Categorical(values)`` makes them) from codes into ``uniq``."""
+    used = np.unique(codes[codes >= 0])
+    if not len(used):
+        return pd.Categorical.from_codes(np.full(len(codes), -1), categories=pd.Index([], dtype="str"))
+    names = [uniq[i] for i in used]
+    order = sorted(range(len(names)), key=names.__getitem__)
+    remap = np.full(len(uniq), -1, np.int64)
+    remap[used[order]] = np.arange(len(used))
+    out = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+    return pd.Categorical.from_codes(out, categories=pd.Index([names[i] for i in order]))
+
+
+_ALLNUM = re.compile(r"^[0-9.]+$")
+
+
+def build(F: Fields, tz: str, port_number, flag_bits) -> dict[str, object]:
+    """The schema columns from the fields (the post-processing of the reference path, in numpy)."""
+    m = len(F.rows)
+    kind, l3 = F.kind, F.l3
+    tcp, udp, icmp, icmp6 = kind == KIND_TCP, kind == KIND_UDP, kind == KIND_ICMP, kind == KIND_ICMP6
+    arp = F.arp
+    lldp = F.lldp | (l3 == L3_LLDP)
+    # tokens of src and dst, encoded once
+    both = pa.chunked_array([F.src, F.dst]).combine_chunks() if m else pa.nulls(0, pa.string())
+    enc = pc.dictionary_encode(both)
+    toks = enc.dictionary.to_pylist()
+    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    sidx, didx = idx[:m], idx[m:]
+    src_na = sidx < 0
+    # per distinct token
+    colon = np.array([":" in t for t in toks], bool)
+    dots = np.array([t.count(".") for t in toks], np.int64)
+    allnum = np.array([bool(_ALLNUM.search(t)) for t in toks], bool)
+    hosts: dict[str, int] = {}
+    hlist: list[str] = []
+
+    def hid(s: str) -> int:
+        i = hosts.get(s)
+        if i is None:
+            i = hosts[s] = len(hlist)
+            hlist.append(s)
+        return i
+
+    whole = np.array([hid(t) for t in toks], np.int64)
+    split_h = np.empty(len(toks), np.int64)
+    split_p = np.empty(len(toks), np.int64)  # -1: no port
+    for i, t in enumerate(toks):
+        if "." in t:
+            h, _, p = t.rpartition(".")
+            split_h[i] = hid(h)
+            pn = port_number(p)
+            split_p[i] = -1 if pn is None else pn
+        else:
+            split_h[i], split_p[i] = whole[i], -1
+    sg = np.maximum(sidx, 0)
+    v6 = (colon[sg] & ~src_na) | (l3 == L3_IP6)
+    sdots = np.where(src_na, 0, dots[sg])
+    unknown = ~(tcp | udp | icmp | icmp6 | arp | lldp) & ~src_na
+    ported_guess = unknown & ((~v6 & (sdots == 4)) | (v6 & (sdots >= 1) & ~(allnum[sg] & ~src_na)))
+    udp = udp | ported_guess
+    proto = np.full(m, 6, np.int8)
+    proto[tcp], proto[udp], proto[icmp], proto[icmp6], proto[arp], proto[lldp] = 0, 1, 2, 3, 4, 5
+    ported = tcp | udp
+
+    def host_port(ix: np.ndarray) -> tuple[np.ndarray, pd.arrays.IntegerArray]:
+        na = ix < 0
+        g = np.maximum(ix, 0)
+        h = np.where(na, -1, np.where(ported, split_h[g], whole[g]))
+        pv = np.where(ported & ~na, split_p[g], -1)
+        return h, pd.arrays.IntegerArray(np.maximum(pv, 0).astype(np.uint16), pv < 0)
+
+    sh, sport = host_port(sidx)
+    dh, dport = host_port(didx)
+    if arp.any():
+        a_s = F.arp_s.to_pylist()
+        a_t = F.arp_t.to_pylist()
+        for i in np.flatnonzero(arp):
+            sh[i] = hid(a_s[i]) if a_s[i] is not None else -1
+            dh[i] = hid(a_t[i]) if a_t[i] is not None else -1
+    # flags: per distinct printed string
+    fenc = pc.dictionary_encode(F.flags) if m else None
+    if m:
+        fd = [flag_bits(x) for x in fenc.dictionary.to_pylist()]
+        fi = fenc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        fb = np.where(fi >= 0, np.array(fd + [0], np.int64)[fi], -1)
+    else:
+        fb = np.zeros(0, np.int64)
+    fbits = pd.arrays.IntegerArray(np.maximum(fb, 0).astype(np.uint8), fb < 0)
+
+    def nums(name: str, dtype: str) -> pd.api.extensions.ExtensionArray:
+        v, h = F.num[name]
+        info = np.iinfo(pd.api.types.pandas_dtype(dtype).numpy_dtype)
+        h = h & (v >= info.min) & (v <= info.max)  # beyond the column's range: not a value
+        return schema.masked(np.where(h, v, 0), h, dtype)
+
+    # time
+    ts = np.full(m, _MIN, np.int64)
+    has_tod = F.has_tod
+    tod_ns = np.where(has_tod, F.tod_ns, 0)
+    has_date = F.has_date & has_tod
+    dsel = has_date & F.date_ok
+    if dsel.any():
+        local = F.day_ns[dsel] + tod_ns[dsel]
+        if tz != "UTC":
+            loc = pd.DatetimeIndex(local.view("M8[ns]")).tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+            local = loc.tz_convert("UTC").tz_localize(None).to_numpy().astype("M8[ns]").view("i8")
+        ts[dsel] = local
+    has_ep = F.has_ep
+    esel = has_ep & F.ep_ok
+    if has_ep.any():
+        ts[esel] = F.ep_ns[esel]
+        tod_ns = tod_ns.copy()
+        tod_ns[esel] = F.ep_ns[esel] % 86_400_000_000_000
+    tod_td = np.where(has_tod | esel, tod_ns, _MIN).view("m8[ns]")
+    # interface
+    if m and F.iface.null_count < m:
+        ienc = pc.dictionary_encode(F.iface)
+        iface = _categorical(ienc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64), ienc.dictionary.to_pylist())
+    else:
+        iface = _categorical(np.full(m, -1), [])
+    v_ip = np.where((l3 == L3_IP6) | icmp6 | (v6 & (l3 != L3_IP) & ~arp), 6, 4)
+    ipv_known = ~src_na & ~arp
+    ipproto = np.select([tcp, udp, icmp, icmp6], [6, 17, 1, 58], 0)
+    return {
+        "frame": pd.arrays.IntegerArray((F.rows + 1).astype(np.uint32), np.zeros(m, bool)),
+        "timestamp": pd.DatetimeIndex(ts.view("M8[ns]")).tz_localize("UTC"),
+        "time_of_day": tod_td,
+        "interface": iface,
+        "ifindex": nums("ifindex", "Int32"),
+        "direction": pd.Categorical.from_codes(F.direction, dtype=schema.COLUMNS["direction"]),
+        "vlan": nums("vlan", "Int16"),
+        "vlan_inner": nums("vlan2", "Int16"),
+        "src": _categorical(sh, hlist),
+        "dst": _categorical(dh, hlist),
+        "sport": sport,
+        "dport": dport,
+        "protocol": pd.Categorical.from_codes(proto, dtype=schema.COLUMNS["protocol"]),
+        "ip_version": schema.masked(v_ip, ipv_known, "UInt8"),
+        "ip_proto": schema.masked(ipproto, ipv_known & (ipproto > 0), "UInt8"),
+        "wire_len": nums("flen", "UInt32"),
+        "cap_len": pd.arrays.IntegerArray(np.zeros(m, np.uint32), np.ones(m, bool)),
+        "payload_len": nums("len", "UInt32"),
+        "tcp_flags": pd.Categorical.from_codes(np.where(fb >= 0, fb, -1), dtype=schema.COLUMNS["tcp_flags"]),
+        "tcp_flagbits": fbits,
+        "seq": nums("seq", "UInt32"),
+        "ack": nums("ack", "UInt32"),
+        "window": nums("win", "UInt16"),
+        "icmp_type": pd.arrays.IntegerArray(np.zeros(m, np.uint8), np.ones(m, bool)),
+        "icmp_code": pd.arrays.IntegerArray(np.zeros(m, np.uint8), np.ones(m, bool)),
+    }, bool((has_date.all() or has_ep.all())) if m else False
