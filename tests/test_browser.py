@@ -8,8 +8,10 @@ expects the validation message beside the field, then fixes it, clicks Render
 and expects the checks table below the form. Screenshots go to
 ``test-artifacts/`` (git-ignored).
 
-The copy targets a snapshot whose nodes report no NICs (no NMState), so the
-form's ``master`` field is free text rather than a dropdown. Chromium comes from
+The notebook runs on the bundled demo params unchanged (``params/demo.yaml``, the
+demo snapshot), so the form's ``master`` field is a Combobox offering the NICs on
+every TMM node; typed text still reaches the kernel and is validated there. The
+copy only keeps the run's record out of the repository. Chromium comes from
 apt (``scripts/bootstrap.sh test`` installs it; this test tries ``apt-get
 install chromium`` as root); Playwright's own browser download is never used.
 Run it alone with ``.venv/bin/python -m pytest -m browser``.
@@ -33,7 +35,6 @@ from typing import Iterator
 import nbformat
 import pytest
 
-from spkrunbook.testing import labdata
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -46,6 +47,7 @@ CHROMIUM_ARGS = [
 ]
 NOTEBOOK = "02-network-attachments.ipynb"
 BAD, GOOD = "ens 224", "ens224"
+NICS = ["br-ex", "ens192", "ens224", "ens256", "ovn-k8s-mp0"]  # on every worker of the demo snapshot
 WAIT_MS = 60_000
 
 
@@ -74,22 +76,13 @@ def free_port() -> int:
 
 
 def make_workdir(root: Path) -> Path:
-    """notebooks/, params/ and demo/ copied; params/browser.yaml targets a snapshot without NMState."""
+    """notebooks/, params/ and demo/ copied unchanged, so the run's record lands in the copy, not the repo."""
     shutil.copytree(REPO / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints", "records"))
     shutil.copytree(REPO / "params", root / "params")
     shutil.copytree(REPO / "demo", root / "demo")
-    labdata.write_snapshot(labdata.lab_objects("no-nmstate"), root / "demo" / "snapshot-no-nmstate")
-    demo = (root / "params" / "demo.yaml").read_text(encoding="utf-8")
-    (root / "params" / "browser.yaml").write_text(
-        demo.replace("lab: demo", "lab: browser").replace("snapshot: ../demo/snapshot\n", "snapshot: ../demo/snapshot-no-nmstate\n"),
-        encoding="utf-8",
-    )
-    path = root / "notebooks" / NOTEBOOK
-    nb = nbformat.read(path, as_version=4)
+    nb = nbformat.read(root / "notebooks" / NOTEBOOK, as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    assert '"../params/demo.yaml"' in cell.source
-    cell.source = cell.source.replace('"../params/demo.yaml"', '"../params/browser.yaml"')
-    nbformat.write(nb, path)
+    assert '"../params/demo.yaml"' in cell.source  # the bundled demo params, as a person opens it
     return root
 
 
@@ -196,13 +189,16 @@ def run_the_form(page, expect, lab: Lab) -> None:  # noqa: ANN001 - Playwright t
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
     # The NAD form: two columns of fields; the internal column comes first.
-    # A labelled input (Text, or a Combobox if the form offers the NICs as suggestions).
+    # master is a Combobox: an input with a datalist of the NICs on every TMM node of the demo snapshot.
     master = page.locator(".widget-inline-hbox", has=page.locator("label", has_text="master NIC")).filter(
         has=page.locator("input")).first
     master.scroll_into_view_if_needed()
     expect(master).to_be_visible()
     field = master.locator("input")
     expect(field).to_have_value(GOOD)
+    options = master.locator("datalist option")
+    expect(options).to_have_count(len(NICS))
+    assert sorted(options.evaluate_all("els => els.map(e => e.value)")) == NICS
     message = master.locator("xpath=following-sibling::*[1]")  # the HTML widget right below the field
 
     field.fill(BAD)

@@ -64,6 +64,7 @@ class InstallForm:
             self.password.message.value = "<i>from the params file unless you type a new one</i>"
         self.gate = common.ConfirmGate(f"install SPK on the {step.target.kind} target")
         self.confirm = self.gate.checkbox
+        self.confirm.layout.width = "auto"  # the whole sentence, not cut at the default width
         self.render_button = w.Button(description="Render", icon="file-code-o")
         self.install_button = w.Button(description="Install", button_style="warning", icon="upload")
         self.render_button.on_click(lambda _b: self.render())

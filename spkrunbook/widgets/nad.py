@@ -66,10 +66,12 @@ class NadForm:
                  else "the target does not report node NICs: type the name")
         self.hint = w.HTML(f"<i>master: {html.escape(where)}</i>")
         self.status = w.HTML()
-        self.force = w.Checkbox(value=self.lab.nad.force, description="force: overwrite NADs spkrunbook does not manage", indent=False)
+        self.force = w.Checkbox(value=self.lab.nad.force, description="force: overwrite NADs spkrunbook does not manage", indent=False,
+                                layout=w.Layout(width="auto"))
         self.force.observe(lambda c: setattr(self.lab.nad, "force", bool(c["new"])), names="value")
         self.gate = common.ConfirmGate("the YAML and the diff; apply to (or tear down from) the cluster")
         self.confirm = self.gate.checkbox
+        self.confirm.layout.width = "auto"  # the whole sentence, not cut at the default width
         self.render_button = w.Button(description="Render", icon="file-code-o")
         self.apply_button = w.Button(description="Apply", button_style="warning", icon="upload")
         self.verify_button = w.Button(description="Verify", icon="check")
