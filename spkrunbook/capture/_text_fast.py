@@ -50,6 +50,9 @@ _DIRS = {b"In", b"Out", b"B", b"M", b"P"}
 KIND_TCP, KIND_UDP, KIND_ICMP6, KIND_ICMP = 1, 2, 3, 4
 L3_IP, L3_IP6, L3_ARP, L3_LLDP = 1, 2, 3, 4
 _MIN = np.iinfo(np.int64).min
+_FLAG_LUT = np.zeros(256, np.int64)
+for _c, _b in {"F": 1, "S": 2, "R": 4, "P": 8, ".": 16, "U": 32, "E": 64, "W": 128}.items():
+    _FLAG_LUT[ord(_c)] = _b
 
 
 def lines_array(raw: bytes) -> pa.Array | None:
@@ -104,6 +107,18 @@ def _starts(buf: np.ndarray, pos: np.ndarray, end: np.ndarray, lit: bytes) -> np
     return ok
 
 
+def _words(buf: np.ndarray) -> np.ndarray:
+    """Overlapping little-endian 8-byte words: ``W[i]`` holds ``buf[i:i+8]`` (zero padded)."""
+    bufp = np.concatenate([buf, np.zeros(16, np.uint8)])
+    return np.ndarray(shape=(len(bufp) - 7,), dtype="<u8", buffer=bufp, offset=0, strides=(1,))
+
+
+def _is(w: np.ndarray, pos: np.ndarray, end: np.ndarray, lit: bytes) -> np.ndarray:
+    """Whether the word ``w`` (the 8 bytes at ``pos``) starts with ``lit`` within the line."""
+    mask = np.uint64((1 << (8 * len(lit))) - 1)
+    return ((w & mask) == np.uint64(int.from_bytes(lit, "little"))) & (pos + len(lit) <= end)
+
+
 def _find_in(buf: np.ndarray, pos: np.ndarray, end: np.ndarray, ch: int, width: int) -> np.ndarray:
     """Offset of the first ``ch`` at or after ``pos`` within ``width`` bytes (-1 if none)."""
     idx = pos[:, None] + np.arange(width)
@@ -145,7 +160,8 @@ class Fields:
         self.src: pa.Array = pa.nulls(m, pa.string())
         self.dst: pa.Array = pa.nulls(m, pa.string())
         self.iface: pa.Array = pa.nulls(m, pa.string())
-        self.flags: pa.Array = pa.nulls(m, pa.string())
+        self.flags: pa.Array = pa.nulls(m, pa.string())  # printed flags (slow path)
+        self.fbits = np.full(m, -2, np.int64)  # flag bits (fast path; -1 none, -2: see flags)
         self.arp_s: pa.Array = pa.nulls(m, pa.string())  # sender (who-has ... tell X, or Reply X is-at)
         self.arp_t: pa.Array = pa.nulls(m, pa.string())
 
@@ -165,61 +181,86 @@ def fast_chunk(arr: pa.Array, base: int) -> tuple[Fields, np.ndarray]:
     rev = pc.binary_reverse(sub.cast(pa.binary()))
     lrev = pc.find_substring(rev, " htgnel").to_numpy(zero_copy_only=False).astype(np.int64)
     ok = co > gt  # a source ending in ":" ("::") puts the first ": " before " > "
-    # --- timestamp: [date ]tod | epoch
-    has_date = buf[np.minimum(st + 4, len(buf) - 1)] == 45  # "-"
+    # --- timestamp: [date ]tod | epoch (the gate vouches for the digits)
+    lim = len(buf) - 1
+
+    def dig(p: np.ndarray) -> np.ndarray:
+        return buf[np.minimum(p, lim)].astype(np.int64) - 48
+
+    has_date = buf[np.minimum(st + 4, lim)] == 45  # "-"
     t0 = st + np.where(has_date, 11, 0)
-    is_tod = buf[np.minimum(t0 + 2, len(buf) - 1)] == 58  # ":"
-    hh, _ = _digits(buf, t0, en, 2)
-    mi, _ = _digits(buf, t0 + 3, en, 2)
-    ss, _ = _digits(buf, t0 + 6, en, 2)
-    has_frac = _starts(buf, t0 + 8, en, b".") & is_tod
-    fr, fnd = _digits(buf, t0 + 9, en, 9)
-    fr = fr * 10 ** np.clip(9 - np.minimum(fnd, 9), 0, 9)
-    fr = np.where(has_frac, fr, 0)
-    # digits beyond 9 are cut (LINE_RE keeps them in the text; the old conversion used the first 9)
-    tod_ns = ((hh * 60 + mi) * 60 + ss) * 1_000_000_000 + fr
-    # epoch seconds.frac (more than 10 digits of seconds: the full expression)
-    ew, ewn = _digits(buf, t0, en, 10)
-    ok &= is_tod | (ewn <= 10)
-    ef, efn = _digits(buf, t0 + ewn + 1, en, 9)
-    ef = ef * 10 ** np.clip(9 - np.minimum(efn, 9), 0, 9)
-    # frac digit run length for both forms, to find the " IP" after the timestamp
-    frac_run = np.where(is_tod, np.where(has_frac, _run(buf, t0 + 9, en), -1), _run(buf, t0 + ewn + 1, en))
-    ok &= frac_run < 30
-    ts_end = np.where(is_tod, t0 + 9 + frac_run, t0 + ewn + 1 + frac_run)  # the space
+    is_tod = buf[np.minimum(t0 + 2, lim)] == 58  # ":"
+    tod_ns = ((dig(t0) * 10 + dig(t0 + 1)) * 60 + dig(t0 + 3) * 10 + dig(t0 + 4)) * 60 + dig(t0 + 6) * 10 + dig(t0 + 7)
+    tod_ns *= 1_000_000_000
+    has_frac = is_tod & (buf[np.minimum(t0 + 8, lim)] == 46)  # "."
+    ew = np.zeros(len(st), np.int64)
+    ewn = np.zeros(len(st), np.int64)
+    if not is_tod.all():  # epoch seconds.frac; more than 10 digits of seconds: the full expression
+        e = np.flatnonzero(~is_tod)
+        ew[e], ewn[e] = _digits(buf, t0[e], en[e], 10)
+        ok &= is_tod | (ewn <= 10)
+    fpos = np.where(is_tod, t0 + 9, t0 + ewn + 1)
+    fr, fnd = _digits(buf, fpos, en, 9)
+    run = fnd.copy()
+    if (fnd > 9).any():  # LINE_RE keeps every digit; the time uses the first 9
+        lng = np.flatnonzero(fnd > 9)
+        run[lng] = _run(buf, fpos[lng], en[lng])
+    ok &= run < 30
+    fr = fr * 10 ** (9 - np.minimum(fnd, 9))
+    tod_ns += np.where(has_frac, fr, 0)
+    ef = fr
+    ts_end = np.where(is_tod & ~has_frac, t0 + 8, fpos + run)  # the space
     q = ts_end + 1
-    ip6 = buf[np.minimum(q + 2, len(buf) - 1)] == 54  # "6"
+    ip6 = buf[np.minimum(q + 2, lim)] == 54  # "6"
     s0 = q + np.where(ip6, 4, 3)
     ok &= gt >= s0
     d0 = gt + 3
     r = co + 2
     # --- kind
-    k_tcp = _starts(buf, r, en, b"Flags [")
-    k_udp = _starts(buf, r, en, b"UDP")
-    k_i6 = _starts(buf, r, en, b"ICMP6")
-    k_i4 = _starts(buf, r, en, b"ICMP") & ~k_i6
+    W = _words(buf)
+    wr = W[np.minimum(r, len(W) - 1)]
+    k_tcp = _is(wr, r, en, b"Flags [")
+    k_udp = _is(wr, r, en, b"UDP")
+    k_i6 = _is(wr, r, en, b"ICMP6")
+    k_i4 = _is(wr, r, en, b"ICMP") & ~k_i6
     kind = np.select([k_tcp, k_udp, k_i6, k_i4], [KIND_TCP, KIND_UDP, KIND_ICMP6, KIND_ICMP], 0).astype(np.int8)
-    # --- TCP: flags, seq, ack, win (sequential optional parts, as in LINE_RE)
+    # --- TCP (on the TCP rows): flags, seq, ack, win -- sequential optional parts, as in LINE_RE
     m = len(cand)
-    nums = {k: (np.zeros(m, np.int64), np.zeros(m, bool)) for k in ("seq", "ack", "win")}
-    fl0 = r + 7
-    fw = _find_in(buf, fl0, en, 93, 12)  # "]"
-    ok &= ~k_tcp | (fw >= 0)
+    T = np.flatnonzero(k_tcp)
+    tst, ten = st[T], en[T]
+    fl0 = r[T] + 7
+    fw = _find_in(buf, fl0, ten, 93, 12)  # "]"
+    tok = fw >= 0
+    # flag bits: every flag letter of the printed set ORed (what _flag_bits computes)
+    fb = np.zeros(len(T), np.int64)
+    for j in range(int(fw.max(initial=0))):
+        c = buf[np.minimum(fl0 + j, lim)]
+        fb |= np.where(j < fw, _FLAG_LUT[c], 0)
+    fbits = np.full(m, -1, np.int64)
+    fbits[T] = np.where(fw > 0, fb, -1)  # "Flags []": no flags (LINE_RE's empty group)
     p = fl0 + np.maximum(fw, 0) + 1
-    tcp_rows = k_tcp.copy()
-    for word, width in ((b", seq ", 10), (b", ack ", 10), (b", win ", 10)):
-        has = tcp_rows & _starts(buf, p, en, word)
-        v, nd = _digits(buf, p + len(word), en, width)
+    nums = {}
+    for word in (b", seq ", b", ack ", b", win "):
+        wp = W[np.minimum(p, len(W) - 1)]
+        has = _is(wp, p, ten, word)
+        H = np.flatnonzero(has)
+        v, nd = np.zeros(len(T), np.int64), np.zeros(len(T), np.int64)
+        v[H], nd[H] = _digits(buf, p[H] + 6, ten[H], 10)
         has &= nd > 0
-        ok &= ~(has & (nd > width))
-        nums[word[2:5].decode()] = (v, has)
-        p = np.where(has, p + len(word) + nd, p)
+        tok &= ~(has & (nd > 10))
+        vv, hh = np.zeros(m, np.int64), np.zeros(m, bool)
+        vv[T], hh[T] = v, has
+        nums[word[2:5].decode()] = (vv, hh)
+        p = np.where(has, p + 6 + nd, p)
         if word == b", seq ":
-            colon = has & _starts(buf, p, en, b":")
-            v2, nd2 = _digits(buf, p + 1, en, 12)
+            colon = has & (buf[np.minimum(p, lim)] == 58)
+            C = np.flatnonzero(colon)
+            nd2 = np.zeros(len(T), np.int64)
+            _, nd2[C] = _digits(buf, p[C] + 1, ten[C], 12)
             colon &= nd2 > 0
-            ok &= ~(colon & (nd2 > 12))
+            tok &= ~(colon & (nd2 > 12))
             p = np.where(colon, p + 1 + nd2, p)
+    ok[T] &= tok
     # --- last "length N"
     L = en - st
     has_len = lrev >= 0
@@ -235,8 +276,6 @@ def fast_chunk(arr: pa.Array, base: int) -> tuple[Fields, np.ndarray]:
     # a source that is a direction word could make LINE_RE read "IP" as an interface
     srcw = _short_tokens(buf, s0, gt)
     ok &= ~srcw
-    fl_arr = gather_strings(buf, np.where(k_tcp, fl0, 0), np.where(k_tcp, fl0 + np.maximum(fw, 0), 0))
-    fl_arr = pc.if_else(pa.array(k_tcp & (fw > 0)), fl_arr, pa.scalar(None, pa.string()))
     # --- assemble
     good = np.flatnonzero(ok)
     F = Fields(len(good))
@@ -259,7 +298,8 @@ def fast_chunk(arr: pa.Array, base: int) -> tuple[Fields, np.ndarray]:
         F.num[k] = (v[good], h[good])
     F.num["len"] = (lv[good], has_len[good])
     take = pa.array(good)
-    F.src, F.dst, F.flags = src.take(take), dst.take(take), fl_arr.take(take)
+    F.src, F.dst = src.take(take), dst.take(take)
+    F.fbits = fbits[good]
     rest = np.setdiff1d(np.arange(n), cand[good], assume_unique=True) + base
     return F, rest
 
@@ -274,8 +314,9 @@ def _short_tokens(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
     """Whether buf[s:e] is one of In/Out/B/M/P."""
     L = e - s
     out = np.zeros(len(s), bool)
+    S = np.flatnonzero(L <= 3)
     for w in _DIRS:
-        out |= (L == len(w)) & _starts(buf, s, e, w)
+        out[S] |= (L[S] == len(w)) & _starts(buf, s[S], e[S], w)
     return out
 
 
@@ -379,7 +420,7 @@ def concat(parts: list[Fields]) -> Fields:
     cat = lambda xs: np.concatenate(xs)[order]  # noqa: E731
     for k in Fields.NUMS:
         F.num[k] = (cat([p.num[k][0] for p in parts]), cat([p.num[k][1] for p in parts]))
-    for a in ("tod_ns", "has_tod", "ep_ns", "has_ep", "ep_ok", "day_ns", "has_date", "date_ok", "l3", "kind", "direction", "arp", "lldp"):
+    for a in ("tod_ns", "has_tod", "ep_ns", "has_ep", "ep_ok", "day_ns", "has_date", "date_ok", "l3", "kind", "direction", "arp", "lldp", "fbits"):
         setattr(F, a, cat([getattr(p, a) for p in parts]))
     tk = pa.array(order)
     for a in ("src", "dst", "iface", "flags", "arp_s", "arp_t"):
@@ -473,6 +514,7 @@ def build(F: Fields, tz: str, port_number, flag_bits) -> dict[str, object]:
         fd = [flag_bits(x) for x in fenc.dictionary.to_pylist()]
         fi = fenc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         fb = np.where(fi >= 0, np.array(fd + [0], np.int64)[fi], -1)
+        fb = np.where(F.fbits == -2, fb, F.fbits)
     else:
         fb = np.zeros(0, np.int64)
     fbits = pd.arrays.IntegerArray(np.maximum(fb, 0).astype(np.uint8), fb < 0)
