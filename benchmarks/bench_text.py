@@ -48,14 +48,13 @@ def main() -> None:
         if not txt.exists():
             with open(txt, "wb") as f:
                 subprocess.run(["tcpdump", "-r", str(pcap), *FLAVOURS[fl]], stdout=f, stderr=subprocess.DEVNULL, check=False)
-        lines = sum(1 for _ in open(txt, "rb"))
+        with open(txt, "rb") as f:
+            lines = sum(1 for _ in f)
         best: dict[str, dict] = {}
         for _ in range(a.repeat):
             for kind in ("text", "text_re"):
                 r = child(kind, str(txt))
-                if "seconds" in r and ("seconds" not in best.get(kind, {}) or r["seconds"] < best[kind]["seconds"]):
-                    best[kind] = r
-                elif kind not in best:
+                if "seconds" in r and ("seconds" not in best.get(kind, {}) or r["seconds"] < best[kind]["seconds"]) or kind not in best:
                     best[kind] = r
         t, r = best["text"], best["text_re"]
         if "seconds" not in t or "seconds" not in r:

@@ -146,8 +146,8 @@ class Fields:
 
     def __init__(self, m: int) -> None:
         self.rows = np.zeros(m, np.int64)
-        z = lambda: np.zeros(m, np.int64)  # noqa: E731
-        f = lambda: np.zeros(m, bool)  # noqa: E731
+        z = lambda: np.zeros(m, np.int64)
+        f = lambda: np.zeros(m, bool)
         self.num = {k: (z(), f()) for k in self.NUMS}
         self.tod_ns, self.has_tod = z(), f()
         self.ep_ns, self.has_ep, self.ep_ok = z(), f(), f()
@@ -227,7 +227,7 @@ def fast_chunk(arr: pa.Array, base: int) -> tuple[Fields, np.ndarray]:
     # --- TCP (on the TCP rows): flags, seq, ack, win -- sequential optional parts, as in LINE_RE
     m = len(cand)
     T = np.flatnonzero(k_tcp)
-    tst, ten = st[T], en[T]
+    ten = en[T]
     fl0 = r[T] + 7
     fw = _find_in(buf, fl0, ten, 93, 12)  # "]"
     tok = fw >= 0
@@ -417,7 +417,7 @@ def concat(parts: list[Fields]) -> Fields:
     rows = np.concatenate([p.rows for p in parts]) if parts else np.zeros(0, np.int64)
     order = np.argsort(rows, kind="stable")
     F.rows = rows[order]
-    cat = lambda xs: np.concatenate(xs)[order]  # noqa: E731
+    cat = lambda xs: np.concatenate(xs)[order]
     for k in Fields.NUMS:
         F.num[k] = (cat([p.num[k][0] for p in parts]), cat([p.num[k][1] for p in parts]))
     for a in ("tod_ns", "has_tod", "ep_ns", "has_ep", "ep_ok", "day_ns", "has_date", "date_ok", "l3", "kind", "direction", "arp", "lldp", "fbits"):
@@ -579,4 +579,4 @@ def build(F: Fields, tz: str, port_number, flag_bits) -> dict[str, object]:
         "window": nums("win", "UInt16"),
         "icmp_type": pd.arrays.IntegerArray(np.zeros(m, np.uint8), np.ones(m, bool)),
         "icmp_code": pd.arrays.IntegerArray(np.zeros(m, np.uint8), np.ones(m, bool)),
-    }, bool((has_date.all() or has_ep.all())) if m else False
+    }, bool(has_date.all() or has_ep.all()) if m else False
