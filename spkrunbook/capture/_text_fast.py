@@ -173,7 +173,9 @@ def fast_chunk(arr: pa.Array, base: int) -> tuple[Fields, np.ndarray]:
     cand = np.flatnonzero(gate)
     _, obuf, dbuf = arr.buffers()
     offs = np.frombuffer(obuf, np.int32, count=arr.offset + n + 1)[arr.offset :].astype(np.int64)
-    buf = np.frombuffer(dbuf, np.uint8)
+    lo = int(offs[0]) if n else 0
+    buf = np.frombuffer(dbuf, np.uint8)[lo : int(offs[-1]) if n else 0]  # this chunk's bytes only
+    offs -= lo
     st, en = offs[cand], offs[cand + 1]
     sub = arr.take(pa.array(cand))
     gt = pc.find_substring(sub, " > ").to_numpy(zero_copy_only=False).astype(np.int64) + st

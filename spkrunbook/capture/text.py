@@ -144,7 +144,7 @@ def _read_arrow(arr: pa.Array, name: str, tz: str) -> pd.DataFrame:
     """The fast engine (see ``_text_fast``): gated lines by bytes, the rest by LINE_RE."""
     n = len(arr)
     ncpu = os.cpu_count() or 1
-    step = max(50_000, -(-n // ncpu))
+    step = min(100_000, max(50_000, -(-n // ncpu)))  # cache-sized chunks, ncpu at a time
     chunks = [(arr.slice(i, step), i) for i in range(0, n, step)]
     if len(chunks) > 1:
         with ThreadPoolExecutor(max_workers=min(len(chunks), ncpu)) as ex:
