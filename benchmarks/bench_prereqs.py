@@ -23,10 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spkrunbook import params, prereqs  # noqa: E402
+from spkrunbook import params  # noqa: E402
+from spkrunbook.steps import prereqs  # noqa: E402
 from spkrunbook.cluster.live import LiveTarget  # noqa: E402
-from spkrunbook.testing import FakeApiServer  # noqa: E402
-from spkrunbook.testing.labdata import lab_objects  # noqa: E402
+from tests.support import FakeApiServer  # noqa: E402
+from tests.support.labdata import lab_objects  # noqa: E402
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the demo lab's saved command outputs (spkrunbook-exec/) for the debugging step.
 
-What a live run would get by exec, consistent with spkrunbook.testing.labdata:
+What a live run would get by exec, consistent with tests.support.labdata:
 TMM pod f5-tmm-7d9c6b5f4d-x2k8q on worker-1 (pod IP 10.128.8.23, node subnet
 10.128.8.0/23), net1 = macvlan-internal (TMM 1.1, self IP 10.1.10.100/24),
 net2 = macvlan-external (1.2, 10.1.20.100/24); OpenShift 4.10 so the NB database
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from spkrunbook.cluster.snapshot import EXEC_DIR, exec_slug  # noqa: E402
-from spkrunbook.testing.labdata import NAMESPACE, TMM_POD, ovnkube_master_pod  # noqa: E402
+from tests.support.labdata import NAMESPACE, TMM_POD, ovnkube_master_pod  # noqa: E402
 
 DATA = ROOT / "demo/snapshot/quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d"
 

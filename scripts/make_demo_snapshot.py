@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate demo/snapshot (the bundled demo lab) from spkrunbook.testing.labdata.
+"""Regenerate demo/snapshot (the bundled demo lab) from tests.support.labdata.
 
 Usage: python scripts/make_demo_snapshot.py [OUT_DIR]
 Files the debugging step ships (spkrunbook-exec/, captures/) are kept.
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from spkrunbook.testing import labdata  # noqa: E402
+from tests.support import labdata  # noqa: E402
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "demo" / "snapshot")
 image_dir = out / "quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d"

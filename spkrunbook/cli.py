@@ -1,108 +1,229 @@
-"""Command line: argument parsing and exit codes only.
+"""Command line: arguments and exit codes only; the work is in ``runbook``, ``record`` and ``capture``.
 
 Exit codes: 0 every step passed; 1 a step or check failed; 2 bad input (params,
-capture file) or an unreachable target; 130 interrupted.
+capture file, records folder) or an unreachable or forbidding cluster, nothing
+run; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from . import __version__
-from .errors import SpkRunbookError
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+STEP_NAMES = ("prerequisites", "network-attachments", "spk-install", "debugging")
+EXIT_CODES = ("exit codes: 0 every step passed; 1 a step or check failed; 2 bad input or an unreachable cluster "
+              "(nothing run); 130 interrupted; 143 terminated")
 
 
-def _console(stderr: bool = False) -> Console:
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
-    # Pipelines read logs in files: don't squeeze tables to 80 columns there.
-    width = None if stream.isatty() else 200
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+    # Pipelines read logs in files: wrap at a generous width there, the terminal's own otherwise.
+    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "0") or 0) or 120
+    return Console(file=stream, highlight=False, soft_wrap=False, width=width, emoji=False)
 
 
-def _error(exc: SpkRunbookError) -> int:
+def _say(console: Any, style: str, label: str, text: str) -> None:
+    """A labelled line; the text is never read as markup and wraps instead of being cut."""
+    from rich.text import Text
+
+    line = Text()
+    if label:
+        line.append(label, style=style)
+        line.append(" ")
+    line.append(text)
+    console.print(line, overflow="fold")
+
+
+def _error(exc: Any) -> int:
     err = _console(stderr=True)
-    err.print(f"[bold red]error:[/] {exc.message}", markup=True)
+    _say(err, "bold red", "error:", exc.message)
     if exc.hint:
-        err.print(f"[bold]what to do:[/] {exc.hint}", markup=True)
-    return exc.exit_code
+        _say(err, "bold", "what to do:", exc.hint)
+    return int(exc.exit_code)
+
+
+def step_argument(text: str) -> str:
+    """``--step``: a step name or its number (``2``, ``02``)."""
+    from .params import step_name
+
+    name = step_name(text)
+    if name is None:
+        raise argparse.ArgumentTypeError(f"unknown step {text!r}; choose from {', '.join(STEP_NAMES)} (or 1-4)")
+    return name
 
 
 class TerminalProgress:
-    """Line-oriented progress: which step, which cell, elapsed (plain text when not a TTY)."""
+    """Line-oriented progress of a run: which step, which cell, elapsed; failures with what to do."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Any) -> None:
         self.c = console
         self.t0 = time.time()
 
     def __call__(self, ev: dict[str, Any]) -> None:
         e = ev["event"]
-        el = f"{time.time() - self.t0:6.1f}s"
+        el = f"[{time.time() - self.t0:6.1f}s]"
         if e == "run-start":
-            self.c.print(f"lab [bold]{ev['lab']}[/]: {len(ev['steps'])} step(s); record {ev['record']}")
+            _say(self.c, "bold", f"lab {ev['lab']}:", f"{len(ev['steps'])} step(s); record {ev['record']}")
         elif e == "step-start":
-            self.c.print(f"[{el}] step {ev['index']}/{ev['total']} [bold]{ev['step']}[/] ...")
+            _say(self.c, "", el, f"step {ev['index']}/{ev['total']} {ev['step']} ...")
         elif e == "cell":
-            self.c.print(f"[{el}]   {ev['step']} cell {ev['cell']}: {ev['source']}", markup=False)
+            _say(self.c, "dim", el, f"  {ev['step']} cell {ev['cell']}: {ev['source']}")
         elif e == "step-end":
             colour = {"passed": "green", "failed": "red", "error": "red"}.get(ev["status"], "yellow")
-            self.c.print(f"[{el}] step {ev['index']}/{ev['total']} {ev['step']}: [bold {colour}]{ev['status'].upper()}[/] in {ev['duration']:.1f}s")
-            if ev.get("error"):
-                self.c.print(f"         {ev['error'][:400]}", markup=False)
+            _say(self.c, f"bold {colour}", el, f"step {ev['index']}/{ev['total']} {ev['step']}: "
+                                               f"{ev['status'].upper()} in {ev['duration']:.1f}s")
+            err = ev.get("error")
+            if err is not None and ev["status"] != "skipped":
+                _say(self.c, "", "        ", err.message)
+                if err.hint:
+                    _say(self.c, "bold", "         what to do:", err.hint)
+        elif e == "record-error":
+            _say(self.c, "bold red", "record:", ev["error"])
         elif e == "run-end":
-            self.c.print(f"[{el}] run {ev['status']}; record: {ev['record']}")
+            _say(self.c, "", el, f"run {ev['status']}; record: {ev['record']}")
+
+
+def _summary(out: Any, result: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"lab {result.lab}", show_lines=False)
+    for col in ("step", "status", "duration", "what happened"):
+        table.add_column(col, overflow="fold")
+    for s in result.steps:
+        what = ""
+        if s.error is not None:
+            what = s.error.message + (f"\nwhat to do: {s.error.hint}" if s.error.hint else "")
+        table.add_row(s.step, s.status, f"{s.duration_s:.1f}s", what)
+    out.print(table)
+    _say(out, "", "record:", str(result.record))
+
+
+def _warn_params(out: Any, lab: Any) -> None:
+    for w in lab.warnings():
+        _say(out, "yellow", "warning:", str(w))
+
+
+# -- commands ---------------------------------------------------------------------------------------
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from . import params
+    from . import runbook
+    from .errors import ParameterError
 
-    lab = params.load(args.params)
     out = _console()
-    for w in lab.warnings():
-        out.print(f"[yellow]warning:[/] {w}")
-    out.print(f"{args.params}: valid (lab {lab.lab}, target {lab.target.kind}, steps {', '.join(lab.steps)})")
+    lab, problems = runbook.validate(args.params, connect=not args.offline)
+    if problems:
+        raise ParameterError(problems, source="the params and the cluster", hint="fix the fields listed above; nothing was run")
+    _warn_params(out, lab)
+    where = "not connected (--offline)" if args.offline else f"{lab.target.kind} target reachable"
+    _say(out, "green", f"{args.params}:", f"valid (lab {lab.lab}, {where}, steps {', '.join(lab.steps)})")
     return EXIT_OK
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _run(params_file: str | Path, args: argparse.Namespace) -> int:
     from . import params, runbook
 
     out = _console()
-    lab = params.load(args.params)
-    for w in lab.warnings():
-        out.print(f"[yellow]warning:[/] {w}")
-    result = runbook.run(
-        args.params,
-        records_root=Path(args.records),
-        keep_going=args.keep_going,
-        steps=args.step or None,
-        progress=TerminalProgress(out),
-    )
-    table = Table(title=f"lab {result.lab}")
-    for col in ("step", "status", "duration", "notebook", "error"):
-        table.add_column(col, overflow="fold")
-    for s in result.steps:
-        table.add_row(s.step, s.status, f"{s.duration_s:.1f}s", s.notebook, s.error[:120])
-    out.print(table)
-    out.print(f"record: {result.record}")
+    lab = params.load(params_file)
+    _warn_params(out, lab)
+    result = runbook.run(lab, records_root=Path(args.records), keep_going=args.keep_going,
+                         steps=args.step or None, progress=TerminalProgress(out))
+    _summary(out, result)
     return result.exit_code
 
 
-def cmd_records(args: argparse.Namespace) -> int:
-    from .records import list_records
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run(args.params, args)
 
-    df = list_records(Path(args.records))
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import bundle
+
+    return _run(bundle.demo_params(), args)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from . import bundle
+    from .errors import ParameterError, Problem
+
+    name = args.name
+    from .params import dns1123_problem
+
+    msg = dns1123_problem(name)
+    if msg:
+        raise ParameterError([Problem("NAME", msg)], hint="name the lab with lower-case letters, digits and '-'")
+    folder = Path(args.folder or name).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError([Problem("FOLDER", f"{folder} exists and is not a folder")], hint="choose another folder")
+    files: dict[Path, bytes] = {}
+    for nb in sorted(bundle.NOTEBOOKS.values()):
+        files[folder / nb] = (bundle.notebooks_dir() / nb).read_bytes()
+    template = bundle.lab_template().read_text(encoding="utf-8").replace("lab: <lab-name>", f"lab: {name}")
+    files[folder / "params" / f"{name}.yaml"] = template.encode()
+    readme = (bundle.templates_dir() / "lab-README.md").read_text(encoding="utf-8").replace("NAME", name)
+    files[folder / "README.md"] = readme.encode()
     out = _console()
+    written, kept = [], []
+    for path, data in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "xb") as fh:  # never overwrite: an existing file is kept as it is
+                fh.write(data)
+            written.append(path)
+        except FileExistsError:
+            kept.append(path)
+    for p in written:
+        _say(out, "green", "wrote", str(p))
+    for p in kept:
+        _say(out, "yellow", "kept (exists, not changed)", str(p))
+    _say(out, "bold", "next:", f"fill in {folder / 'params' / (name + '.yaml')} (every <placeholder>), then "
+                              f"`spkrunbook validate {folder / 'params' / (name + '.yaml')}` and `spkrunbook lab {folder}`")
+    return EXIT_OK
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from . import bundle
+    from .errors import ParameterError, Problem
+
+    folder = Path(args.folder).expanduser().resolve()
+    if not any((folder / nb).is_file() for nb in bundle.NOTEBOOKS.values()):
+        raise ParameterError([Problem("FOLDER", f"{folder} has no runbook notebooks")],
+                             hint="write a lab folder first with `spkrunbook init NAME`, then `spkrunbook lab NAME`")
+    jupyter = shutil.which("jupyter-lab", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    argv = [jupyter] if jupyter else [sys.executable, "-m", "jupyterlab"]
+    argv += [f"--notebook-dir={folder}", *args.jupyter_args]
+    _say(_console(), "bold", "starting:", " ".join(argv))
+    if args.dry_run:
+        return EXIT_OK
+    os.execv(argv[0], argv)
+    return EXIT_OK  # pragma: no cover - execv does not return
+
+
+def cmd_records(args: argparse.Namespace) -> int:
+    import warnings
+
+    from rich.table import Table
+
+    from .record import list_records
+
+    out = _console()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = list_records(Path(args.records))
+    for w in caught:
+        _say(_console(stderr=True), "yellow", "warning:", str(w.message))
     if df.empty:
-        out.print(f"no records under {args.records}")
+        _say(out, "", "", f"no records under {args.records}")
         return EXIT_OK
     table = Table(title=f"records in {args.records}")
     for col in df.columns:
@@ -114,44 +235,72 @@ def cmd_records(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="spkrunbook", description="Runbooks for F5 SPK on OpenShift with macvlan networking.")
+    p = argparse.ArgumentParser(prog="spkrunbook", description="Runbooks for F5 SPK on OpenShift with macvlan networking.",
+                                epilog=EXIT_CODES)
     p.add_argument("--version", action="version", version=f"spkrunbook {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    v = sub.add_parser("validate", help="check a params file and exit (0 valid, 2 invalid)")
+    def run_options(r: argparse.ArgumentParser) -> None:
+        r.add_argument("--records", default="records", help="where lab records go (default: ./records)")
+        r.add_argument("--keep-going", action="store_true", help="run the remaining steps after one fails")
+        r.add_argument("--step", action="append", type=step_argument, metavar="STEP",
+                       help=f"run only this step (repeatable): {', '.join(STEP_NAMES)}, or its number 1-4")
+
+    r = sub.add_parser("run", help="run the runbook's notebooks headless and keep a lab record",
+                       description="Run the runbook headless (papermill) and keep a lab record.",
+                       epilog=f"steps, in order: {', '.join(STEP_NAMES)}. {EXIT_CODES}")
+    r.add_argument("params", help="the lab's params file, e.g. params/mylab.yaml")
+    run_options(r)
+    r.set_defaults(func=cmd_run)
+
+    d = sub.add_parser("demo", help="run the whole runbook on the bundled demo lab (no cluster needed)",
+                       epilog=EXIT_CODES)
+    run_options(d)
+    d.set_defaults(func=cmd_demo)
+
+    v = sub.add_parser("validate", help="check a params file (and the cluster it names) and exit: 0 valid, 2 not",
+                       epilog="checks everything `run` checks before its first write")
     v.add_argument("params")
+    v.add_argument("--offline", action="store_true", help="check the file only; do not connect to the target")
     v.set_defaults(func=cmd_validate)
 
-    r = sub.add_parser("run", help="run the runbook's notebooks headless and keep a lab record")
-    r.add_argument("params", help="params file, e.g. params/demo.yaml")
-    r.add_argument("--records", default="records", help="where lab records go (default: records/)")
-    r.add_argument("--keep-going", action="store_true", help="run the remaining steps after one fails")
-    r.add_argument("--step", action="append", help="run only this step (repeatable)")
-    r.set_defaults(func=cmd_run)
+    i = sub.add_parser("init", help="write a working folder for one lab: the notebooks, params/NAME.yaml, a README")
+    i.add_argument("name", metavar="NAME", help="the lab's name (lower-case letters, digits, '-')")
+    i.add_argument("--folder", help="where to write it (default: ./NAME); existing files are never overwritten")
+    i.set_defaults(func=cmd_init)
+
+    lab = sub.add_parser("lab", help="open JupyterLab on a lab folder (forms included)")
+    lab.add_argument("folder", nargs="?", default=".", metavar="FOLDER", help="a folder `spkrunbook init` wrote (default: .)")
+    lab.add_argument("--dry-run", action="store_true", help="print the command instead of starting JupyterLab")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="more arguments for jupyter lab (after --)")
+    lab.set_defaults(func=cmd_lab)
 
     rec = sub.add_parser("records", help="list past runs")
     rec.add_argument("--records", default="records")
     rec.set_defaults(func=cmd_records)
 
-    try:
-        from .capture import cli as capture_cli
-    except ImportError:  # pragma: no cover - the capture engine ships with the package
-        capture_cli = None
-    if capture_cli is not None:
-        c = sub.add_parser("capture", help="summarise capture files (pcap, pcapng, tcpdump text)")
-        capture_cli.add_arguments(c)
-        c.set_defaults(func=capture_cli.run)
+    from .capture import cli as capture_cli
+
+    c = sub.add_parser("capture", help="summarise capture files (pcap, pcapng, tcpdump text)")
+    capture_cli.add_arguments(c)
+    c.set_defaults(func=capture_cli.run)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .errors import SpkRunbookError
+    from .runbook import Terminated
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except SpkRunbookError as exc:
         return _error(exc)
+    except Terminated:
+        _say(_console(stderr=True), "bold", "terminated:", "the record is marked incomplete (SIGTERM)")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
-        _console(stderr=True).print("interrupted; the record is marked incomplete")
+        _say(_console(stderr=True), "bold", "interrupted:", "the record is marked incomplete")
         return EXIT_INTERRUPTED
 
 

@@ -1,11 +1,19 @@
-"""What a runbook notebook calls first and last: the step context.
+"""The step context a runbook notebook opens first and closes last.
 
-A notebook's second cell is ``step = notebook.start("prerequisites", params_file, record_dir)``;
-it validates the params (the same validation as headless runs), connects the
-target, and gives the notebook a place to save artifacts. The last cell is
-``step.finish(findings)``: it writes ``steps/<name>.json`` into the record (the
-runbook copies it into the notebook's ``metadata.spkrunbook``) and raises
-``StepFailed`` when a finding failed, so papermill marks the notebook failed.
+A notebook's second cell is ``step = notebook.start("prerequisites", params_file, record)``:
+
+- under ``spkrunbook run`` (``record`` given), the lab comes from the record the
+  run validated and wrote (``lab.json``), and the target is connected without a
+  second reachability check: one validation and one ``GET /version`` per run;
+- opened by a person, ``params_file`` is validated (empty: the one
+  ``params/*.yaml`` beside the notebook, else the bundled demo lab) and a record
+  folder ``records/<time>-<lab>-interactive`` (or the ``record`` folder given) is
+  made for what the step saves.
+
+The library never chooses record paths: ``step.save(result)`` writes a result's
+``files()`` under the step's own folder, and ``step.finish(result)`` writes
+``steps/<step>.json`` (which the runbook copies into ``metadata.spkrunbook``) and
+raises ``StepFailed`` when a finding failed, so papermill marks the notebook failed.
 """
 
 from __future__ import annotations
@@ -14,59 +22,73 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import pandas as pd
+from . import __version__, bundle, cluster, display, params
+from . import record as records
+from .errors import ParameterError, Problem, SpkRunbookError, StepFailed
+from .progress import Progress
+from .results import Findings, Result
+from .secrets import Scrubber
 
-from . import __version__, cluster, params
-from .errors import SpkRunbookError
-from .results import Findings
-from .scrub import Scrubber
-
-STEP_NOTEBOOKS: dict[str, str] = {
-    "prerequisites": "01-prerequisites.ipynb",
-    "network-attachments": "02-network-attachments.ipynb",
-    "spk-install": "03-spk-install.ipynb",
-    "debugging": "04-debugging.ipynb",
-}
+HEADLESS_ENV = "SPKRUNBOOK_HEADLESS"
 
 
-class StepSummary(dict):
+def in_papermill() -> bool:
+    """True when papermill (not a person) runs the kernel."""
+    return bool(os.environ.get(HEADLESS_ENV))
+
+
+class StepSummary(dict[str, Any]):
     """What ``Step.finish`` returns: the step's JSON summary, shown as a short HTML block."""
 
     def _repr_html_(self) -> str:
-        import html
-
-        colour = "#1a7f37" if self["status"] == "passed" else "#cf222e"
         counts = {k: sum(f["counts"][k] for f in self["findings"]) for k in ("pass", "warn", "fail", "skip")}
-        arts = "".join(f"<li><code>{html.escape(a['path'])}</code> ({a['bytes']:,} bytes)</li>" for a in self["artifacts"])
+        arts = "".join(f"<li><code>{display.esc(a['path'])}</code> ({a['bytes']:,} bytes)</li>" for a in self["artifacts"])
+        state = "pass" if self["status"] == "passed" else "fail"
         return (
-            f"<p><b>Step {html.escape(self['step'])}: <span style='color:{colour}'>{self['status'].upper()}</span></b> "
-            f"({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['skip']} skip; "
-            f"{self['duration_s']:.1f}s)</p><p>Saved in the lab record:</p><ul>{arts}</ul>"
+            f"<p><b>Step {display.esc(self['step'])}</b> {display.badge(state, self['status'].upper())} "
+            f"{display.counts_line(counts)} ({self['duration_s']:.1f}s)</p>"
+            f"<p>Saved in the lab record:</p><ul>{arts}</ul>"
         )
 
 
-class StepFailed(SpkRunbookError):
-    """A step's findings table has a failed row."""
+def default_params_file(start: Path | None = None) -> Path:
+    """The params file a notebook opened by hand uses when none is named.
 
-    exit_code = 1
+    ``params/*.yaml`` beside the notebook (the folder ``spkrunbook init`` writes):
+    the only one, or the one named after the folder; otherwise the bundled demo lab.
+    """
+    here = (start or Path.cwd()).resolve()
+    files = sorted(here.glob("params/*.yaml"))
+    if len(files) == 1:
+        return files[0]
+    named = [f for f in files if f.stem == here.name]
+    if named:
+        return named[0]
+    if files:
+        raise ParameterError([Problem("params_file", f"{len(files)} params files in {here / 'params'}: "
+                                                     + ", ".join(f.name for f in files))],
+                             hint="set params_file in the notebook's parameters cell to the one to use")
+    return bundle.demo_params()
 
 
-def _default_record_dir(lab: params.Lab, params_file: str) -> Path:
-    """``records/`` beside the ``params/`` folder (the repo root), not beside the notebook."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    folder = Path(params_file).resolve().parent
-    root = folder.parent if folder.name == "params" else Path.cwd()
-    return root / "records" / f"{stamp}-{lab.lab}-interactive"
+def _interactive_root(params_file: Path) -> Path:
+    """``records/`` of the lab folder (beside ``params/``); for the bundled demo, the current folder's."""
+    folder = params_file.resolve().parent
+    if folder.name == "params":
+        return folder.parent / "records"
+    cwd = Path.cwd().resolve()
+    package = bundle.notebooks_dir().parent.resolve()
+    if cwd == package or package in cwd.parents:
+        return Path.home() / "spkrunbook-records"
+    return cwd / "records"
 
 
 @dataclass
 class Step:
-    """One executing step: the lab, its target, and where its artifacts go."""
+    """One executing step: the lab, its target, and the record it saves into."""
 
     name: str
     lab: params.Lab
@@ -76,88 +98,102 @@ class Step:
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     data: dict[str, Any] = field(default_factory=dict)
-    params_file: str = ""
+    saved: list[int] = field(default_factory=list)
+    params_file: str = ""  # the file a person's notebook loaded (empty under `spkrunbook run`)
 
-    # -- artifacts ---------------------------------------------------------------------
-    def path(self, relative: str) -> Path:
-        p = self.record_dir / relative
-        p.parent.mkdir(parents=True, exist_ok=True)
-        return p
+    @property
+    def folder(self) -> Path:
+        """Where this step's files go: ``<record>/<step>/``."""
+        return self.record_dir / self.name
 
-    def save_text(self, relative: str, text: str) -> Path:
-        """Save a text artifact (scrubbed of every known secret) into the record."""
-        p = self.path(relative)
-        p.write_text(self.scrubber.text(text), encoding="utf-8")
-        self._note(p)
-        return p
+    # -- saving ---------------------------------------------------------------------------------
+    def save(self, result: Result | Findings, *, under: str = "") -> list[Path]:
+        """Write a result's files under the step's folder (``under`` a subfolder, e.g. a form's), scrubbed."""
+        self.scrubber.add(*getattr(result, "secrets", ()) or ())
+        paths = []
+        for relative, content in result.files().items():
+            paths.append(self._write(f"{under}/{relative}" if under else relative, content))
+        self.saved.append(id(result))
+        return paths
 
-    def save_bytes(self, relative: str, data: bytes) -> Path:
-        p = self.path(relative)
-        p.write_bytes(data)
-        self._note(p)
-        return p
-
-    def save_figure(self, relative: str, fig: Any) -> Path:
-        p = self.path(relative)
-        fig.savefig(p, dpi=100, bbox_inches="tight")
-        self._note(p)
-        return p
-
-    def save_json(self, relative: str, data: Any) -> Path:
-        return self.save_text(relative, json.dumps(data, indent=2, default=str, sort_keys=False) + "\n")
-
-    def _note(self, p: Path) -> None:
-        rel = str(p.relative_to(self.record_dir))
+    def _write(self, relative: str, content: str | bytes) -> Path:
+        p = (self.folder / relative).resolve()
+        if self.folder.resolve() not in p.parents:
+            raise ValueError(f"{relative!r} would leave the step's folder")
+        if isinstance(content, bytes):
+            records.write_bytes(p, content)
+        else:
+            records.write_text(p, self.scrubber.text(content))
+        rel = str(p.relative_to(self.record_dir.resolve()))
         self.artifacts = [a for a in self.artifacts if a["path"] != rel]
         self.artifacts.append({"path": rel, "bytes": p.stat().st_size})
+        return p
 
-    def save_findings(self, findings: Findings) -> Path:
-        """Save a findings table as JSON and CSV under the step's folder."""
-        slug = findings.title.lower().replace(" ", "-")
-        self.save_text(f"{self.name}/{slug}.csv", findings.to_frame().to_csv(index=False))
-        return self.save_json(f"{self.name}/{slug}.json", findings.to_dict())
+    def progress(self, label: str, *, total: float | None = None, unit: str = "s") -> Progress:
+        """A progress line for long work in this step (in place in Lab, throttled lines headless)."""
+        return Progress(label, total=total, unit=unit)
 
-    def overview(self) -> "pd.DataFrame":
+    def overview(self) -> display.Table:
         """The settings this step runs with (secrets masked) and the params' warnings."""
         import pandas as pd
 
         lab, info = self.lab, self.target.info()
+        i, e = lab.networks.internal, lab.networks.external
         rows = [
             ("lab", lab.lab),
             ("target", f"{info.kind}: {info.name}"),
             ("record", str(self.record_dir)),
-            ("internal network", f"{lab.networks.internal.namespace}/{lab.networks.internal.name} on {lab.networks.internal.master} ({lab.networks.internal.mode})"),
-            ("external network", f"{lab.networks.external.namespace}/{lab.networks.external.name} on {lab.networks.external.master} ({lab.networks.external.mode})"),
+            ("internal network", f"{i.namespace}/{i.name} on {i.master} ({i.mode})"),
+            ("external network", f"{e.namespace}/{e.name} on {e.master} ({e.mode})"),
             ("tmm.cniNetworks", lab.cni_networks),
-            ("TMM", f"namespace {lab.tmm.namespace}, {lab.tmm.replicas} replica(s), {lab.tmm.cpu} CPU, nodes {lab.tmm.selector_string() or 'any'}"),
+            ("TMM", f"namespace {lab.tmm.namespace}, {lab.tmm.replicas} replica(s), {lab.tmm.cpu} CPU, "
+                    f"nodes {lab.tmm.selector_string() or 'any'}"),
         ]
         rows += [("warning", str(w)) for w in lab.warnings()]
-        return pd.DataFrame(rows, columns=["setting", "value"]).set_index("setting")
+        return display.Table(pd.DataFrame(rows, columns=["setting", "value"]), title=f"step {self.name}",
+                             status_column=None)
 
-    # -- end ---------------------------------------------------------------------------
-    def finish(self, *findings: Findings, extra: dict[str, Any] | None = None) -> StepSummary:
-        """Record the step's outcome; raise ``StepFailed`` when any finding failed."""
-        ok = all(f.ok for f in findings)
+    # -- end ------------------------------------------------------------------------------------
+    def finish(self, result: Result | Findings, *more: Result | Findings, extra: dict[str, Any] | None = None) -> StepSummary:
+        """Save what is not saved yet, record the step's outcome; raise ``StepFailed`` when a finding failed."""
+        results = (result, *more)
+        for r in results:
+            if id(r) not in self.saved:
+                self.save(r)
+        tables = [t for r in results for t in _tables(r)]
+        ok = all(t.ok for t in tables)
+        data = {**self.data, **(extra or {})}
+        for r in results:
+            if hasattr(r, "to_dict") and not isinstance(r, Findings):
+                data.setdefault("result", r.to_dict())
         summary = StepSummary({
             "step": self.name,
             "status": "passed" if ok else "failed",
             "spkrunbook_version": __version__,
             "target": {"kind": self.target.kind, "name": self.target.info().name},
             "duration_s": round(time.time() - self.started, 3),
-            "findings": [f.to_dict() for f in findings],
+            "findings": [t.to_dict() for t in tables],
             "artifacts": self.artifacts,
-            "data": {**self.data, **(extra or {})},
+            "data": data,
         })
-        p = self.path(f"steps/{self.name}.json")
-        p.write_text(self.scrubber.text(json.dumps(summary, indent=2, default=str)), encoding="utf-8")
+        records.write_text(self.record_dir / records.STEPS_DIR / f"{self.name}.json",
+                           self.scrubber.text(json.dumps(summary, indent=2, default=str)))
         if not ok:
-            failed = [r for f in findings for r in f.failed()]
+            failed = [r for t in tables for r in t.failed()]
             lines = "; ".join(f"{r.check}{' (' + r.subject + ')' if r.subject else ''}: {r.evidence}" for r in failed[:5])
             raise StepFailed(
                 f"step {self.name!r} failed: {len(failed)} check(s) failed: {lines}",
                 hint=failed[0].action if failed and failed[0].action else "see the findings table above",
             )
         return summary
+
+
+def _tables(result: Any) -> list[Findings]:
+    """The findings tables of a result: its parts' tables when it has parts, else its own."""
+    parts = getattr(result, "parts", None)
+    if parts:
+        return [p.findings for p in parts if len(p.findings)]
+    return [result.findings]
 
 
 def _short_errors() -> None:
@@ -181,16 +217,31 @@ def _short_errors() -> None:
     shell.set_custom_exc((SpkRunbookError,), handler)
 
 
-def start(name: str, params_file: str, record_dir: str = "", *, target: cluster.Target | None = None) -> Step:
-    """Validate the params, connect the target and open the step's place in the record."""
+def start(name: str, params_file: str = "", record: str = "", *, target: cluster.Target | None = None) -> Step:
+    """Open the step: the lab (from the run's record, or validated from a params file), its target, its folder."""
     _short_errors()
-    lab = params.load(params_file)
-    rec = Path(record_dir) if record_dir else _default_record_dir(lab, params_file)
-    rec.mkdir(parents=True, exist_ok=True)
-    tgt = target if target is not None else cluster.connect(lab)
-    return Step(name=name, lab=lab, target=tgt, record_dir=rec.resolve(), scrubber=Scrubber.for_lab(lab), params_file=str(Path(params_file).resolve()))
-
-
-def in_papermill() -> bool:
-    """True when papermill (not a person) runs the kernel."""
-    return bool(os.environ.get("SPKRUNBOOK_HEADLESS"))
+    loaded = ""
+    if record and (Path(record) / records.LAB_FILE).is_file():
+        rec = records.read(record)
+        lab = rec.lab()
+        tgt = target if target is not None else cluster.connect(lab, check=False)
+        record_dir = rec.path
+    elif record:  # a person chose where this step's files go
+        path = Path(params_file).expanduser() if params_file else default_params_file()
+        lab = params.load(path)
+        loaded = str(path.resolve())
+        tgt = target if target is not None else cluster.connect(lab)
+        record_dir = Path(record)
+        try:
+            record_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise records.os_error("create the record folder", record_dir, exc) from None
+        records.write_lab(record_dir, lab, Scrubber.for_lab(lab))
+    else:
+        path = Path(params_file).expanduser() if params_file else default_params_file()
+        lab = params.load(path)
+        loaded = str(path.resolve())
+        tgt = target if target is not None else cluster.connect(lab)
+        record_dir = records.create(_interactive_root(path), lab.lab, suffix="-interactive")
+    return Step(name=name, lab=lab, target=tgt, record_dir=record_dir.resolve(), scrubber=Scrubber.for_lab(lab),
+                params_file=loaded)

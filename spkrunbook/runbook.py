@@ -1,29 +1,33 @@
-"""The runbook: validate, connect, then execute each step's notebook with papermill.
+"""The headless runbook: the seed's procedure, one notebook per step, each in a real kernel.
 
-Reads like the seed's procedure: check the prerequisites, create the
-NetworkAttachmentDefinitions, install SPK, debug. Each notebook runs in a real
-kernel; its executed copy, an HTML rendering and its artifacts land in the lab
-record, which is scrubbed of secrets before the run ends.
+``run`` reads like the document it implements: connect to the cluster once,
+check everything knowable before anything is written, open a lab record, then
+check the prerequisites, create the NetworkAttachmentDefinitions, install SPK,
+debug; each step's executed notebook, HTML and files land in the record, which
+is scrubbed of secrets before the run ends, whatever ends it.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import signal
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
-import papermill
-from papermill.exceptions import PapermillExecutionError
+from . import __version__, bundle, cluster, params
+from . import record as records
+from .errors import ParameterError, Problem, RecordError, SpkRunbookError
+from .notebook import HEADLESS_ENV
+from .secrets import Scrubber
 
-from . import __version__, cluster, params, records
-from .errors import SpkRunbookError
-from .notebook import STEP_NOTEBOOKS
-from .scrub import Scrubber
+if TYPE_CHECKING:
+    from .cluster.base import Target
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 KERNEL = "python3"
 # A cell that waits on the cluster bounds its own wait; this only stops a hung kernel.
 CELL_TIMEOUT_S = 1800
@@ -32,13 +36,31 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 @dataclass
+class StepError:
+    """Why a step did not pass: the error's class (for code), what to read, what to do, where."""
+
+    name: str
+    message: str
+    hint: str = ""
+    cell: int | None = None
+
+    def line(self) -> str:
+        return self.message + (f"\n  what to do: {self.hint}" if self.hint else "")
+
+
+@dataclass
 class StepOutcome:
     step: str
-    status: str  # passed | failed | error | skipped
+    status: str  # passed | failed | error | skipped | interrupted
     duration_s: float = 0.0
     notebook: str = ""
     html: str = ""
-    error: str = ""
+    error: StepError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["error"] = asdict(self.error) if self.error else None
+        return out
 
 
 @dataclass
@@ -49,48 +71,98 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return all(s.status in ("passed", "skipped") for s in self.steps)
+        return bool(self.steps) and all(s.status in ("passed", "skipped") for s in self.steps) and any(
+            s.status == "passed" for s in self.steps)
 
     @property
     def exit_code(self) -> int:
         return 0 if self.ok else 1
 
 
-def notebook_path(step: str, notebook_dir: Path = NOTEBOOK_DIR) -> Path:
-    return notebook_dir / STEP_NOTEBOOKS[step]
+def plan(lab: params.Lab, steps: list[str] | None = None) -> list[str]:
+    """The steps to run, in the runbook's order; names or numbers (``2``, ``02``) accepted."""
+    wanted = steps or lab.steps
+    names: list[str] = []
+    bad: list[str] = []
+    for s in wanted:
+        name = params.step_name(s)
+        if name:
+            names.append(name)
+        else:
+            bad.append(str(s))
+    if bad:
+        raise ParameterError([Problem("steps", f"unknown step {s!r}; known: {', '.join(params.STEPS)} (or 1-4)") for s in bad])
+    if not names:
+        raise ParameterError([Problem("steps", "no step to run")])
+    return names
 
 
-def _short_error(exc: PapermillExecutionError) -> str:
-    return f"{exc.ename}: {exc.evalue}".strip()
+def preflight(lab: params.Lab, target: Target, steps: list[str]) -> list[Problem]:
+    """Every problem the params and the target reveal before anything is written (one list, for validate and run).
+
+    The steps' own rules that need the cluster (the internal self IPs in the node
+    subnet) are asked here, so a run that would fail at the install never creates
+    NADs first.
+    """
+    from .steps.install import vlans
+
+    out: list[Problem] = []
+    if "spk-install" in steps:
+        out += vlans.preflight(lab, target)
+    return out
 
 
 def run(
-    params_path: str | os.PathLike[str],
+    lab: params.Lab | str | os.PathLike[str],
     *,
     records_root: Path = Path("records"),
     keep_going: bool = False,
     steps: list[str] | None = None,
     progress: Progress | None = None,
-    notebook_dir: Path = NOTEBOOK_DIR,
+    target: Target | None = None,
 ) -> RunResult:
     """Run the lab's steps in order; stop at the first failure unless ``keep_going``.
 
-    Raises ``ParameterError`` (bad params) or ``ClusterUnreachable`` before any
-    notebook runs; step failures are reported in the result, not raised.
+    Raises ``ParameterError`` (bad params, or a problem found before any write),
+    ``ClusterUnreachable`` or ``RecordError`` before any notebook runs; a step's
+    failure is in the result, not raised.
     """
+    if not isinstance(lab, params.Lab):
+        lab = params.load(lab)
     emit = progress or (lambda event: None)
-    params_file = Path(params_path).resolve()
-    lab = params.load(params_file)
-    wanted = steps or lab.steps
-    unknown = [s for s in wanted if s not in STEP_NOTEBOOKS]
-    if unknown:
-        raise params.ParameterError([params.Problem("steps", f"unknown step {s!r}; known: {', '.join(STEP_NOTEBOOKS)}") for s in unknown])
-    target = cluster.connect(lab)  # unreachable live clusters fail here, before a kernel starts
-    info = target.info()
+    wanted = plan(lab, steps)
+    target = target or cluster.connect(lab)            # connect once; an unreachable cluster stops here
+    problems = preflight(lab, target, wanted)
+    if problems:
+        raise ParameterError(problems, source="the params and the cluster",
+                             hint="nothing was written; fix the fields above and run again")
     scrubber = Scrubber.for_lab(lab)
+    with _record(Path(records_root).resolve(), lab, target, scrubber, emit, wanted) as (record, run_data):
+        result = RunResult(record=record, lab=lab.lab)
+        with _kernel_environment(lab):
+            for index, step in enumerate(wanted, start=1):
+                failed = any(s.status not in ("passed", "skipped") for s in result.steps)
+                if failed and not keep_going:
+                    outcome = StepOutcome(step, "skipped", error=StepError(
+                        "Skipped", "an earlier step failed", "use --keep-going to run it anyway"))
+                else:
+                    outcome = _run_step(step, index, len(wanted), record, scrubber, emit, target.kind, run_data)
+                result.steps.append(outcome)
+                run_data["steps"][index - 1] = outcome.to_dict()
+                records.write_run(record, run_data, scrubber)
+        run_data["status"] = "passed" if result.ok else "failed"
+    return result
 
-    # Absolute: the notebooks run with their own folder as the working directory.
-    record = records.create(Path(records_root).resolve(), lab.lab)
+
+# -- the record around a run ------------------------------------------------------------------------
+
+
+@contextmanager
+def _record(root: Path, lab: params.Lab, target: Target, scrubber: Scrubber, emit: Progress,
+            wanted: list[str]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Create the record, keep run.json current, and finalise it however the run ends (SIGTERM too)."""
+    info = target.info()
+    record = records.create(root, lab.lab)
     started = time.time()
     run_data: dict[str, Any] = {
         "lab": lab.lab,
@@ -99,75 +171,104 @@ def run(
         "started": records.utc_now(),
         "ended": None,
         "duration_s": None,
-        "params_file": str(params_file),
         "params": lab.scrubbed(),
         "warnings": [str(w) for w in lab.warnings()],
         "target": {"kind": info.kind, "name": info.name, **info.details},
-        "steps": [],
+        "steps": [{"step": s, "status": "pending"} for s in wanted],
+        "spkrunbook_version": __version__,
         "versions": records.package_versions(),
         "command": records.argv_for_record(),
     }
+    records.write_lab(record, lab, scrubber)
     records.write_run(record, run_data, scrubber)
-    shutil.copy2(params_file, record / "params.yaml")
-    scrubber.file(record / "params.yaml")
-    result = RunResult(record=record, lab=lab.lab)
     emit({"event": "run-start", "record": str(record), "steps": wanted, "lab": lab.lab})
-    stop = False
+    previous = _terminate_as_interrupt()
     try:
-        for index, step in enumerate(wanted, start=1):
-            if stop:
-                outcome = StepOutcome(step, "skipped", error="an earlier step failed (use --keep-going to run it anyway)")
-            else:
-                outcome = _run_step(step, index, len(wanted), params_file, record, scrubber, emit, notebook_dir, info.kind)
-                if outcome.status != "passed" and not keep_going:
-                    stop = True
-            result.steps.append(outcome)
-            run_data["steps"].append(outcome.__dict__)
-            records.write_run(record, run_data, scrubber)
-        run_data["status"] = "passed" if result.ok else "failed"
+        yield record, run_data
     except KeyboardInterrupt:
         run_data["status"] = "incomplete"
         run_data["interrupted"] = True
         raise
     finally:
+        signal.signal(signal.SIGTERM, previous)
         run_data["ended"] = records.utc_now()
         run_data["duration_s"] = round(time.time() - started, 2)
-        records.scrub_tree(record, scrubber)
-        records.write_run(record, run_data, scrubber)
+        try:
+            records.scrub_tree(record, scrubber)
+            records.write_run(record, run_data, scrubber)
+        except RecordError as exc:
+            emit({"event": "record-error", "error": exc.message})
         emit({"event": "run-end", "status": run_data["status"], "record": str(record)})
-    return result
 
 
-def _run_step(
-    step: str,
-    index: int,
-    total: int,
-    params_file: Path,
-    record: Path,
-    scrubber: Scrubber,
-    emit: Progress,
-    notebook_dir: Path,
-    target_kind: str,
-) -> StepOutcome:
-    src = notebook_path(step, notebook_dir)
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI runner, a Kubernetes Job, systemd): handled like Ctrl-C, exit 143."""
+
+
+def _terminate_as_interrupt() -> Any:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Terminated()
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        return signal.getsignal(signal.SIGTERM)
+
+
+@contextmanager
+def _kernel_environment(lab: params.Lab) -> Iterator[None]:
+    """What each kernel inherits: the headless flag and the lab's secrets by the names lab.json refers to."""
+    env = {HEADLESS_ENV: "1", **lab.secret_environment()}
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# -- one step -----------------------------------------------------------------------------------------
+
+
+def _error_of(exc: BaseException) -> StepError:
+    """A failed cell as the user should read it: message and hint apart, the class kept for code."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        message, _, hint = str(exc.evalue).partition("\n  what to do: ")
+        return StepError(exc.ename, message.strip(), hint.strip(), exc.cell_index)
+    if isinstance(exc, SpkRunbookError):
+        return StepError(type(exc).__name__, exc.message, exc.hint or "")
+    return StepError(type(exc).__name__, str(exc) or type(exc).__name__)
+
+
+def _run_step(step: str, index: int, total: int, record: Path, scrubber: Scrubber, emit: Progress,
+              target_kind: str, run_data: dict[str, Any]) -> StepOutcome:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    src = bundle.notebook(step)
     out = record / src.name
     emit({"event": "step-start", "step": step, "index": index, "total": total})
     t0 = time.time()
 
     def on_cell_start(cell: Any = None, cell_index: int = 0, **_: Any) -> None:
         first = (cell.source.strip().splitlines() or [""])[0][:70] if cell is not None else ""
-        emit({"event": "cell", "step": step, "index": index, "total": total, "cell": cell_index + 1, "source": first, "elapsed": time.time() - t0})
+        emit({"event": "cell", "step": step, "index": index, "total": total, "cell": cell_index + 1, "source": first,
+              "elapsed": time.time() - t0})
 
-    status, error = "passed", ""
-    env_before = os.environ.get("SPKRUNBOOK_HEADLESS")
-    os.environ["SPKRUNBOOK_HEADLESS"] = "1"
+    status, error = "passed", None
     try:
         papermill.execute_notebook(
             str(src),
             str(out),
-            parameters={"params_file": str(params_file), "record_dir": str(record), "interactive": False},
+            parameters={"params_file": "", "record": str(record), "interactive": False},
             kernel_name=KERNEL,
-            cwd=str(notebook_dir),
+            cwd=str(record),
             progress_bar=False,
             execution_timeout=CELL_TIMEOUT_S,
             on_cell_start=on_cell_start,
@@ -175,33 +276,61 @@ def _run_step(
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as exc:
-        status, error = "failed", _short_error(exc)
-    except Exception as exc:  # noqa: BLE001 - a dead kernel or missing notebook fails this step, not the run
-        status, error = "error", f"{type(exc).__name__}: {exc}"
-    finally:
-        if env_before is None:
-            os.environ.pop("SPKRUNBOOK_HEADLESS", None)
+        status, error = "failed", _error_of(exc)
+    except KeyboardInterrupt:
+        status, error = "interrupted", StepError("Interrupted", "the run was interrupted while this step ran")
+        _finish_notebook(step, out, record, scrubber, status, target_kind, t0)
+        run_data["steps"][index - 1] = StepOutcome(step, status, round(time.time() - t0, 2), out.name, "", error).to_dict()
+        raise
+    except RecordError as exc:
+        status, error = "error", _error_of(exc)
+    except Exception as exc:  # noqa: BLE001 - a dead kernel fails this step, not the run
+        status, error = "error", _error_of(exc)
+    html, problem = _finish_notebook(step, out, record, scrubber, status, target_kind, t0)
+    if problem is not None:
+        status, error = "error", error or problem
     duration = round(time.time() - t0, 2)
-    html = ""
-    if out.is_file():
-        records.attach_step_metadata(
-            out,
-            record / "steps" / f"{step}.json",
-            {"version": __version__, "step": step, "status": status, "target_kind": target_kind, "duration_s": duration},
-        )
-        scrubber.file(out)
-        try:
-            html = str(records.render_html(out, scrubber).name)
-        except Exception as exc:  # noqa: BLE001 - an unrenderable notebook still leaves its .ipynb
-            error = error or f"HTML rendering failed: {exc}"
-    outcome = StepOutcome(step, status, duration, out.name if out.is_file() else "", html, scrubber.text(error))
-    emit({"event": "step-end", "step": step, "index": index, "total": total, "status": status, "duration": duration, "error": outcome.error})
+    if error is not None:
+        error = StepError(error.name, scrubber.text(error.message), scrubber.text(error.hint), error.cell)
+    outcome = StepOutcome(step, status, duration, out.name if out.is_file() else "", html, error)
+    emit({"event": "step-end", "step": step, "index": index, "total": total, "status": status,
+          "duration": duration, "error": error})
     return outcome
 
 
-def validate(params_path: str | os.PathLike[str]) -> params.Lab:
-    """Validate a params file only (raises ``ParameterError``)."""
-    return params.load(params_path)
+def _finish_notebook(step: str, out: Path, record: Path, scrubber: Scrubber, status: str, target_kind: str,
+                     t0: float) -> tuple[str, StepError | None]:
+    """Metadata, scrub and HTML for an executed notebook; a record that cannot be completed is an error."""
+    if not out.is_file():
+        return "", None
+    try:
+        records.attach_step_metadata(
+            out,
+            record / records.STEPS_DIR / f"{step}.json",
+            {"version": __version__, "step": step, "status": status, "target_kind": target_kind,
+             "duration_s": round(time.time() - t0, 2)},
+        )
+        scrubber.file(out)
+        return records.render_html(out, scrubber).name, None
+    except RecordError as exc:
+        return "", StepError("RecordError", exc.message, exc.hint or "")
+    except Exception as exc:  # noqa: BLE001 - an unrenderable notebook still leaves its .ipynb
+        return "", StepError(type(exc).__name__, f"the record of this step could not be completed: {exc}")
 
 
-__all__ = ["RunResult", "StepOutcome", "run", "validate", "SpkRunbookError"]
+def validate(lab_or_path: params.Lab | str | os.PathLike[str], *, connect: bool = True,
+             steps: list[str] | None = None) -> tuple[params.Lab, list[Problem]]:
+    """What ``spkrunbook validate`` checks: the params, then (``connect``) the target and the preflight rules.
+
+    Raises ``ParameterError``/``ClusterUnreachable`` like ``run`` does; returns the lab
+    and the preflight problems (empty when a run would start).
+    """
+    lab = lab_or_path if isinstance(lab_or_path, params.Lab) else params.load(lab_or_path)
+    wanted = plan(lab, steps)
+    if not connect:
+        return lab, []
+    target = cluster.connect(lab)
+    return lab, preflight(lab, target, wanted)
+
+
+__all__ = ["RunResult", "StepError", "StepOutcome", "plan", "preflight", "run", "validate"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubernetes.utils import parse_quantity
+from .quantity import parse_quantity
 
 from .params import Lab
 

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from spkrunbook.testing import FakeApiServer
+from tests.support import FakeApiServer
 
 #: The bearer token the ``api`` fixture requires (also ``api.token``); tests assert it never leaks.
 FAKE_TOKEN = "sha256~fake-token-DO-NOT-LEAK-1234567890"

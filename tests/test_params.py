@@ -9,23 +9,52 @@ import pytest
 
 from spkrunbook import cli, params
 from spkrunbook.errors import ParameterError
+from tests.support.paths import DEMO_DIR, DEMO_PARAMS, TEMPLATE
+from tests.support import paths
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "params" / "demo.yaml"
+ROOT = paths.ROOT
+DEMO = DEMO_PARAMS
 
 
 def demo_data() -> dict:
     return params.read_yaml(DEMO)
 
 
-def test_demo_and_template_are_valid():
+def test_demo_is_valid():
     lab = params.load(DEMO)
     assert lab.lab == "demo"
-    assert lab.target.snapshot == (ROOT / "demo" / "snapshot").resolve()
+    assert lab.target.snapshot == (DEMO_DIR / "snapshot").resolve()
     assert lab.cni_networks == "default/macvlan-internal,default/macvlan-external"
     # the seed uses cniVersion 0.3.0, below OpenShift's documented minimum: a warning, not an error
     assert [w.path for w in lab.warnings()] == ["networks.internal.cni_version", "networks.external.cni_version"]
-    params.load(ROOT / "params" / "lab-template.yaml")
+
+
+def test_the_unfilled_template_reports_each_placeholder(capsys):
+    with pytest.raises(ParameterError) as err:
+        params.load(TEMPLATE)
+    assert [p.path for p in err.value.problems] == [
+        "lab", "target.kubeconfig", "networks.internal.master", "networks.external.master",
+        "vlans.internal.selfip_v4s[0]", "vlans.external.selfip_v4s[0]", "install.values_file"]
+    assert all("still the template's placeholder <" in p.message for p in err.value.problems)
+    assert cli.main(["validate", str(TEMPLATE), "--offline"]) == 2
+    assert "networks.internal.master: still the template's placeholder" in capsys.readouterr().err
+
+
+def test_a_filled_template_is_valid(tmp_path):
+    text = TEMPLATE.read_text()
+    (tmp_path / "kubeconfig").write_text("apiVersion: v1\nkind: Config\ncontexts: []\n")
+    (tmp_path / "values.yaml").write_text("tmm: {}\n")
+    for placeholder, value in (("<lab-name>", "rack3"), ("<path to your kubeconfig, e.g. ~/.kube/config>", "kubeconfig"),
+                               ("<internal NIC on the TMM nodes, e.g. ens224>", "ens224"),
+                               ("<external NIC on the TMM nodes, e.g. ens256>", "ens256"),
+                               ('"<internal self IP in the node subnet, e.g. 10.1.10.100>"', "10.1.10.100"),
+                               ('"<external self IP, e.g. 10.1.20.100>"', "10.1.20.100"),
+                               ("<your ingress-values.yaml>", "values.yaml")):
+        assert placeholder in text
+        text = text.replace(placeholder, value)
+    (tmp_path / "lab.yaml").write_text(text)
+    lab = params.load(tmp_path / "lab.yaml")
+    assert lab.lab == "rack3" and lab.target.kubeconfig == (tmp_path / "kubeconfig").resolve()
 
 
 def test_every_problem_reported_with_field_path():
@@ -127,10 +156,84 @@ def test_cli_validate_exit_codes(tmp_path, capsys):
 
 def test_files_named_in_params_must_exist(tmp_path):
     data = demo_data()
-    data["debug"]["analyse"] = ["../demo/captures/cni0.pcap", "../demo/captures/nope.pcap"]
+    data["debug"]["analyse"] = ["./captures/cni0.pcap", "./captures/nope.pcap"]
     data["install"]["values_file"] = "missing-values.yaml"
     with pytest.raises(ParameterError) as err:
         params.parse(data, base_dir=DEMO.parent)
     got = {p.path: p.message for p in err.value.problems}
     assert set(got) == {"debug.analyse[1]", "install.values_file"}
     assert "nope.pcap does not exist" in got["debug.analyse[1]"]
+
+
+# -- the NAD fields: judged by params, the one validator (forms and nad.validate ask it) --------------
+
+GOOD = {"name": "macvlan-internal", "namespace": "default", "master": "ens224", "mode": "bridge", "cni_version": "0.3.1", "mtu": None}
+
+
+def good_lab() -> params.Lab:
+    data = demo_data()
+    data["networks"]["internal"].update(GOOD)
+    data["networks"]["external"].update({**GOOD, "name": "macvlan-external", "master": "ens256"})
+    return params.parse(data, base_dir=DEMO.parent)
+
+
+def network_problems(role: str, values: dict) -> list:
+    lab = good_lab()
+    changes = {f"networks.{role}.{k}": v for k, v in values.items()}
+    return [p for p in params.problems_with(lab, changes) if p.path.startswith(f"networks.{role}.")]
+
+
+def test_good_values_have_no_problems():
+    assert network_problems("internal", GOOD) == []
+
+
+@pytest.mark.parametrize(
+    "field,value,fragment",
+    [
+        ("name", "Macvlan_Internal", "DNS-1123"),
+        ("name", "", "required"),
+        ("name", "a" * 64, "63"),
+        ("namespace", "Default", "DNS-1123"),
+        ("master", "ens 224", "not a valid interface name"),
+        ("master", "eth0:1", "not a valid interface name"),
+        ("master", "a/b", "not a valid interface name"),
+        ("master", "enp0s31f6abcdefgh", "at most 15"),
+        ("master", "", "empty"),
+        ("master", "ens\x00224", "NUL byte"),
+        ("mode", "passthrough", "passthru"),
+        ("mode", "l2", "not a macvlan mode"),
+        ("cni_version", "0.3.7", "not a known CNI spec version"),
+        ("cni_version", "0.2.0", "cannot describe an interface without an address"),
+        ("mtu", "abc", "whole number"),
+        ("mtu", 10000, "outside 68..9216"),
+        ("mtu", 20, "outside"),
+    ],
+)
+def test_each_bad_value_is_an_error_on_its_field(field, value, fragment):
+    probs = network_problems("internal", {**GOOD, field: value})
+    assert [p.path for p in probs] == [f"networks.internal.{field}"]
+    assert probs[0].severity == "error"
+    assert fragment in probs[0].message
+    # a form asking about the one field gets the same answer
+    assert params.field_problems(good_lab(), f"networks.internal.{field}", value) == probs
+
+
+def test_every_problem_is_reported_at_once():
+    bad = {"name": "Bad_Name", "namespace": "x y", "master": "ens 1", "mode": "l3", "cni_version": "9", "mtu": "big"}
+    probs = network_problems("external", bad)
+    assert sorted(p.path.rsplit(".", 1)[1] for p in probs) == sorted(GOOD)
+
+
+def test_old_cni_version_is_a_warning():
+    probs = network_problems("internal", {**GOOD, "cni_version": "0.3.0"})
+    assert [(p.path, p.severity) for p in probs] == [("networks.internal.cni_version", "warning")]
+    assert "0.3.1" in probs[0].message
+
+
+def test_shared_name_is_an_error_and_shared_master_a_warning():
+    lab = good_lab()
+    same = {f"networks.external.{k}": v for k, v in GOOD.items()}
+    probs = [p for p in params.problems_with(lab, same) if p.path.startswith("networks.")]
+    assert {(p.path, p.severity) for p in probs} == {("networks.external.name", "error"), ("networks.external.master", "warning")}
+    other_ns = {**same, "networks.external.namespace": "spk", "networks.external.master": "ens256"}
+    assert [p for p in params.problems_with(lab, other_ns) if p.path.startswith("networks.")] == []

@@ -9,24 +9,27 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from spkrunbook import cli, records, runbook
-from spkrunbook.testing import labdata
+from spkrunbook import cli, runbook
+from spkrunbook import record as records
+from tests.support import labdata
 
-from spkrunbook.testing.apiserver import write_kubeconfig
+from tests.support.apiserver import write_kubeconfig
+from tests.support.paths import DEMO_DIR, DEMO_PARAMS, NOTEBOOKS_DIR
+from tests.support import paths
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "params" / "demo.yaml"
+ROOT = paths.ROOT
+DEMO = DEMO_PARAMS
 
 pytestmark = pytest.mark.slow
 
 
 def demo_text() -> str:
     """The demo params with its relative paths made absolute (for params files in tmp_path)."""
-    return DEMO.read_text().replace("../demo/", f"{ROOT / 'demo'}/")
+    return DEMO.read_text().replace("./", f"{DEMO_DIR}/")
 
 
 def params_for(tmp_path: Path, snapshot: Path, extra: str = "", name: str = "lab.yaml") -> Path:
-    text = demo_text().replace(f"snapshot: {ROOT / 'demo'}/snapshot", f"snapshot: {snapshot}")
+    text = demo_text().replace(f"snapshot: {DEMO_DIR}/snapshot", f"snapshot: {snapshot}")
     p = tmp_path / name
     p.write_text(text + extra)
     return p
@@ -36,7 +39,7 @@ def test_prerequisites_step_passes_and_leaves_a_record(tmp_path, capsys):
     rc = cli.main(["run", str(DEMO), "--step", "prerequisites", "--records", str(tmp_path / "rec")])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "step 1/1 prerequisites" in out and "cell 6: findings = prereqs.run" in out
+    assert "step 1/1 prerequisites" in out and "cell 6: result = prereqs.run" in out
     (record,) = list((tmp_path / "rec").iterdir())
     assert record.name.endswith("-demo")
     run = json.loads((record / "run.json").read_text())
@@ -49,7 +52,7 @@ def test_prerequisites_step_passes_and_leaves_a_record(tmp_path, capsys):
     assert meta["status"] == "passed" and meta["result"]["findings"][0]["counts"]["pass"] == 23
     assert "widgets" not in nb.metadata
     html = (record / "01-prerequisites.html").read_text()
-    assert "spkrunbook-findings" in html and "PASS" in html
+    assert "Prerequisites" in html and "PASS" in html
     assert (record / "prerequisites" / "prerequisites.csv").is_file()
     # the records listing shows it
     assert cli.main(["records", "--records", str(tmp_path / "rec")]) == 0
@@ -65,7 +68,9 @@ def test_failed_check_fails_the_run_with_error_visible(tmp_path, capsys):
     run = json.loads((record / "run.json").read_text())
     assert run["status"] == "failed"
     assert [s["status"] for s in run["steps"]] == ["failed", "skipped", "skipped", "skipped"]
-    assert "network-type" in run["steps"][0]["error"]
+    error = run["steps"][0]["error"]
+    assert error["name"] == "StepFailed" and "network-type" in error["message"]
+    assert error["hint"].startswith("migrate the cluster to OVN-Kubernetes") and isinstance(error["cell"], int)
     nb = nbformat.read(record / "01-prerequisites.ipynb", as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors and errors[0].ename == "StepFailed" and "OpenShiftSDN" in errors[0].evalue
@@ -97,7 +102,7 @@ def test_unreachable_cluster_exit_2_before_any_notebook(tmp_path, capsys):
     s.close()
     kc = write_kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{port}")
     p = tmp_path / "live.yaml"
-    p.write_text(demo_text().replace(f"kind: snapshot\n  snapshot: {ROOT / 'demo'}/snapshot", f"kind: live\n  kubeconfig: {kc}\n  retries: 0\n  request_timeout: 2"))
+    p.write_text(demo_text().replace(f"kind: snapshot\n  snapshot: {DEMO_DIR}/snapshot", f"kind: live\n  kubeconfig: {kc}\n  retries: 0\n  request_timeout: 2"))
     rc = cli.main(["run", str(p), "--records", str(tmp_path / "rec")])
     err = capsys.readouterr().err
     assert rc == 2
@@ -111,7 +116,7 @@ def test_no_secret_lands_in_the_record(tmp_path, monkeypatch, api):
     client_key = "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2UUlCQURBTkJna3Foa2lHOXcwQkFRRUZBQVNDQktjd2dnU2pBZ0VBQW9JQkFRQ3gK"
     registry_pw = "registry-Pa55w0rd-planted-42"
     monkeypatch.setenv("PLANTED_PW", registry_pw)
-    api.seed_from_snapshot(ROOT / "demo" / "snapshot")
+    api.seed_from_snapshot(DEMO_DIR / "snapshot")
     kc = write_kubeconfig(tmp_path / "kubeconfig", api.url, token=kube_token)
     cfg = json.loads(kc.read_text())
     cfg["users"][0]["user"]["client-key-data"] = client_key
@@ -119,7 +124,7 @@ def test_no_secret_lands_in_the_record(tmp_path, monkeypatch, api):
     p = tmp_path / "secret.yaml"
     p.write_text(
         demo_text()
-        .replace(f"kind: snapshot\n  snapshot: {ROOT / 'demo'}/snapshot", f"kind: live\n  kubeconfig: {kc}")
+        .replace(f"kind: snapshot\n  snapshot: {DEMO_DIR}/snapshot", f"kind: live\n  kubeconfig: {kc}")
         .replace("install:\n", "install:\n  image_credentials:\n    registry: r.example\n    username: spk\n    password: ${PLANTED_PW}\n")
     )
     result = runbook.run(p, records_root=tmp_path / "rec", steps=["prerequisites"])
@@ -175,4 +180,4 @@ def test_relative_records_folder_holds_every_artifact(tmp_path, monkeypatch):
     (record,) = list((tmp_path / "rel-records").iterdir())
     assert (record / "prerequisites" / "prerequisites.json").is_file()
     assert (record / "steps" / "prerequisites.json").is_file()
-    assert not (ROOT / "notebooks" / "rel-records").exists()
+    assert not (NOTEBOOKS_DIR / "rel-records").exists()

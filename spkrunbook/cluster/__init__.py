@@ -1,9 +1,16 @@
-"""Where cluster state comes from: ``connect(lab)`` returns a live or snapshot target."""
+"""Where cluster state comes from: ``connect(lab)`` returns a live or snapshot target.
+
+``base`` is the Target protocol and resource names; ``live`` the only module that
+imports the Kubernetes client; ``snapshot`` must-gather folders read offline;
+``facts`` what the cluster says about the lab; ``reconcile`` the create / unchanged
+/ update / refuse / plan rules every written kind follows.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..errors import SnapshotError
 from .base import RESOURCES, ExecResult, Obj, Resource, Target, TargetInfo, resource
 from .snapshot import SnapshotTarget
 
@@ -11,14 +18,19 @@ if TYPE_CHECKING:
     from ..params import Lab
 
 
-def connect(lab: "Lab") -> Target:
-    """The target the params ask for; a live one is checked for reachability here."""
+def connect(lab: Lab, *, check: bool = True) -> Target:
+    """The target the params ask for; with ``check`` a live one is asked ``GET /version`` once here.
+
+    A notebook run by ``spkrunbook run`` passes ``check=False``: the run already
+    checked, so each kernel builds its client without another round trip.
+    """
     if lab.target.kind == "snapshot":
-        assert lab.target.snapshot is not None
+        if lab.target.snapshot is None:
+            raise SnapshotError("target.snapshot is not set", hint="set it to the folder oc adm must-gather wrote")
         return SnapshotTarget(lab.target.snapshot)
     from .live import LiveTarget
 
-    return LiveTarget.from_params(lab.target)
+    return LiveTarget.from_params(lab.target, check=check)
 
 
 __all__ = ["RESOURCES", "ExecResult", "Obj", "Resource", "SnapshotTarget", "Target", "TargetInfo", "connect", "resource"]

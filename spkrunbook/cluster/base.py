@@ -46,6 +46,7 @@ RESOURCES: dict[str, Resource] = {
         "apiextensions.k8s.io", "v1", "customresourcedefinitions", False, "CustomResourceDefinition"
     ),
     "clusterversions": Resource("config.openshift.io", "v1", "clusterversions", False, "ClusterVersion"),
+    "infrastructures": Resource("config.openshift.io", "v1", "infrastructures", False, "Infrastructure"),
     "networks.config": Resource("config.openshift.io", "v1", "networks", False, "Network"),
     "networks.operator": Resource("operator.openshift.io", "v1", "networks", False, "Network"),
     "kubeletconfigs": Resource("machineconfiguration.openshift.io", "v1", "kubeletconfigs", False, "KubeletConfig"),
@@ -62,6 +63,10 @@ RESOURCES: dict[str, Resource] = {
     "f5-spk-vlans": Resource("k8s.f5net.com", "v1", "f5-spk-vlans", True, "F5SPKVlan"),
     "f5-spk-staticroutes": Resource("k8s.f5net.com", "v1", "f5-spk-staticroutes", True, "F5SPKStaticRoute"),
     "deployments": Resource("apps", "v1", "deployments", True, "Deployment"),
+    "replicasets": Resource("apps", "v1", "replicasets", True, "ReplicaSet"),
+    "adminpolicybasedexternalroutes": Resource(
+        "k8s.ovn.org", "v1", "adminpolicybasedexternalroutes", False, "AdminPolicyBasedExternalRoute"
+    ),
 }
 
 NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"

@@ -95,8 +95,8 @@ class LiveTarget:
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
-    def from_params(cls, params: "TargetParams", **kwargs: Any) -> "LiveTarget":
-        """Build from the target params and check reachability once (GET /version)."""
+    def from_params(cls, params: "TargetParams", *, check: bool = True, **kwargs: Any) -> "LiveTarget":
+        """Build from the target params; with ``check``, ask the server once (GET /version)."""
         token = params.token.get_secret_value() if params.token is not None else None
         if params.in_cluster:
             target = cls.in_cluster(request_timeout=params.request_timeout, retries=params.retries, **kwargs)
@@ -106,7 +106,8 @@ class LiveTarget:
         else:
             target = cls.from_kubeconfig(params.kubeconfig, params.context, verify_tls=params.verify_tls,
                                          request_timeout=params.request_timeout, retries=params.retries, **kwargs)
-        target.check_reachable()
+        if check:
+            target.check_reachable()
         return target
 
     @classmethod
@@ -650,3 +651,13 @@ def _base_configuration() -> Configuration:
     cfg = type.__call__(Configuration)  # not the process-wide default copy
     cfg.retries = False
     return cfg
+
+
+def kube_contexts(kubeconfig: "str | Path | None" = None) -> tuple[list[str], str | None]:
+    """Context names in a kubeconfig and the active one, as the client reads them; ``([], None)`` when unusable."""
+    try:
+        contexts, active = kconfig.list_kube_config_contexts(config_file=str(kubeconfig) if kubeconfig else None)
+    except (ConfigException, OSError, TypeError, ValueError):
+        return [], None
+    names = sorted(c["name"] for c in contexts or [] if c.get("name"))
+    return names, (active or {}).get("name")

@@ -6,17 +6,18 @@ A step form is built from these so the four notebooks behave alike:
   person: under papermill (``SPKRUNBOOK_HEADLESS`` set by the runbook) or with
   ``interactive=False`` it builds nothing, so records hold static outputs only,
   no widget state, and nothing waits.
-* ``Choices.discover(lab, target)`` lists what the target knows (kube contexts,
-  namespaces, TMM nodes, their common NICs, TMM pods, capture interfaces); an
-  entry is ``None`` when the target cannot tell, and the field becomes free text.
+* ``Choices.discover(lab, target)`` offers what ``cluster.facts`` knows (kube
+  contexts, namespaces, TMM nodes, their common NICs, TMM pods, capture
+  interfaces); an entry is ``None`` when the target cannot tell, and the field
+  becomes free text.
 * ``ValidatedField`` puts a message beside a widget and refreshes it on every
-  change; ``lab_field`` checks with ``params.parse`` (the headless validation)
-  and ``interface_field`` with ``params.interface_name_problem``.
+  change; ``lab_field`` asks ``params.field_problems`` (the one validator) and
+  ``interface_field`` ``params.interface_name_problem``.
 * ``SecretField`` takes a password or token without keeping it in widget state.
 * ``ConfirmGate`` stops a destructive button until its box is ticked, then unticks.
 * ``SaveAsNew`` writes the edited lab as a *new* params file (never overwriting;
   secrets as ``${ENV}`` references) and selects it in the params dropdown.
-* ``Progress`` shows a bar in Lab and prints plain lines headless.
+* ``ProgressBar`` is ``progress.Progress`` with a bar widget on top.
 
 Logic lives in plain methods so tests drive it without a browser.
 """
@@ -27,22 +28,20 @@ import copy
 import html
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, TextIO
+from typing import Any, Callable, Iterable
 
 import ipywidgets as w
 from pydantic import SecretStr
 
-from .. import notebook, params
-from ..cluster.base import Target, label_selector_matches
-from ..errors import ParameterError, Problem, SpkRunbookError
+from .. import display, notebook, params
+from ..cluster import facts
+from ..cluster.base import Target
+from ..errors import Problem, SpkRunbookError
+from ..progress import Progress
 
-RED, AMBER, GREEN = "#cf222e", "#9a6700", "#1a7f37"
-NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
-# The env vars params.dump writes in place of secrets.
-SECRET_ENV = {"target.token": "SPKRUNBOOK_TOKEN", "install.image_credentials.password": "SPKRUNBOOK_REGISTRY_PASSWORD"}
+RED, AMBER, GREEN = display.PALETTE["fail"], display.PALETTE["warn"], display.PALETTE["pass"]
 
 
 # -- headless guard ------------------------------------------------------------------------------
@@ -134,92 +133,11 @@ def refresh_params_dropdown(dropdown: w.Dropdown, select: str | Path | None = No
 # -- choices from the kubeconfig and the target ---------------------------------------------------
 
 
-def kube_contexts(kubeconfig: str | Path | None = None) -> tuple[list[str], str | None]:
-    """Context names in a kubeconfig and the active one; ``([], None)`` when there is no usable file."""
-    from kubernetes import config as kconfig
-
-    try:
-        contexts, active = kconfig.list_kube_config_contexts(config_file=str(kubeconfig) if kubeconfig else None)
-    except (kconfig.ConfigException, OSError, TypeError, ValueError):
-        return [], None
-    names = sorted(c["name"] for c in contexts or [] if c.get("name"))
-    return names, (active or {}).get("name")
-
-
 def _safe(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except SpkRunbookError:
         return None
-
-
-def namespaces(target: Target | None) -> list[str] | None:
-    """Namespace names, or None when the target cannot tell.
-
-    A snapshot often holds no Namespace objects; then the namespaces its pods live in are offered.
-    """
-    if target is None:
-        return None
-    names = _safe(lambda: {o["metadata"]["name"] for o in target.list("namespaces")})
-    if not names:
-        names = _safe(lambda: {o["metadata"].get("namespace") for o in target.list("pods")} - {None})
-    return sorted(names) if names else None
-
-
-def tmm_nodes(target: Target | None, lab: params.Lab) -> list[str] | None:
-    """Nodes matching ``tmm.node_selector``, or None when the target cannot list nodes."""
-    if target is None:
-        return None
-    sel = lab.tmm.selector_string()
-    return _safe(
-        lambda: sorted(
-            n["metadata"]["name"] for n in target.list("nodes") if label_selector_matches(n["metadata"].get("labels"), sel)
-        )
-    )
-
-
-def node_interfaces(target: Target | None, lab: params.Lab) -> list[str] | None:
-    """NIC names present on every TMM node the target reports (NodeNetworkState); None when unknown."""
-    from .. import prereqs
-
-    if target is None:
-        return None
-    per_node = _safe(lambda: prereqs.node_interfaces(target, lab))
-    if not per_node:
-        return None
-    sets = [set(ifaces) for ifaces in per_node.values()]
-    common = set.intersection(*sets)
-    return sorted(i for i in common if i and i != "lo")
-
-
-def _tmm_pod_objects(target: Target, lab: params.Lab) -> list[dict[str, Any]]:
-    return target.list("pods", lab.tmm.namespace, label_selector=lab.tmm.pod_selector)
-
-
-def tmm_pods(target: Target | None, lab: params.Lab) -> list[str] | None:
-    """TMM pod names (``tmm.pod_selector`` in ``tmm.namespace``), or None when the target cannot list pods."""
-    if target is None:
-        return None
-    return _safe(lambda: sorted(p["metadata"]["name"] for p in _tmm_pod_objects(target, lab)))
-
-
-def capture_interfaces(target: Target | None, lab: params.Lab, pod: str | None = None) -> list[str]:
-    """``any`` plus the interfaces Multus reports in the TMM pods' network-status (eth0, net1, net2 ...)."""
-    out = ["any"]
-    pods = _safe(lambda: _tmm_pod_objects(target, lab)) if target is not None else None
-    for p in pods or []:
-        if pod and p["metadata"]["name"] != pod:
-            continue
-        raw = ((p["metadata"].get("annotations") or {}).get(NETWORK_STATUS)) or "[]"
-        try:
-            status = json.loads(raw)
-        except ValueError:
-            continue
-        for entry in status if isinstance(status, list) else []:
-            name = entry.get("interface") if isinstance(entry, dict) else None
-            if name and name not in out:
-                out.append(name)
-    return out
 
 
 @dataclass
@@ -235,71 +153,25 @@ class Choices:
     capture_interfaces: list[str]
 
     @classmethod
-    def discover(cls, lab: params.Lab, target: Target | None) -> "Choices":
-        contexts, active = kube_contexts(lab.target.kubeconfig) if lab.target.kind == "live" and lab.target.kubeconfig else ([], None)
+    def discover(cls, lab: params.Lab, target: Target | None) -> Choices:
+        """Everything from ``cluster.facts``: the forms never ask the cluster a question of their own."""
+        live = lab.target.kind == "live" and lab.target.kubeconfig
+        contexts, active = facts.kube_contexts(lab.target.kubeconfig) if live else ([], None)
+        f = facts.ClusterFacts(lab, target) if target is not None else None
         return cls(
             contexts=contexts,
             active_context=lab.target.context or active,
-            namespaces=namespaces(target),
-            nodes=tmm_nodes(target, lab),
-            interfaces=node_interfaces(target, lab),
-            pods=tmm_pods(target, lab),
-            capture_interfaces=capture_interfaces(target, lab),
+            namespaces=_safe(f.namespaces) if f else None,
+            nodes=_safe(lambda: f.tmm_node_names) if f else None,  # type: ignore[union-attr]
+            interfaces=_safe(lambda: f.node_interfaces().choices()) if f else None,  # type: ignore[union-attr]
+            pods=_safe(f.tmm_pod_names) if f else None,
+            capture_interfaces=(_safe(f.pod_interfaces) if f else None) or ["any"],
         )
 
 
 # -- validated fields -----------------------------------------------------------------------------
 
 Check = Callable[[Any], "list[Problem] | str | None"]
-
-
-def _get_path(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        data = data[int(part)] if isinstance(data, list) else data[part]
-    return data
-
-
-def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".")
-    cur: Any = data
-    for part in parts[:-1]:
-        if isinstance(cur, list):
-            cur = cur[int(part)]
-        else:
-            if cur.get(part) is None:
-                cur[part] = {}
-            cur = cur[part]
-    if isinstance(cur, list):
-        cur[int(parts[-1])] = value
-    else:
-        cur[parts[-1]] = value
-
-
-def _under(problem_path: str, path: str) -> bool:
-    return problem_path == path or problem_path.startswith(path + ".") or problem_path.startswith(path + "[")
-
-
-def field_problems(lab: params.Lab, path: str, value: Any) -> list[Problem]:
-    """What a headless run (``params.parse``) says about field ``path`` if it held ``value``.
-
-    Errors come from the model's validation, warnings from ``Lab.warnings()``;
-    only problems at ``path`` (or below it) are returned.
-    """
-    data = lab.model_dump(mode="python")  # SecretStr values stay SecretStr: nothing secret is copied out
-    _set_path(data, path, value)
-    try:
-        checked = params.parse(data)
-    except ParameterError as exc:
-        return [p for p in exc.problems if _under(p.path, path)]
-    return [p for p in checked.warnings() if _under(p.path, path)]
-
-
-def lab_with(lab: params.Lab, changes: dict[str, Any]) -> params.Lab:
-    """A validated copy of ``lab`` with dotted-path ``changes`` (raises ``ParameterError``)."""
-    data = lab.model_dump(mode="python")
-    for path, value in changes.items():
-        _set_path(data, path, value)
-    return params.parse(data)
 
 
 def _as_problems(result: "list[Problem] | str | None") -> list[Problem]:
@@ -372,8 +244,9 @@ def lab_field(lab: params.Lab, path: str, *, widget: w.ValueWidget | None = None
               on_valid: Callable[[Any], None] | None = None) -> ValidatedField:
     """A field for ``lab``'s dotted ``path``, validated as ``params.parse`` would as the person types."""
     if widget is None:
-        widget = choice_widget(_get_path(lab.model_dump(mode="python"), path), choices, description or path.rsplit(".", 1)[-1])
-    return ValidatedField(widget, lambda v: field_problems(lab, path, v), convert=convert, on_valid=on_valid)
+        widget = choice_widget(params.get_path(lab.model_dump(mode="python"), path), choices,
+                               description or path.rsplit(".", 1)[-1])
+    return ValidatedField(widget, lambda v: params.field_problems(lab, path, v), convert=convert, on_valid=on_valid)
 
 
 def optional_int(text: Any) -> int | None:
@@ -486,14 +359,7 @@ def save_new_params(lab: params.Lab, name: str, folder: str | Path) -> Path:
     return path
 
 
-def secret_refs(lab: params.Lab) -> list[str]:
-    """The env vars a params file written by ``params.dump`` for this lab needs before a headless run."""
-    out = []
-    if lab.target.token is not None:
-        out.append(SECRET_ENV["target.token"])
-    if lab.install.image_credentials is not None:
-        out.append(SECRET_ENV["install.image_credentials.password"])
-    return out
+secret_refs = params.secret_refs
 
 
 class SaveAsNew:
@@ -530,58 +396,40 @@ class SaveAsNew:
 # -- progress -------------------------------------------------------------------------------------
 
 
-class Progress:
-    """Progress of a step: a bar and a line in Lab, plain ``label n/total: text`` lines headless.
+class ProgressBar(Progress):
+    """``progress.Progress`` with an ``IntProgress`` bar and a line beside it, for forms in JupyterLab.
 
-    ``widget=None`` decides by ``headless()``. Usable as the ``progress`` callback of
-    library functions: ``progress(text)`` advances by one.
+    Headless it is the plain Progress (throttled lines), so a form's callbacks run
+    the same in tests and pipelines.
     """
 
-    def __init__(self, total: int, label: str, *, widget: bool | None = None, stream: TextIO | None = None) -> None:
-        self.total, self.label, self.n = max(int(total), 0), label, 0
+    def __init__(self, label: str, *, total: float | None = None, widget: bool | None = None, **kw: Any) -> None:
         self.use_widget = (not headless()) if widget is None else widget
-        self.stream = stream
-        self.lines: list[str] = []
-        self.bar = w.IntProgress(value=0, min=0, max=max(self.total, 1), description=label) if self.use_widget else None
+        super().__init__(label, total=total, notebook=False if self.use_widget else kw.pop("notebook", None), **kw)
+        self.bar = w.IntProgress(value=0, min=0, max=max(int(total or 1), 1), description=label) if self.use_widget else None
         self.text = w.HTML() if self.use_widget else None
-        self.widget = w.HBox([self.bar, self.text]) if self.use_widget else None
+        self.widget = w.HBox([self.bar, self.text]) if self.bar is not None and self.text is not None else None
 
-    def display(self) -> "Progress":
+    def display(self) -> ProgressBar:
         if self.widget is not None:
             from IPython.display import display
 
             display(self.widget)
         return self
 
-    def update(self, text: str = "", *, n: int | None = None) -> None:
-        self.n = self.n + 1 if n is None else n
-        line = f"{self.label} {self.n}/{self.total}: {text}" if text else f"{self.label} {self.n}/{self.total}"
-        self.lines.append(line)
-        if self.bar is not None and self.text is not None:
-            self.bar.value = min(self.n, self.bar.max)
-            self.text.value = html.escape(text)
-        else:
-            print(line, file=self.stream or sys.stdout, flush=True)
+    def _emit(self, force: bool = False) -> None:
+        if self.bar is None or self.text is None:
+            super()._emit(force)
+            return
+        self.history.append(self.text_line())
+        if self.total:
+            self.bar.max = max(int(self.total), 1)
+        self.bar.value = min(int(self.done_value), self.bar.max)
+        self.bar.bar_style = {"done": "success", "failed": "danger"}.get(self.state, "")
+        self.text.value = html.escape(self.message)
 
-    __call__ = update
-
-    def done(self, text: str = "done") -> None:
-        self.lines.append(f"{self.label}: {text}")
-        if self.bar is not None and self.text is not None:
-            self.bar.value = self.bar.max
-            self.bar.bar_style = "success"
-            self.text.value = html.escape(text)
-        else:
-            print(f"{self.label}: {text}", file=self.stream or sys.stdout, flush=True)
-
-    def __enter__(self) -> "Progress":
-        return self.display()
-
-    def __exit__(self, etype: Any, *_: Any) -> None:
-        if etype is None:
-            self.done()
-        elif self.bar is not None:
-            self.bar.bar_style = "danger"
+    def text_line(self) -> str:
+        return super().line()
 
 
 def widget_state_text() -> str:
@@ -591,8 +439,7 @@ def widget_state_text() -> str:
 
 
 __all__ = [
-    "Choices", "ConfirmGate", "Progress", "SaveAsNew", "SecretField", "ValidatedField", "capture_interfaces",
-    "choice_widget", "field_problems", "headless", "interactive", "interface_field", "kube_contexts", "lab_field", "lab_with",
-    "namespaces", "node_interfaces", "optional_int", "params_dropdown", "params_files", "refresh_params_dropdown",
-    "save_new_params", "secret_refs", "show", "tmm_nodes", "tmm_pods",
+    "Choices", "ConfirmGate", "ProgressBar", "SaveAsNew", "SecretField", "ValidatedField", "choice_widget", "headless",
+    "interactive", "interface_field", "lab_field", "optional_int", "params_dropdown", "params_files",
+    "refresh_params_dropdown", "save_new_params", "secret_refs", "show",
 ]

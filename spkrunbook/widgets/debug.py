@@ -1,6 +1,6 @@
 """The capture form: TMM pod, interface, seconds/packets, pod or node; Capture with a live rate plot.
 
-Pods and nodes are what the target reports (``common.tmm_pods``, ``common.tmm_nodes``);
+Pods and nodes are what ``cluster.facts`` reports (``common.Choices``);
 a node capture runs on the chosen TMM node (default ``capture.node``, else the pod's
 node). Capturing changes nothing in the cluster, so there is no confirmation box.
 
@@ -19,9 +19,10 @@ from typing import Any
 
 import ipywidgets as w
 
-from .. import debug
-from ..debug.captures import CaptureProgress, CaptureResult, plot_rate
+from ..cluster import facts
 from ..errors import SpkRunbookError
+from ..steps import debug
+from ..steps.debug.captures import CaptureProgress, CaptureResult, plot_rate
 from . import common
 
 
@@ -35,8 +36,9 @@ class CaptureForm:
         self.redraws = 0
         self.result: CaptureResult | None = None
         self._pods: dict[str, Any] = {}
-        names = common.tmm_pods(self.target, self.lab) or []  # None: the target cannot list pods
-        self.nodes = common.tmm_nodes(self.target, self.lab)  # None: the target cannot list nodes
+        choices = common.Choices.discover(self.lab, self.target)
+        names = choices.pods or []  # None: the target cannot list pods
+        self.nodes = choices.nodes  # None: the target cannot list nodes
         c = self.lab.debug.capture
         self.pod = w.Dropdown(options=names, value=names[0] if names else None, description="TMM pod")
         self.interface = w.Dropdown(options=[], description="interface")
@@ -84,11 +86,7 @@ class CaptureForm:
         pod = self._pod_object(pod_name)
         names: list[str] = []
         if pod is not None:
-            ann = (pod["metadata"].get("annotations") or {}).get(debug.sidecar.NETWORK_STATUS)
-            try:
-                names = [i for i in debug.parse_network_status(ann)["interface"] if i]
-            except debug.ParseError:
-                names = []
+            names = [str(e["interface"]) for e in facts.network_status(pod) or [] if e.get("interface")]
             t = debug.sidecar.sidecar_table(self.target, pod, "link", timeout=self.lab.debug.exec_timeout)
             if t.frame is not None:
                 names += [i for i in t.frame["interface"] if i not in names and i != "lo"]
@@ -122,7 +120,9 @@ class CaptureForm:
         try:
             self.result = debug.capture(self.lab, self.target, pod=s["pod"], node=s["node"], interface=s["interface"],
                                         where=s["where"], seconds=s["seconds"], packets=s["packets"],
-                                        record=self.step, progress=self.on_progress)
+                                        progress=self.on_progress)
+            if self.step is not None and hasattr(self.step, "save"):
+                self.step.save(self.result, under="form")
         finally:
             self.button.disabled = False
         r = self.result

@@ -9,24 +9,25 @@ afterwards. CPUs, replicas and self IPs are ``common.lab_field``s: ``params.pars
 checks them as the person types, as a headless run checks the params file. The
 registry password is a ``common.SecretField`` (a ``SecretStr`` in memory, never
 in widget state); ``common.SaveAsNew`` writes the edited lab as a new params file
-(the password as ``${SPKRUNBOOK_REGISTRY_PASSWORD}``) and ``common.Progress``
-shows the wait for TMM. All logic is in plain methods that tests call directly or
+(the password as ``${SPKRUNBOOK_REGISTRY_PASSWORD}``) and ``common.ProgressBar``
+shows helm and the wait for TMM. ``install`` calls ``install.run``, the same procedure as
+notebook 03: nothing here repeats it. All logic is in plain methods that tests call directly or
 through ``button.click()``; widgets only display.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import html
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
-from .. import install as install_step
+from .. import display
 from ..errors import ParameterError, SpkRunbookError
-from ..install import helm, values, vlans
 from ..params import Lab, parse
+from ..steps import install as install_step
+from ..steps.install import helm, values, vlans
 from . import common
 
 
@@ -72,7 +73,7 @@ class InstallForm:
         where = f"{step.target.kind} target {html.escape(step.target.info().name)}"
         self.status = w.HTML(f"<i>{where}</i>")
         self.output = w.Output()
-        self.progress: common.Progress | None = None
+        self.progress: common.ProgressBar | None = None
         self.last: dict[str, Any] = {}
         self.save = common.SaveAsNew(self.lab, common.params_dir(getattr(step, "params_file", None)) or ".")
         f = self.fields
@@ -139,8 +140,8 @@ class InstallForm:
         self.last = {"lab": lab, "values": vals, "vlans": objs, "checks": checks, "command": helm.shell(argv), "decision": decision}
         verdict = "ready to install" if checks.ok else "fix the failed checks before installing"
         self.status.value = f"<b>{html.escape(verdict)}</b>: {len(vals.applied)} value change(s); helm: {html.escape(decision.reason)}"
-        self._show(vals, vals.diff_html(), f"<pre>{html.escape(vlans.applier.to_yaml(o for _, o in objs))}</pre>", checks,
-                   f"<pre>{html.escape(helm.shell(argv))}</pre>")
+        self._show(vals, vals.diff_html(), display.code(vlans.applier.to_yaml(o for _, o in objs), title="F5SPKVlan CRs"),
+                   checks, display.code(helm.shell_lines(argv), title="helm"))
         return self.last
 
     def install(self) -> dict[str, Any] | None:
@@ -156,47 +157,25 @@ class InstallForm:
             self.status.value = common.error_html(exc)
             self.last = {"error": exc}
             return None
-        step = dataclasses.replace(self.step, lab=lab)
+        self.progress = common.ProgressBar("SPK install", total=lab.install.wait_timeout)
+        with self.output:
+            self.progress.display()
         try:
-            vals = install_step.prepare_values(step)
-            self._show(vals)
-            plan = install_step.apply_vlans(step)
-            self._show(plan)
-            lines: list[str] = []
-
-            def line(text: str) -> None:
-                lines.append(text)
-                with self.output:
-                    print(text)
-
-            outcome = install_step.run_helm(step, vals, on_line=line)
-            self._show(outcome)
-            tmm = install_step.verify_tmm(step, outcome, progress=self._tmm_progress(lab))
-            if self.progress is not None:
-                self.progress.done("TMM ready" if tmm.ok else "TMM not ready: see the table")
-            self._show(tmm)
+            result = install_step.run(lab, self.step.target, progress=self.progress)
         except SpkRunbookError as exc:
+            self.progress.fail(exc.message)
             self.status.value = common.error_html(exc)
             self.last = {"error": exc}
             return None
-        results = install_step.findings(vals, plan, outcome, tmm)
-        ok = all(f.ok for f in results)
+        self.progress.done("TMM ready" if result.tmm.findings.ok else "TMM not ready: see the table")
+        if hasattr(self.step, "save"):
+            self.step.save(result, under="form")
+        self._show(*result.parts)
+        ok = result.ok
         self.status.value = f"<b>{'installed and verified' if ok else 'install finished with failures'}</b>"
-        self.last = {"values": vals, "vlans": plan, "helm": outcome, "tmm": tmm, "ok": ok}
+        self.last = {"values": result.values, "vlans": result.vlans, "helm": result.helm, "tmm": result.tmm, "ok": ok,
+                     "result": result}
         return self.last
-
-    def _tmm_progress(self, lab: Lab) -> Any:
-        """A ``verify.wait_ready`` progress callback drawing a ``common.Progress`` bar (shown on the first call)."""
-        self.progress = None
-
-        def progress(elapsed: float, timeout: float, message: str) -> None:
-            if self.progress is None:
-                self.progress = common.Progress(int(timeout or lab.install.wait_timeout), "waiting for TMM")
-                with self.output:
-                    self.progress.display()
-            self.progress.update(message, n=int(elapsed))
-
-        return progress
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

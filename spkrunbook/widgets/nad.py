@@ -1,10 +1,9 @@
 """The NetworkAttachmentDefinition form: edit the two networks, render, apply, verify, tear down.
 
-The form edits the same ``Lab`` the headless run uses (``step.lab``) and checks
-each field with the same ``nad.network_problems`` / ``nad.pair_problems`` that
-``nad.validate`` uses, so a person sees the pipeline's verdict as they type (the
-whole form is re-checked on every change, since the two networks are checked
-against each other). ``master`` offers the NICs present on every TMM node and
+The form edits the same ``Lab`` the headless run uses (``step.lab``) and asks
+``params.problems_with`` (the one validator) about all its fields at once, so a
+person sees ``spkrunbook validate``'s verdict as they type (the whole form is
+re-checked on every change, since the two networks are checked against each other). ``master`` offers the NICs present on every TMM node and
 ``namespace`` the target's namespaces (``common.choice_widget``: pick one or type,
 typed values are checked the same way). Apply and Teardown on a writable target
 wait for the ``common.ConfirmGate`` box; ``common.SaveAsNew`` writes the edited lab
@@ -22,10 +21,12 @@ from typing import Any, Callable
 import ipywidgets as w
 from pydantic import ValidationError
 
-from .. import nad
+from .. import params
 from ..cluster.base import Target
+from ..cluster.facts import NodeInterfaces
 from ..errors import Problem, SpkRunbookError
 from ..params import KNOWN_CNI_VERSIONS, MACVLAN_MODES, Lab
+from ..steps import nad
 from . import common
 
 _LABELS = {
@@ -47,7 +48,7 @@ class NadForm:
         self.target: Target | None = target if target is not None else getattr(step, "target", None)
         self.nodes = self._discover()
         self.choices = self.nodes.choices()  # NICs on every TMM node the target reports; None: free text
-        self.namespaces = common.namespaces(self.target)
+        self.namespaces = common.Choices.discover(self.lab, self.target).namespaces
         self.fields: dict[str, dict[str, w.ValueWidget]] = {}
         self.messages: dict[str, dict[str, w.HTML]] = {}
         columns = []
@@ -81,7 +82,7 @@ class NadForm:
         self.verify_button.on_click(lambda _b: self.verify())
         self.teardown_button.on_click(lambda _b: self.teardown())
         self.output = w.HTML()
-        self.save = common.SaveAsNew(lambda: self.lab, common.params_dir(getattr(step, "params_file", None)) or ".")
+        self.save = common.SaveAsNew(lambda: self.lab, common.params_dir(getattr(step, "params_file", None) or None) or ".")
         self.widget = w.VBox(
             [
                 w.HBox(columns),
@@ -97,11 +98,11 @@ class NadForm:
         self.refresh()
 
     # -- construction ---------------------------------------------------------------------
-    def _discover(self) -> nad.NodeInterfaces:
+    def _discover(self) -> NodeInterfaces:
         try:
             return nad.tmm_interfaces(self.lab, self.target)
         except SpkRunbookError:
-            return nad.NodeInterfaces([], {})
+            return NodeInterfaces([], {})
 
     def _field(self, f: str, value: Any) -> w.ValueWidget:
         label = _LABELS[f]
@@ -124,11 +125,9 @@ class NadForm:
         return {f: widget.value for f, widget in self.fields[role].items()}
 
     def problems(self) -> list[Problem]:
-        """What the form's values would get from ``nad.validate``'s parameter checks."""
-        out: list[Problem] = []
-        for role in self.fields:
-            out += nad.network_problems(role, self.values(role))
-        return out + nad.pair_problems(self.values("internal"), self.values("external"))
+        """What ``spkrunbook validate`` would say about the networks with the form's values."""
+        changes = {f"networks.{role}.{f}": value for role in self.fields for f, value in self.values(role).items()}
+        return [p for p in params.problems_with(self.lab, changes) if p.path.startswith("networks.")]
 
     def errors(self) -> list[Problem]:
         return [p for p in self.problems() if p.severity == "error"]
@@ -143,7 +142,7 @@ class NadForm:
             if any(p.path == f"networks.{role}.{f}" for p in mine):
                 continue
             if f == "mtu":
-                value = int(value) if str(value).strip() else None
+                value = int(str(value).strip()) if str(value).strip() else None
             if getattr(net, f) != value:
                 try:
                     setattr(net, f, value)
@@ -184,9 +183,9 @@ class NadForm:
         except SpkRunbookError as exc:
             self.output.value = common.error_html(exc)
             return None
-        if self.step is not None and hasattr(self.step, "save_text"):
-            rendered.save(self.step, "network-attachments/form")
-        files = "".join(f"<p><code>{html.escape(n)}</code></p><pre>{html.escape(t)}</pre>" for n, t in rendered.files.items())
+        if self.step is not None and hasattr(self.step, "save"):
+            self.step.save(rendered, under="form")
+        files = "".join(f"<p><code>{html.escape(n)}</code></p><pre>{html.escape(t)}</pre>" for n, t in rendered.files_by_name.items())
         self.output.value = checks._repr_html_() + files + f"<pre>{html.escape(rendered.commands)}</pre>"
         return rendered
 

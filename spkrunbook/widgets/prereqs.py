@@ -11,9 +11,10 @@ from typing import Any
 import ipywidgets as w
 from IPython.display import display
 
-from .. import cluster, params, prereqs
+from .. import cluster, params
 from ..errors import SpkRunbookError
 from ..results import Findings
+from ..steps import prereqs
 from . import common
 
 
@@ -22,8 +23,9 @@ class PrereqsForm:
 
     def __init__(self, step: Any) -> None:
         self.step = step
-        self.file = common.params_dropdown(step.params_file)
-        contexts, active = common.kube_contexts(step.lab.target.kubeconfig) if step.lab.target.kind == "live" else ([], None)
+        self.file = common.params_dropdown(step.params_file or None)
+        choices = common.Choices.discover(step.lab, None)
+        contexts, active = choices.contexts, choices.active_context
         self.context = w.Dropdown(
             options=contexts or ["(from the params)"],
             value=(step.lab.target.context or active) if contexts else "(from the params)",
@@ -34,9 +36,11 @@ class PrereqsForm:
         self.message = w.HTML()
         self.out = w.Output()
         self.findings: Findings | None = None
+        self.result: prereqs.PrereqsResult | None = None
         self.lab: params.Lab | None = step.lab
         self.check_button.on_click(lambda _b: self.check())
-        self.save = common.SaveAsNew(lambda: self.load() or step.lab, common.params_dir(step.params_file) or ".", dropdown=self.file)
+        self.save = common.SaveAsNew(lambda: self.load() or step.lab, common.params_dir(step.params_file or None) or ".",
+                                     dropdown=self.file)
         self.widget = w.VBox([w.HBox([self.file, self.context, self.check_button]), self.message, self.out, self.save.widget])
 
     def load(self) -> params.Lab | None:
@@ -59,12 +63,13 @@ class PrereqsForm:
         self.message.value = "<i>checking ...</i>"
         try:
             target = cluster.connect(lab)
-            self.findings = prereqs.run(lab, target)
+            self.result = prereqs.run(lab, target)
         except SpkRunbookError as exc:
             self.message.value = common.error_html(exc)
             return None
+        self.findings = self.result.checks
         self.message.value = f"<b>{self.findings.summary()}</b>"
         self.out.clear_output()
         with self.out:
-            display(self.findings)
+            display(self.result)
         return self.findings

@@ -1,0 +1,420 @@
+"""What the cluster says about the lab, answered once: TMM nodes, their NICs, TMM pods, readiness.
+
+Every step and every form asks here: which nodes TMM can run on, which NICs
+those nodes report (NodeNetworkState), which pods are TMM's and what Multus
+attached to them (``network-status``, and the legacy ``networks-status`` key),
+whether a pod or node is ready, the OpenShift version, the OVN mode, the node
+subnets, the namespaces, the kube contexts. ``ClusterFacts`` reads each thing
+at most once with list calls (never node by node), so a 1,000-node cluster costs
+the same handful of requests; a missing API (CRD not installed) is ``None``, not
+an error.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Forbidden, ResourceMissing, SpkRunbookError
+from .base import Obj, Resource, Target, label_selector_matches
+
+if TYPE_CHECKING:
+    from ..params import Lab
+
+NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
+NETWORK_STATUS_LEGACY = "k8s.v1.cni.cncf.io/networks-status"
+NETWORKS = "k8s.v1.cni.cncf.io/networks"
+NODE_IFADDR = "k8s.ovn.org/node-primary-ifaddr"
+L3_GATEWAY = "k8s.ovn.org/l3-gateway-config"
+ZONE_NAME = "k8s.ovn.org/zone-name"
+OVN_NAMESPACE = "openshift-ovn-kubernetes"
+# OVN-Kubernetes interconnect (a NB database per node) is the default from OpenShift 4.14.
+INTERCONNECT_SINCE = (4, 14)
+
+
+# -- single objects --------------------------------------------------------------------------------
+def node_ready(node: Obj) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (node.get("status") or {}).get("conditions") or [])
+
+
+def pod_ready(pod: Obj) -> bool:
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return str(c.get("status")) == "True"
+    return False
+
+
+def pod_state(pod: Obj) -> str:
+    """``oc get pods``-like one-liner: name, phase, n/m ready, waiting reasons and restarts."""
+    st = pod.get("status") or {}
+    cs = st.get("containerStatuses") or []
+    n = len((pod.get("spec") or {}).get("containers") or []) or len(cs)
+    ready = sum(1 for c in cs if c.get("ready"))
+    waits = [f"{c.get('name')}: {(c.get('state') or {}).get('waiting', {}).get('reason')}"
+             for c in cs if (c.get("state") or {}).get("waiting")]
+    restarts = sum(int(c.get("restartCount") or 0) for c in cs)
+    extra = f" ({'; '.join(waits)})" if waits else ""
+    extra += f", {restarts} restart(s)" if restarts else ""
+    return f"{(pod.get('metadata') or {}).get('name')} {st.get('phase', 'Unknown')} {ready}/{n}{extra}"
+
+
+def network_status(pod: Obj) -> list[dict[str, Any]] | None:
+    """What Multus attached to a pod: the ``network-status`` annotation, else the legacy ``networks-status``.
+
+    None when neither is present or readable. A hint, not proof: Multus 4.1.3 lists
+    only the first network of a NAD in ``plugins`` form (NAD-client#75), so verify
+    inside the pod too.
+    """
+    ann = (pod.get("metadata") or {}).get("annotations") or {}
+    for key in (NETWORK_STATUS, NETWORK_STATUS_LEGACY):
+        raw = ann.get(key)
+        if raw is None:
+            continue
+        try:
+            data = json.loads(raw)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(data, list):
+            return [d for d in data if isinstance(d, dict)]
+    return None
+
+
+def network_status_key(pod: Obj) -> str | None:
+    """Which annotation ``network_status`` read (None when neither)."""
+    ann = (pod.get("metadata") or {}).get("annotations") or {}
+    return next((k for k in (NETWORK_STATUS, NETWORK_STATUS_LEGACY) if k in ann), None)
+
+
+def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """A ``LabelSelector`` (matchLabels + matchExpressions) against labels; an empty selector matches nothing."""
+    if not selector:
+        return False
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def version_tuple(text: str | None) -> tuple[int, int] | None:
+    m = re.match(r"^v?(\d+)\.(\d+)", str(text or ""))
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def kube_contexts(kubeconfig: str | Path | None = None) -> tuple[list[str], str | None]:
+    """Context names in a kubeconfig and the active one; ``([], None)`` without a usable file."""
+    from .live import kube_contexts as read
+
+    return read(kubeconfig)
+
+
+@dataclass
+class NodeInterfaces:
+    """What the target says about NICs on the TMM nodes; ``interfaces`` holds only nodes it knows."""
+
+    nodes: list[str]
+    interfaces: dict[str, dict[str, dict[str, Any]]]
+
+    def known(self, node: str) -> bool:
+        return node in self.interfaces
+
+    def choices(self) -> list[str] | None:
+        """Interface names present on every known TMM node (None when no node is known)."""
+        known = [self.interfaces[n] for n in self.nodes if n in self.interfaces] or list(self.interfaces.values())
+        if not known:
+            return None
+        common = set(known[0])
+        for ifaces in known[1:]:
+            common &= set(ifaces)
+        return sorted(i for i in common if i and i != "lo")
+
+
+def _interface_row(i: dict[str, Any]) -> dict[str, Any]:
+    bridge = i.get("bridge") or {}
+    return {
+        "state": i.get("state"),
+        "promisc": i.get("accept-all-mac-addresses"),
+        "type": i.get("type"),
+        "mac": i.get("mac-address"),
+        "mtu": i.get("mtu"),
+        "controller": i.get("controller") or i.get("master"),
+        "ports": [p.get("name") for p in bridge.get("port") or [] if isinstance(p, dict) and p.get("name")],
+    }
+
+
+@dataclass
+class ClusterFacts:
+    """The cluster as the lab sees it; each fact fetched lazily, at most once."""
+
+    lab: Lab
+    target: Target
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def _get(self, key: str, fn: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            try:
+                self._cache[key] = fn()
+            except ResourceMissing:
+                self._cache[key] = None
+        return self._cache[key]
+
+    # -- nodes ----------------------------------------------------------------------------------
+    @property
+    def nodes(self) -> list[Obj]:
+        return self._get("nodes", lambda: self.target.list("nodes")) or []
+
+    @property
+    def tmm_nodes(self) -> list[Obj]:
+        """Nodes matching ``tmm.node_selector`` (where TMM can be scheduled)."""
+        sel = self.lab.tmm.selector_string()
+        return [n for n in self.nodes if label_selector_matches(n["metadata"].get("labels"), sel)]
+
+    @property
+    def tmm_node_names(self) -> list[str]:
+        return sorted(n["metadata"]["name"] for n in self.tmm_nodes)
+
+    # -- OpenShift configuration ------------------------------------------------------------------
+    @property
+    def cluster_version(self) -> Obj | None:
+        return self._get("clusterversion", lambda: self.target.get("clusterversions", "version"))
+
+    @property
+    def openshift_version_text(self) -> str | None:
+        status = (self.cluster_version or {}).get("status") or {}
+        candidates = [(status.get("desired") or {}).get("version")]
+        candidates += [h.get("version") for h in status.get("history") or [] if h.get("state") == "Completed"]
+        return next((v for v in candidates if version_tuple(v)), None)
+
+    @property
+    def openshift_version(self) -> tuple[int, int] | None:
+        """(major, minor) from ``clusterversion/version`` (desired, else the last completed), or None."""
+        return version_tuple(self.openshift_version_text)
+
+    @property
+    def network_config(self) -> Obj | None:
+        return self._get("network", lambda: self.target.get("networks.config", "cluster"))
+
+    @property
+    def infrastructure(self) -> Obj | None:
+        return self._get("infrastructure", lambda: self.target.get("infrastructures", "cluster"))
+
+    @property
+    def platform(self) -> str | None:
+        """``status.platformStatus.type`` of ``infrastructures.config.openshift.io/cluster`` (VSphere, OpenStack, ...)."""
+        st = (self.infrastructure or {}).get("status") or {}
+        return (st.get("platformStatus") or {}).get("type") or st.get("platform")
+
+    @property
+    def kubeletconfigs(self) -> list[Obj]:
+        return self._get("kubeletconfigs", lambda: self.target.list("kubeletconfigs")) or []
+
+    @property
+    def machineconfigpools(self) -> list[Obj]:
+        return self._get("mcps", lambda: self.target.list("machineconfigpools")) or []
+
+    @property
+    def performanceprofiles(self) -> list[Obj]:
+        return self._get("pp", lambda: self.target.list("performanceprofiles")) or []
+
+    def kubelet_settings(self, node: Obj) -> dict[str, Any]:
+        """The kubelet settings that apply to a node, from KubeletConfigs and PerformanceProfiles."""
+        labels = node["metadata"].get("labels") or {}
+        out: dict[str, Any] = {}
+        pools = [p for p in self.machineconfigpools if selector_matches(p.get("spec", {}).get("nodeSelector"), labels)]
+        for kc in self.kubeletconfigs:
+            sel = kc.get("spec", {}).get("machineConfigPoolSelector")
+            if any(selector_matches(sel, p["metadata"].get("labels") or {}) for p in pools):
+                for k, v in (kc.get("spec", {}).get("kubeletConfig") or {}).items():
+                    out[k] = v
+                out.setdefault("_sources", []).append(f"KubeletConfig/{kc['metadata']['name']}")
+        for pp in self.performanceprofiles:
+            if selector_matches({"matchLabels": pp.get("spec", {}).get("nodeSelector") or {}}, labels):
+                # A PerformanceProfile makes the node tuning operator set the static CPU manager.
+                out["cpuManagerPolicy"] = "static"
+                out["topologyManagerPolicy"] = (pp.get("spec", {}).get("numa") or {}).get("topologyPolicy", "best-effort")
+                out.setdefault("_sources", []).append(f"PerformanceProfile/{pp['metadata']['name']}")
+        return out
+
+    # -- NICs -------------------------------------------------------------------------------------
+    @property
+    def nodenetworkstates(self) -> dict[str, Obj] | None:
+        """NodeNetworkState per node name (NMState), or None when the API is not installed."""
+        def fetch() -> list[Obj]:
+            try:
+                return self.target.list("nodenetworkstates.v1")
+            except ResourceMissing:
+                return self.target.list("nodenetworkstates")
+
+        items = self._get("nns", fetch)
+        if items is None:
+            return None
+        return {o["metadata"]["name"]: o for o in items}
+
+    def node_interfaces(self) -> NodeInterfaces:
+        """The TMM nodes and, where NodeNetworkState knows them, their interfaces."""
+        names = self.tmm_node_names
+        nns = self.nodenetworkstates or {}
+        known: dict[str, dict[str, dict[str, Any]]] = {}
+        for node in names:
+            state = nns.get(node)
+            if state is None:
+                continue
+            ifaces = ((state.get("status") or {}).get("currentState") or {}).get("interfaces") or []
+            rows = {i["name"]: _interface_row(i) for i in ifaces if isinstance(i, dict) and "name" in i}
+            # A port lists its bridge in the bridge's entry, not always in its own.
+            for br, row in list(rows.items()):
+                for port in row["ports"]:
+                    if port in rows and not rows[port]["controller"]:
+                        rows[port]["controller"] = br
+            known[node] = rows
+        return NodeInterfaces(names, known)
+
+    def node_subnets(self) -> tuple[list[ipaddress.IPv4Network | ipaddress.IPv6Network], str]:
+        """Node subnets from OVN annotations of the TMM nodes (all nodes when none match), and where from."""
+        nodes = self.tmm_nodes or self.nodes
+        nets: list[Any] = []
+        for n in nodes:
+            ann = (n.get("metadata") or {}).get("annotations") or {}
+            addrs: list[str] = []
+            raw = ann.get(NODE_IFADDR)
+            if raw:
+                try:
+                    data = json.loads(raw)
+                    addrs += [data[k] for k in ("ipv4", "ipv6") if data.get(k)]
+                except (ValueError, TypeError, AttributeError):
+                    pass
+            elif ann.get(L3_GATEWAY):
+                try:
+                    gw = json.loads(ann[L3_GATEWAY]).get("default") or {}
+                    addrs += list(gw.get("ip-addresses") or ([gw["ip-address"]] if gw.get("ip-address") else []))
+                except (ValueError, TypeError, AttributeError):
+                    pass
+            for a in addrs:
+                try:
+                    net = ipaddress.ip_interface(a).network
+                except ValueError:
+                    continue
+                # /128 or /32 host routes (IPv6 often) say nothing about the subnet.
+                if net.num_addresses > 1 and net not in nets:
+                    nets.append(net)
+        where = f"{len(nodes)} node(s) matching {self.lab.tmm.selector_string() or 'any'}"
+        return nets, where
+
+    # -- pods -------------------------------------------------------------------------------------
+    def tmm_pods(self) -> list[Obj]:
+        """TMM pods found by label (``tmm.pod_selector``), in ``tmm.namespace`` first, else any namespace.
+
+        Sorted by namespace and name; terminating pods are left out.
+        """
+        def fetch() -> list[Obj]:
+            sel = self.lab.tmm.pod_selector
+            pods = self.target.list("pods", self.lab.tmm.namespace, label_selector=sel)
+            if not pods:
+                pods = self.target.list("pods", None, label_selector=sel)
+            return [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+
+        pods = self._get("tmm_pods", fetch) or []
+        return sorted(pods, key=lambda p: (p["metadata"].get("namespace", ""), p["metadata"]["name"]))
+
+    def refresh_pods(self) -> list[Obj]:
+        """TMM pods read again (while waiting for them)."""
+        self._cache.pop("tmm_pods", None)
+        return self.tmm_pods()
+
+    def tmm_pod_names(self) -> list[str]:
+        return [p["metadata"]["name"] for p in self.tmm_pods()]
+
+    def pod_interfaces(self, pod: str | None = None) -> list[str]:
+        """``any`` plus the interfaces network-status reports in the TMM pods (eth0, net1, net2 ...)."""
+        out = ["any"]
+        for p in self.tmm_pods():
+            if pod and p["metadata"]["name"] != pod:
+                continue
+            for entry in network_status(p) or []:
+                name = entry.get("interface")
+                if name and name not in out:
+                    out.append(str(name))
+        return out
+
+    def namespaces(self) -> list[str] | None:
+        """Namespace names, or None when the target cannot tell (a snapshot: the namespaces of its pods)."""
+        try:
+            names = {o["metadata"]["name"] for o in self.target.list("namespaces")}
+        except SpkRunbookError:
+            names = set()
+        if not names:
+            try:
+                names = {o["metadata"].get("namespace") for o in self.target.list("pods")} - {None}
+            except SpkRunbookError:
+                return None
+        return sorted(names) if names else None
+
+    # -- OVN ----------------------------------------------------------------------------------------
+    def ovn_mode(self, node: str | None = None) -> tuple[str, str]:
+        """``("interconnect" | "legacy", evidence)`` as OpenShift's own network-tools decide it.
+
+        Interconnect when the node annotation ``k8s.ovn.org/zone-name`` equals the node
+        name (each node has its own NB database), else legacy (a RAFT cluster in the
+        ovnkube-master pods). Without the annotation the OpenShift version decides.
+        """
+        nodes = [n for n in self.nodes if not node or n["metadata"]["name"] == node] or self.nodes
+        for n in nodes:
+            name = n["metadata"]["name"]
+            zone = ((n.get("metadata") or {}).get("annotations") or {}).get(ZONE_NAME)
+            if zone is not None:
+                if zone == name:
+                    return "interconnect", f"node {name} has {ZONE_NAME}={zone} (its own name)"
+                return "legacy", f"node {name} has {ZONE_NAME}={zone}, not its own name"
+        version = self.openshift_version
+        if version is not None and version >= INTERCONNECT_SINCE:
+            return "interconnect", f"no {ZONE_NAME} annotation; OpenShift {version[0]}.{version[1]} defaults to interconnect"
+        shown = f"OpenShift {version[0]}.{version[1]}" if version else "an unknown OpenShift version"
+        return "legacy", f"no {ZONE_NAME} annotation on the nodes; {shown}"
+
+    def ovn_pods(self, selector: str) -> list[Obj]:
+        try:
+            return sorted(self.target.list("pods", OVN_NAMESPACE, label_selector=selector),
+                          key=lambda p: p["metadata"]["name"])
+        except (ResourceMissing, Forbidden):
+            return []
+
+    # -- APIs -------------------------------------------------------------------------------------
+    def crd_installed(self, crd: str, res: str | Resource) -> bool | None:
+        """Whether the CRD behind ``res`` is installed; None when the target cannot say.
+
+        A snapshot may simply not have collected CRDs: objects of ``res`` in it prove the
+        CRD, and only a snapshot that did collect CRDs can prove its absence.
+        """
+        return crd_installed(self.target, crd, res)
+
+
+def crd_installed(target: Target, crd: str, res: str | Resource) -> bool | None:
+    """See ``ClusterFacts.crd_installed`` (usable without a lab)."""
+    try:
+        if target.exists("customresourcedefinitions", crd):
+            return True
+    except (ResourceMissing, Forbidden):
+        return None
+    if not target.can_write:
+        try:
+            if target.list(res):
+                return True
+            return False if target.list("customresourcedefinitions") else None
+        except ResourceMissing:
+            return None
+    return False

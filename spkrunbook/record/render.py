@@ -1,0 +1,48 @@
+"""What a record holds besides data: the executed notebooks as HTML and their ``metadata.spkrunbook``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..secrets import Scrubber
+from .store import write_text
+
+#: Text files of a record the final scrub pass reads.
+TEXT_SUFFIXES = {".ipynb", ".html", ".json", ".yaml", ".yml", ".txt", ".log", ".csv", ".md", ".diff", ".sh", ".svg"}
+
+
+def render_html(ipynb: Path, scrubber: Scrubber) -> Path:
+    """An HTML rendering that opens without a server (images are embedded)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(ipynb, as_version=4)
+    body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
+    out = ipynb.with_suffix(".html")
+    write_text(out, scrubber.text(body))
+    return out
+
+
+def attach_step_metadata(ipynb: Path, step_json: Path | None, extra: dict[str, Any]) -> None:
+    """Put the step's result under ``metadata.spkrunbook`` so code can read a record back."""
+    import nbformat
+
+    nb = nbformat.read(ipynb, as_version=4)
+    meta: dict[str, Any] = dict(extra)
+    if step_json is not None and step_json.is_file():
+        meta["result"] = json.loads(step_json.read_text(encoding="utf-8"))
+    # Widget state can hold what a person typed; records keep static outputs only.
+    nb.metadata.pop("widgets", None)
+    nb.metadata["spkrunbook"] = meta
+    write_text(ipynb, nbformat.writes(nb))
+
+
+def scrub_tree(record: Path, scrubber: Scrubber) -> list[Path]:
+    """Scrub every text file of a record in place; returns files that changed."""
+    changed = []
+    for p in sorted(record.rglob("*")):
+        if p.is_file() and p.suffix in TEXT_SUFFIXES and scrubber.file(p):
+            changed.append(p)
+    return changed

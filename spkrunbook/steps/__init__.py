@@ -1,0 +1,1 @@
+"""The four steps of the runbook, one module each, in the seed's order."""

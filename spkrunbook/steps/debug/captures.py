@@ -1,0 +1,585 @@
+"""Packet captures for the debugging step: live (pod or node) or from saved files.
+
+Live, in the TMM pod: ``tcpdump -i IF -U -w - -s SNAPLEN [-c N] FILTER...`` runs in
+the ``debug`` sidecar under ``timeout -s INT SECONDS``; its stdout (pcap) streams
+over the exec websocket into the capture engine's ``PcapStreamReader`` while a
+progress callback sees bytes, packets, elapsed time and packets per second per
+interface.
+
+Live, on the node (the seed's ``tcpdump -i cni0``): done the way ``oc debug node``
+does it -- a short-lived privileged host-network pod pinned to the node, waited
+for until Ready, tcpdump exec'd in it, and the pod deleted in a ``finally`` even
+when the capture fails.
+
+Offline: a pcap / pcapng file or a saved tcpdump text log is read by the engine
+instead (``lab.debug.analyse``; the demo does this).
+
+Every capture ends as a ``CaptureResult``: the packets (engine schema), the pcap
+saved in the record with its SHA-256, the statistics, and figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, TextIO
+
+import numpy as np
+import pandas as pd
+
+from ... import capture as engine
+from ...capture import stats
+from ...cluster.base import Obj, Target
+from ...errors import CaptureError, ExecError, NotAvailable, ResourceMissing, SpkRunbookError
+from ...params import Lab
+from ...progress import Progress
+from .sidecar import check_argv, tmm_pods
+
+NODE_CAPTURE_IMAGE = "registry.redhat.io/rhel8/support-tools:latest"
+#: Seconds the exec may run past the capture's own limit (start-up, flushing).
+EXEC_GRACE = 15.0
+_BPF_SAFE = re.compile(r"^[A-Za-z0-9_.:/\-\[\]&|!=<>()]+$")
+
+
+# -- commands and manifests ---------------------------------------------------------------------------------
+def tcpdump_argv(interface: str, *, snaplen: int = 262144, packets: int | None = None,
+                 filter: Iterable[str] = (), seconds: float | None = None) -> list[str]:
+    """The capture command: pcap on stdout, flushed per packet, optionally bounded in time and count.
+
+    ``filter`` is a list of BPF words (``["tcp", "port", "443"]``), each passed as its
+    own argument to tcpdump, never through a shell.
+    """
+    words = check_argv(["tcpdump", *filter])[1:]
+    for w in words:
+        if not _BPF_SAFE.match(w):
+            raise ValueError(f"capture filter word {w!r} has characters a BPF filter does not use")
+    argv = ["tcpdump", "-i", interface, "-U", "-w", "-", "-s", str(int(snaplen))]
+    if packets:
+        argv += ["-c", str(int(packets))]
+    argv += words
+    if seconds:
+        argv = ["timeout", "-s", "INT", f"{float(seconds):g}", *argv]
+    return argv
+
+
+def node_capture_pod(node: str, namespace: str, *, image: str = NODE_CAPTURE_IMAGE, seconds: float = 10.0,
+                     name: str | None = None) -> Obj:
+    """The short-lived privileged host-network pod a node capture runs in (like ``oc debug node``)."""
+    name = name or f"spkrunbook-capture-{re.sub(r'[^a-z0-9-]', '-', node.lower())[:30].strip('-')}-{secrets.token_hex(3)}"
+    lifetime = int(seconds) + 300  # the pod ends itself even if nobody deletes it
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "spkrunbook", "spkrunbook.f5.lab/role": "node-capture"},
+            "annotations": {"debug.openshift.io/source-resource": f"/v1, Resource=nodes/{node}",
+                            "debug.openshift.io/source-container": "capture"},
+        },
+        "spec": {
+            "nodeName": node,
+            "hostNetwork": True,
+            "hostPID": True,
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": lifetime,
+            "terminationGracePeriodSeconds": 0,
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [{
+                "name": "capture",
+                "image": image,
+                "command": ["sleep", str(lifetime)],
+                "securityContext": {"privileged": True, "runAsUser": 0},
+                "volumeMounts": [{"name": "host", "mountPath": "/host"}],
+            }],
+            "volumes": [{"name": "host", "hostPath": {"path": "/", "type": "Directory"}}],
+        },
+    }
+
+
+def _pod_ready(pod: Obj) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") in ("Failed", "Succeeded"):
+        raise ExecError(f"the capture pod {pod['metadata']['name']} ended ({status.get('phase')}) before the capture",
+                        hint="look at its events: the image may not be pullable on that node")
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+# -- progress -----------------------------------------------------------------------------------------------
+@dataclass
+class CaptureProgress:
+    """Where a running capture is: bytes and packets so far, elapsed seconds, packets per second per interface."""
+
+    name: str
+    interface: str
+    bytes: int = 0
+    packets: int = 0
+    elapsed: float = 0.0
+    done: bool = False
+    per_second: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def rate_frame(self) -> pd.DataFrame:
+        """second, interface, packets (one row per second that saw packets)."""
+        rows = [(s, i, n) for i, d in self.per_second.items() for s, n in sorted(d.items())]
+        return pd.DataFrame(rows, columns=["second", "interface", "packets"])
+
+    def line(self) -> str:
+        return (f"capture {self.name} on {self.interface}: {self.elapsed:5.1f} s, {self.packets} packets, "
+                f"{self.bytes / 1000:.1f} kB{' (done)' if self.done else ''}")
+
+
+def to_progress(progress: Progress, seconds: float | None) -> Callable[[CaptureProgress], None]:
+    """A capture's state reported through a ``Progress`` (elapsed seconds of ``seconds``)."""
+    def report(p: CaptureProgress) -> None:
+        if p.done:
+            progress.done(p.line())
+        else:
+            progress.update(p.elapsed, p.line(), total=seconds)
+    return report
+
+
+def _bucket(progress: CaptureProgress, df: pd.DataFrame, t0_ns: list[int]) -> None:
+    if df.empty:
+        return
+    ts = df["timestamp"]
+    ns = ts.astype("int64").to_numpy() if ts.notna().all() else df["time_of_day"].astype("int64").to_numpy()
+    if not t0_ns:
+        t0_ns.append(int(ns.min()))
+    sec = (ns - t0_ns[0]) // 1_000_000_000
+    ifaces = df["interface"].astype(object).where(df["interface"].notna(), progress.interface).to_numpy() \
+        if "interface" in df else np.full(len(df), progress.interface, dtype=object)
+    for i, s in zip(ifaces, sec):
+        d = progress.per_second.setdefault(str(i), {})
+        d[int(s)] = d.get(int(s), 0) + 1
+
+
+# -- results ------------------------------------------------------------------------------------------------
+@dataclass
+class CaptureResult:
+    """One capture (live or file): packets, where it was saved, statistics and what went wrong."""
+
+    name: str
+    interface: str
+    source: str
+    frame: pd.DataFrame | None = None
+    path: str = ""
+    sha256: str = ""
+    size: int = 0
+    error: str = ""
+    skipped: str = ""
+    stderr: str = ""
+    exit_code: int | None = None
+    duration: float = 0.0
+    progress: CaptureProgress | None = None
+    notes: list[str] = field(default_factory=list)
+    data: bytes = b""  # the pcap (or text) as read or captured, for the record
+    suffix: str = ".pcap"
+
+    @property
+    def ok(self) -> bool:
+        return self.frame is not None and not self.error
+
+    @property
+    def packets(self) -> int:
+        return 0 if self.frame is None else int(len(self.frame))
+
+    # statistics (engine) --------------------------------------------------------------------------------
+    def summary(self) -> pd.DataFrame:
+        return stats.summary(self.frame) if self.frame is not None else pd.DataFrame()
+
+    def conversations(self) -> pd.DataFrame:
+        return stats.conversations(self.frame) if self.frame is not None else pd.DataFrame()
+
+    def tcp_flags(self) -> pd.DataFrame:
+        return stats.tcp_flag_counts(self.frame) if self.frame is not None else pd.DataFrame()
+
+    def resets(self) -> pd.DataFrame:
+        return stats.resets(self.frame) if self.frame is not None else pd.DataFrame()
+
+    def anomalies(self) -> pd.DataFrame:
+        return stats.tcp_anomalies(self.frame) if self.frame is not None else pd.DataFrame()
+
+    def per_second(self) -> pd.DataFrame:
+        if self.frame is None or self.frame.empty:
+            return pd.DataFrame(columns=["time", "interface", "packets"])
+        df = self.frame
+        if df["interface"].isna().all():
+            df = df.assign(interface=self.interface)
+        return stats.per_interval(df, "1s", by="interface")
+
+    def tcp_counts(self) -> dict[str, Any]:
+        """TCP conversations, data segments, resets, retransmissions and the two ratios the findings use."""
+        if self.frame is None:
+            return {}
+        df = self.frame
+        tcp = df[df["protocol"].astype(object) == "TCP"]
+        convs = len(stats.conversations(df, ("TCP",))) if len(tcp) else 0
+        rst = stats.resets(df) if len(tcp) else pd.DataFrame(columns=["src", "sport", "dst", "dport"])
+        reset_convs = {frozenset([(str(r.src), r.sport), (str(r.dst), r.dport)]) for r in rst.itertuples()}
+        data = int((tcp["payload_len"].fillna(0) > 0).sum())
+        anomalies = stats.tcp_anomalies(df) if len(tcp) else pd.DataFrame(columns=["kind"])
+        retrans = int((anomalies["kind"] == "retransmission").sum())
+        return {
+            "tcp_packets": int(len(tcp)), "tcp_conversations": int(convs), "tcp_data_segments": data,
+            "resets": int(len(rst)), "reset_conversations": len(reset_convs),
+            "retransmissions": retrans, "duplicate_acks": int((anomalies["kind"] == "duplicate_ack").sum()),
+            "reset_ratio": round(len(reset_convs) / convs, 4) if convs else 0.0,
+            "retransmission_ratio": round(retrans / data, 4) if data else 0.0,
+        }
+
+    def overview(self) -> pd.DataFrame:
+        """One row: what was captured where, how much, and the saved file's SHA-256."""
+        row = {"capture": self.name, "interface": self.interface, "source": self.source, "packets": self.packets,
+               "bytes": self.size, "sha256": self.sha256[:16] + ("..." if self.sha256 else ""),
+               "saved as": self.path, "status": "skip" if self.skipped else "error" if self.error else "ok",
+               "note": self.skipped or self.error}
+        return pd.DataFrame([row])
+
+    def figures(self) -> dict[str, Any]:
+        """``rate`` (packets per second per interface) and ``protocols`` (packets per protocol and TCP flags)."""
+        if self.frame is None or self.frame.empty:
+            return {}
+        return {"rate": plot_rate(self.per_second(), title=f"{self.name}: packets per second"),
+                "protocols": plot_protocols(self.frame, self.tcp_flags(), title=self.name)}
+
+    def images(self) -> list[Any]:
+        """The figures as PNG images for ``display`` (shown the same with or without a matplotlib backend)."""
+        import io
+
+        from IPython.display import Image
+
+        out = []
+        for fig in self.figures().values():
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+            out.append(Image(data=buf.getvalue(), format="png"))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "interface": self.interface, "source": self.source, "path": self.path,
+                "sha256": self.sha256, "bytes": self.size, "packets": self.packets, "error": self.error,
+                "skipped": self.skipped, "exit_code": self.exit_code, "duration_s": round(self.duration, 3),
+                "stderr": self.stderr[-2000:], "notes": self.notes,
+                "summary": {str(k): v for k, v in self.summary()["value"].items()} if self.ok else {},
+                "tcp": self.tcp_counts() if self.ok else {}}
+
+    def files(self) -> dict[str, str | bytes]:
+        """The capture itself, its statistics (JSON, CSV) and its figures (PNG) for the record."""
+        out: dict[str, str | bytes] = {}
+        base = f"captures/{self.name}"
+        if self.data:
+            out[f"{base}{self.suffix}"] = self.data
+        out[f"{base}.json"] = json.dumps(self.to_dict(), indent=2, default=str) + "\n"
+        if self.ok:
+            out[f"{base}.conversations.csv"] = self.conversations().to_csv(index=False)
+            out[f"{base}.anomalies.csv"] = self.anomalies().to_csv(index=False)
+            for key, fig in self.figures().items():
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+                out[f"{base}.{key}.png"] = buf.getvalue()
+        return out
+
+
+# -- plots --------------------------------------------------------------------------------------------------
+def plot_rate(rate: pd.DataFrame, *, title: str = "packets per second", ax: Any = None) -> Any:
+    """Packets per second, one line per interface; ``rate`` has (time or second), interface, packets."""
+    import matplotlib
+
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(8, 3))
+        ax = fig.add_subplot(111)
+    else:
+        fig = ax.figure
+    x = "second" if "second" in rate else "time"
+    for iface, g in rate.groupby("interface", sort=True):
+        ax.plot(g[x], g["packets"], marker="o", markersize=3, label=str(iface))
+    ax.set_title(title)
+    ax.set_xlabel("seconds since start" if x == "second" else "time")
+    ax.set_ylabel("packets / s")
+    if len(rate):
+        ax.legend(loc="upper right", fontsize="small")
+    ax.grid(True, alpha=0.3)
+    del matplotlib
+    return fig
+
+
+def plot_protocols(frame: pd.DataFrame, flags: pd.DataFrame, *, title: str = "") -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3))
+    a, b = fig.subplots(1, 2)
+    vc = frame["protocol"].astype(object).value_counts()
+    a.bar(vc.index.astype(str), vc.to_numpy(), color="#4c72b0")
+    a.set_title(f"{title}: packets per protocol")
+    if len(flags):
+        b.bar(flags["flags"].astype(str), flags["packets"].to_numpy(), color="#dd8452")
+    b.set_title(f"{title}: TCP flags")
+    fig.tight_layout()
+    return fig
+
+
+# -- offline ------------------------------------------------------------------------------------------------
+def _name_for(path: Path, taken: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem) or "capture"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def analyse_file(path: "str | Path", *, name: str | None = None, interface: str | None = None) -> CaptureResult:
+    """Read a pcap / pcapng file or a tcpdump text log with the engine (its bytes kept for the record)."""
+    p = Path(path)
+    name = name or p.stem
+    iface = interface or p.stem
+    res = CaptureResult(name=name, interface=iface, source=f"file {p}", suffix=p.suffix or ".pcap")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        res.error = f"cannot read {p}: {exc.strerror}"
+        return res
+    res.data = data
+    res.path = f"captures/{name}{res.suffix}"
+    res.size, res.sha256 = len(data), hashlib.sha256(data).hexdigest()
+    try:
+        res.frame = engine.read_capture(p)
+    except CaptureError as exc:
+        res.error = str(exc)
+    if res.frame is not None and res.frame["interface"].notna().any():
+        res.interface = ",".join(sorted(map(str, res.frame["interface"].dropna().unique())))
+    return res
+
+
+def analyse(lab: Lab, target: Target | None = None) -> list[CaptureResult]:
+    """Every file in ``lab.debug.analyse`` (params validation has checked they exist)."""
+    taken: set[str] = set()
+    return [analyse_file(Path(p), name=_name_for(Path(p), taken)) for p in lab.debug.analyse]
+
+
+# -- live ---------------------------------------------------------------------------------------------------
+class LiveCapture:
+    """One live capture; ``run()`` streams it and returns a ``CaptureResult`` (errors are in the result)."""
+
+    def __init__(self, target: Target, *, interface: str, where: str = "pod", pod: str | None = None,
+                 namespace: str = "default", node: str | None = None, seconds: float | None = 10.0,
+                 packets: int | None = None, filter: Iterable[str] = (), snaplen: int = 262144,
+                 container: str = "debug", image: str = NODE_CAPTURE_IMAGE, name: str | None = None,
+                 ready_timeout: float = 120.0,
+                 on_progress: "Iterable[Callable[[CaptureProgress], None]]" = ()) -> None:
+        if where not in ("pod", "node"):
+            raise ValueError("where must be 'pod' or 'node'")
+        if where == "pod" and not pod:
+            raise ValueError("a pod capture needs the pod name")
+        if where == "node" and not node:
+            raise ValueError("a node capture needs the node name")
+        if not seconds and not packets:
+            raise ValueError("give seconds or packets (or both): a capture must end")
+        self.target, self.interface, self.where = target, interface, where
+        self.pod, self.namespace, self.node = pod, namespace, node
+        self.seconds, self.packets, self.snaplen = seconds, packets, snaplen
+        self.container, self.image, self.ready_timeout = container, image, ready_timeout
+        self.argv = tcpdump_argv(interface, snaplen=snaplen, packets=packets, filter=list(filter), seconds=seconds)
+        self.name = name or f"{where}-{(node if where == 'node' else pod)}-{interface}"
+        self.callbacks = list(on_progress)
+        self.capture_pod: str | None = None
+        self.deleted = False
+        self._stop = False
+        self._stream: Any = None
+
+    def stop(self) -> None:
+        """Ask a running capture to end (the bytes so far are kept)."""
+        self._stop = True
+
+    def _exec_timeout(self) -> float:
+        return (self.seconds or 3600.0) + EXEC_GRACE
+
+    def run(self) -> CaptureResult:
+        where = f"pod {self.namespace}/{self.pod}" if self.where == "pod" else f"node {self.node}"
+        res = CaptureResult(name=self.name, interface=self.interface, source=f"live {where}")
+        if not hasattr(self.target, "exec_stream"):
+            res.skipped = f"a live capture needs a live cluster; the {self.target.kind} target cannot run tcpdump"
+            return res
+        started = time.monotonic()
+        try:
+            if self.where == "pod":
+                data = self._stream_capture(res, self.namespace, self.pod or "", self.container)
+            else:
+                data = self._node_capture(res)
+        except NotAvailable as exc:
+            res.skipped = exc.message
+            return res
+        except SpkRunbookError as exc:
+            res.error = str(exc)
+            data = getattr(exc, "partial", b"")
+        res.duration = time.monotonic() - started
+        self._finish(res, data)
+        return res
+
+    def _node_capture(self, res: CaptureResult) -> bytes:
+        tgt: Any = self.target
+        manifest = node_capture_pod(self.node or "", self.namespace, image=self.image, seconds=self._exec_timeout())
+        name = manifest["metadata"]["name"]
+        tgt.create("pods", manifest, self.namespace)
+        self.capture_pod = name
+        try:
+            if hasattr(tgt, "wait_for"):
+                tgt.wait_for("pods", name, self.namespace, _pod_ready, timeout=self.ready_timeout)
+            else:
+                deadline = time.monotonic() + self.ready_timeout
+                while not _pod_ready(tgt.get("pods", name, self.namespace)):
+                    if time.monotonic() > deadline:
+                        raise ExecError(f"the capture pod {name} did not become Ready in {self.ready_timeout:g}s")
+                    time.sleep(0.5)
+            return self._stream_capture(res, self.namespace, name, "capture")
+        finally:
+            try:
+                tgt.delete("pods", name, self.namespace)
+                self.deleted = True
+            except ResourceMissing:
+                self.deleted = True
+            except SpkRunbookError as exc:
+                res.notes.append(f"the capture pod {self.namespace}/{name} could not be deleted: {exc}; "
+                                 f"delete it by hand: oc delete pod -n {self.namespace} {name}")
+
+    def _stream_capture(self, res: CaptureResult, namespace: str, pod: str, container: str) -> bytes:
+        reader = engine.PcapStreamReader(f"{self.name}.pcap", min_batch=0)
+        progress = CaptureProgress(name=self.name, interface=self.interface)
+        res.progress = progress
+        out, err = bytearray(), bytearray()
+        t0: list[int] = []
+        start = time.monotonic()
+        stream = self.target.exec_stream(namespace, pod, container, self.argv,  # type: ignore[attr-defined]
+                                         timeout=self._exec_timeout())
+        self._stream = stream
+        try:
+            for channel, chunk in stream:
+                if channel == 1:
+                    out += chunk
+                    if reader.truncated_at is None:
+                        try:
+                            reader.feed(chunk)
+                            _bucket(progress, reader.drain(), t0)
+                        except CaptureError as exc:
+                            res.notes.append(f"live decoding stopped: {exc}")
+                            reader.truncated_at = -1
+                    progress.bytes, progress.packets = len(out), reader.packets
+                else:
+                    err += chunk
+                progress.elapsed = time.monotonic() - start
+                for cb in self.callbacks:
+                    cb(progress)
+                if self._stop:
+                    break
+        except ExecError as exc:
+            exc.partial = bytes(out)  # type: ignore[attr-defined]
+            raise
+        finally:
+            if self._stop and hasattr(stream, "close"):
+                stream.close()
+            res.stderr = err.decode("utf-8", "replace")
+            res.exit_code = getattr(stream, "exit_code", None)
+            progress.elapsed, progress.done = time.monotonic() - start, True
+            for cb in self.callbacks:
+                cb(progress)
+        if getattr(stream, "timed_out", False):
+            res.notes.append(f"the exec was cut after {self._exec_timeout():g}s")
+        # timeout(1) exits 124 when it ended tcpdump; tcpdump ended by SIGINT exits 0
+        if res.exit_code not in (0, 124, None) and not self._stop:
+            tail = res.stderr.strip()[-600:] or "(no stderr)"
+            exc = ExecError(f"`{' '.join(self.argv)}` in {namespace}/{pod} container {container} exited with "
+                            f"status {res.exit_code}: {tail}",
+                            hint="check the interface name (`ip -br link` in the same container) and the filter")
+            exc.partial = bytes(out)  # type: ignore[attr-defined]
+            raise exc
+        return bytes(out)
+
+    def _finish(self, res: CaptureResult, data: bytes) -> None:
+        res.size = len(data)
+        if not data:
+            if not res.error:
+                res.error = "the capture produced no pcap bytes" + (f": {res.stderr.strip()[-300:]}" if res.stderr.strip() else "")
+            return
+        res.sha256 = hashlib.sha256(data).hexdigest()
+        res.data, res.path = data, f"captures/{self.name}.pcap"
+        try:
+            res.frame = engine.read_pcap(data)
+        except CaptureError as exc:
+            res.error = res.error or f"the captured bytes are not a readable pcap: {exc}"
+
+
+def default_pod(lab: Lab, target: Target) -> Obj | None:
+    pods = tmm_pods(lab, target)
+    return pods[0] if pods else None
+
+
+def capture(lab: Lab, target: Target, *, pod: str | None = None, node: str | None = None,
+            interface: str | None = None, where: str | None = None, seconds: float | None = None,
+            packets: int | None = None, filter: Iterable[str] | None = None,
+            progress: "Callable[[CaptureProgress], None] | None" = None, image: str = NODE_CAPTURE_IMAGE) -> CaptureResult:
+    """A live capture with the params' settings (``lab.debug.capture``), any of them overridden.
+
+    Pod captures default to the first TMM pod; node captures to ``capture.node`` or the
+    TMM pod's node. Progress goes to ``progress`` (default: a ``Progress`` line).
+    """
+    c = lab.debug.capture
+    where = where or c.where
+    interface = interface or c.interface
+    res_name = None
+    try:
+        if where == "pod" and pod is None:
+            p = default_pod(lab, target)
+            pod = p["metadata"]["name"] if p else None
+        if where == "node" and node is None:
+            node = c.node
+            if node is None:
+                p = default_pod(lab, target)
+                node = (p.get("spec") or {}).get("nodeName") if p else None
+    except SpkRunbookError as exc:
+        return CaptureResult(name="capture", interface=interface, source=f"live {where}", error=str(exc))
+    if (where == "pod" and not pod) or (where == "node" and not node):
+        return CaptureResult(name="capture", interface=interface, source=f"live {where}",
+                             error=f"no TMM pod matches {lab.tmm.pod_selector!r} in {lab.tmm.namespace} to capture in")
+    live = LiveCapture(target, interface=interface, where=where, pod=pod, namespace=lab.tmm.namespace, node=node,
+                       seconds=seconds if seconds is not None else c.seconds,
+                       packets=packets if packets is not None else c.packets,
+                       filter=list(filter if filter is not None else c.filter), snaplen=c.snaplen, image=image,
+                       name=res_name,
+                       on_progress=[progress or to_progress(Progress(f"capture on {interface}"), seconds or c.seconds)])
+    return live.run()
+
+
+def captures(lab: Lab, target: Target, *,
+             progress: "Callable[[CaptureProgress], None] | None" = None) -> list[CaptureResult]:
+    """What the step analyses: a live capture when ``debug.live_capture`` is set, plus the files in ``debug.analyse``.
+
+    A live capture asked for on a snapshot target comes back as a skipped result with the reason.
+    """
+    out: list[CaptureResult] = []
+    if lab.debug.live_capture:
+        out.append(capture(lab, target, progress=progress))
+    out += analyse(lab, target)
+    return out
+
+
+def overview(results: list[CaptureResult]) -> pd.DataFrame:
+    """One row per capture (what, where, how many packets, SHA-256, saved as)."""
+    if not results:
+        return pd.DataFrame(columns=["capture", "interface", "source", "packets", "bytes", "sha256", "saved as",
+                                     "status", "note"])
+    return pd.concat([r.overview() for r in results], ignore_index=True)
+
+
+def tcp_table(results: list[CaptureResult]) -> pd.DataFrame:
+    """TCP health per capture: conversations, resets, retransmissions and their ratios."""
+    rows = [{"capture": r.name, "interface": r.interface, **r.tcp_counts()} for r in results if r.ok]
+    return pd.DataFrame(rows)

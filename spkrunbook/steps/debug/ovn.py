@@ -1,0 +1,243 @@
+"""OVN routes: find the northbound database for TMM's node, read routes and policies, check them.
+
+Where the NB database answers depends on the OpenShift release (facts D.2):
+4.14 and later run ``nbdb`` in every ``ovnkube-node`` pod (node-local data);
+before 4.14 the ``ovnkube-master-*`` pods hold a RAFT cluster of it (container
+``nbdb``, or ``northd`` on layouts without one) and only the leader answers, so
+each master is tried in turn.
+
+With ICNI2 (``internal: true`` on the internal F5SPKVlan) OVN uses TMM's internal
+self IPs as the egress gateway of the watched namespaces: the node's gateway
+router ``GR_<node>`` gets ``src-ip`` routes (``ecmp-symmetric-reply``, ``bfd``)
+whose next hop is a TMM internal self IP. ``check`` says plainly which are missing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ...cluster.base import Obj, Target
+from ...cluster.facts import OVN_NAMESPACE, ClusterFacts
+from ...errors import NotAvailable, ResourceMissing, SpkRunbookError
+from ...params import Lab
+from ... import display
+from ...results import CheckResult, Findings
+from . import parsers
+from .sidecar import run_in_sidecar, tmm_pods
+
+CLUSTER_ROUTER = "ovn_cluster_router"
+
+
+@dataclass
+class NbdbLocation:
+    """A pod/container that may answer ``ovn-nbctl``, and why it was chosen."""
+
+    pod: str
+    container: str
+    reason: str
+    namespace: str = OVN_NAMESPACE
+
+
+def _containers(pod: Obj) -> list[str]:
+    return [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+
+
+def nbdb_candidates(lab: Lab, target: Target, node: str) -> tuple[list[NbdbLocation], str, str]:
+    """Where to run ``ovn-nbctl`` for ``node``, best first, and the OVN mode with its evidence.
+
+    Interconnect (``k8s.ovn.org/zone-name`` equals the node name): the ``ovnkube-node``
+    pod on that node, container ``nbdb`` (``ovnkube-controller`` when there is none,
+    as network-tools does). Legacy: the ``ovnkube-master`` pods (the RAFT leader
+    answers; a follower that refuses is skipped). The other kind follows as a fallback.
+    """
+    facts = ClusterFacts(lab, target)
+    mode, why = facts.ovn_mode(node)
+    per_node = [p for p in facts.ovn_pods("app=ovnkube-node") if (p.get("spec") or {}).get("nodeName") == node]
+    node_locs = []
+    for p in per_node:
+        cs = _containers(p)
+        c = "nbdb" if "nbdb" in cs else "ovnkube-controller" if "ovnkube-controller" in cs else ""
+        if c:
+            node_locs.append(NbdbLocation(p["metadata"]["name"], c, f"{mode} ({why}): the NB database of node {node}"))
+    master_locs = []
+    for p in facts.ovn_pods("app=ovnkube-master"):
+        cs = _containers(p)
+        c = "nbdb" if "nbdb" in cs or not cs else "northd" if "northd" in cs else ""
+        if c:
+            master_locs.append(NbdbLocation(p["metadata"]["name"], c,
+                                            f"{mode} ({why}): the NB database is a RAFT cluster in the ovnkube-master pods"))
+    ordered = node_locs + master_locs if mode == "interconnect" else master_locs + node_locs
+    return ordered, mode, why
+
+
+@dataclass
+class OvnRoutes:
+    """Routes and policies read from the NB database, and the check against TMM's self IPs."""
+
+    node: str = ""
+    mode: str = ""
+    mode_evidence: str = ""
+    location: NbdbLocation | None = None
+    gateway_router: str = ""
+    gateway_routes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=parsers.ROUTE_COLUMNS))
+    cluster_routes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=parsers.ROUTE_COLUMNS))
+    policies: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=parsers.POLICY_COLUMNS))
+    attempts: list[str] = field(default_factory=list)
+    skipped: str = ""
+    error: str = ""
+    checks: list[CheckResult] = field(default_factory=list)
+    raw: dict[str, str] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.findings.to_frame()
+
+    def tmm_routes(self, selfips: list[str]) -> pd.DataFrame:
+        """Routes of the gateway router whose next hop is one of ``selfips``."""
+        df = self.gateway_routes
+        return df[df["nexthop"].isin(selfips)] if not df.empty else df
+
+    def files(self) -> dict[str, str | bytes]:
+        out: dict[str, str | bytes] = {f"ovn/{k}.txt": text for k, text in self.raw.items()}
+        out["ovn/routes.json"] = json.dumps(self.to_dict(), indent=2, default=str) + "\n"
+        return out
+
+    @property
+    def findings(self) -> Findings:
+        f = Findings("OVN routes")
+        f.extend(self.checks)
+        return f
+
+    def _repr_html_(self) -> str:
+        return (display.frame_html(self.gateway_routes, status_column=None, empty="no routes read")
+                + self.findings._repr_html_())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "mode": self.mode, "mode_evidence": self.mode_evidence,
+                "gateway_router": self.gateway_router,
+                "location": self.location.__dict__ if self.location else None, "attempts": self.attempts,
+                "skipped": self.skipped, "error": self.error,
+                "gateway_routes": self.gateway_routes.to_dict(orient="records"),
+                "cluster_routes": self.cluster_routes.to_dict(orient="records"),
+                "policies": self.policies.to_dict(orient="records"),
+                "checks": [r.__dict__ for r in self.checks]}
+
+
+def _nbctl(target: Target, loc: NbdbLocation, args: list[str], timeout: float) -> str:
+    return run_in_sidecar(target, loc.pod, ["ovn-nbctl", *args],
+                          namespace=loc.namespace, container=loc.container, timeout=timeout).text
+
+
+def read_routes(lab: Lab, target: Target, node: str, *, timeout: float = 30.0) -> OvnRoutes:
+    """Run the three ``ovn-nbctl`` listings for ``node`` on the first NB database pod that answers."""
+    out = OvnRoutes(node=node, gateway_router=f"GR_{node}")
+    try:
+        candidates, out.mode, out.mode_evidence = nbdb_candidates(lab, target, node)
+    except SpkRunbookError as exc:
+        out.error = f"cannot list the OVN pods in {OVN_NAMESPACE}: {exc}"
+        return out
+    if not candidates:
+        out.error = f"no ovnkube-master pod and no ovnkube-node pod with an nbdb container on {node} in {OVN_NAMESPACE}"
+        return out
+    commands = {"gateway": ["lr-route-list", out.gateway_router], "cluster": ["lr-route-list", CLUSTER_ROUTER],
+                "policies": ["lr-policy-list", CLUSTER_ROUTER]}
+    unavailable = 0
+    for loc in candidates:
+        try:
+            texts = {k: _nbctl(target, loc, args, timeout) for k, args in commands.items()}
+        except NotAvailable as exc:
+            unavailable += 1
+            out.attempts.append(f"{loc.pod}/{loc.container}: {exc.message}")
+            continue
+        except SpkRunbookError as exc:
+            out.attempts.append(f"{loc.pod}/{loc.container}: {exc.message}")
+            continue
+        out.location, out.raw = loc, texts
+        try:
+            out.gateway_routes = parsers.parse_lr_route_list(texts["gateway"])
+            out.cluster_routes = parsers.parse_lr_route_list(texts["cluster"])
+            out.policies = parsers.parse_lr_policy_list(texts["policies"])
+        except parsers.ParseError as exc:
+            out.error = f"{loc.pod}/{loc.container} answered, but: {exc}"
+        return out
+    if unavailable == len(candidates):
+        out.skipped = ("the target holds no ovn-nbctl output for the NB database pods "
+                       f"({', '.join(c.pod for c in candidates)}); reading OVN routes needs a live cluster")
+    else:
+        out.error = "no NB database pod answered: " + "; ".join(out.attempts)
+    return out
+
+
+def internal_vlan_is_internal(lab: Lab, target: Target) -> bool | None:
+    """``spec.internal`` of the internal F5SPKVlan (None when the CR cannot be read)."""
+    try:
+        cr = target.get("f5-spk-vlans", lab.vlans.internal.name, lab.tmm.namespace)
+    except (ResourceMissing, SpkRunbookError):
+        return None
+    return bool((cr.get("spec") or {}).get("internal", False))
+
+
+def check(lab: Lab, target: Target, routes: OvnRoutes) -> list[CheckResult]:
+    """Do OVN routes point at TMM's internal self IPs? One row per self IP, saying what is missing."""
+    subject = routes.gateway_router or "OVN"
+    name = "OVN routes via TMM"
+    if routes.skipped:
+        return [CheckResult(name, "skip", routes.skipped, "run on a live cluster", subject)]
+    if routes.error:
+        return [CheckResult(name, "fail", routes.error,
+                            f"check the OVN pods: `oc get pods -n {OVN_NAMESPACE} -o wide`", subject)]
+    internal = internal_vlan_is_internal(lab, target)
+    selfips = list(lab.vlans.internal.selfip_v4s) + list(lab.vlans.internal.selfip_v6s)
+    if internal is False:
+        return [CheckResult(name, "skip", f"F5SPKVlan {lab.vlans.internal.name} is not internal: true, so OVN does "
+                            "not route egress through TMM", "", subject)]
+    if not selfips:
+        return [CheckResult(name, "skip", "vlans.internal.selfip_v4s is empty: no TMM next hop to look for",
+                            "list the internal self IPs in the params", subject)]
+    rows = []
+    note = "" if internal else f" (F5SPKVlan {lab.vlans.internal.name} could not be read; assuming internal: true)"
+    gw = routes.gateway_routes
+    for ip in selfips:
+        hits = gw[gw["nexthop"] == ip] if not gw.empty else gw
+        if hits.empty:
+            others = sorted(set(gw.loc[gw["policy"] == "src-ip", "nexthop"])) if not gw.empty else []
+            seen = f"; its src-ip routes go via {', '.join(others)}" if others else "; it has no src-ip routes at all"
+            rows.append(CheckResult(
+                name, "fail",
+                f"no route on {routes.gateway_router} has next hop {ip} (TMM internal self IP){seen}{note}",
+                "check that the TMM pod has the k8s.ovn.org/routing-namespaces and routing-network annotations "
+                "(tmm.icni2.enabled: true), that the internal F5SPKVlan has internal: true, and the "
+                "controller logs", ip))
+            continue
+        sources = ", ".join(hits["prefix"].tolist()[:6]) + (" ..." if len(hits) > 6 else "")
+        symmetric = bool(hits["ecmp_symmetric_reply"].all())
+        status = "pass" if symmetric else "warn"
+        evidence = (f"{len(hits)} src-ip route(s) on {routes.gateway_router} via {ip} for {sources}"
+                    f"{'' if symmetric else '; some lack ecmp-symmetric-reply (replies may take another path)'}"
+                    f"{'; BFD on' if bool(hits['bfd'].all()) else ''}{note}")
+        rows.append(CheckResult(name, status, evidence, "" if symmetric else
+                                "check the controller's ICNI2 settings", ip))
+    return rows
+
+
+def ovn_routes(lab: Lab, target: Target, *, node: str | None = None) -> OvnRoutes:
+    """Read the OVN routes for TMM's node (``node`` or the first TMM pod's) and check them."""
+    if node is None:
+        try:
+            pods = tmm_pods(lab, target)
+        except SpkRunbookError as exc:
+            out = OvnRoutes(error=f"cannot find the TMM pod: {exc}")
+            out.checks = check(lab, target, out)
+            return out
+        node = next(((p.get("spec") or {}).get("nodeName") for p in pods if (p.get("spec") or {}).get("nodeName")), None)
+        if node is None:
+            out = OvnRoutes(error=f"no scheduled TMM pod ({lab.tmm.pod_selector!r} in {lab.tmm.namespace})")
+            out.checks = check(lab, target, out)
+            return out
+    out = read_routes(lab, target, node, timeout=lab.debug.exec_timeout)
+    out.checks = check(lab, target, out)
+    return out

@@ -1,0 +1,200 @@
+"""spkrunbook.steps.install.verify: the TMM checks against the stand-in API server (right pod and wrong variants)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from spkrunbook import notebook, params
+from spkrunbook.cluster import facts
+from spkrunbook.progress import Progress, quiet
+from spkrunbook.cluster.live import LiveTarget
+from spkrunbook.cluster.snapshot import SnapshotTarget
+from spkrunbook.steps.install import verify
+from tests.support import FakeApiServer, labdata
+from tests.support.paths import DEMO_DIR
+from tests.support import paths
+
+ROOT = paths.ROOT
+
+
+def make_lab(kubeconfig: Path | None = None, **tmm: Any) -> params.Lab:
+    return params.parse(
+        {
+            "lab": "v",
+            "target": {"kind": "live", "kubeconfig": str(kubeconfig)} if kubeconfig else {"kind": "snapshot", "snapshot": str(DEMO_DIR / "snapshot")},
+            "networks": {
+                "internal": {"name": "macvlan-internal", "master": "ens224"},
+                "external": {"name": "macvlan-external", "master": "ens256"},
+            },
+            "tmm": {"namespace": "default", **tmm},
+            "install": {"wait_timeout": 5},
+        }
+    )
+
+
+# Wrong variants of the right pod ------------------------------------------------------------------
+
+
+def one_nad_missing(pod: dict[str, Any]) -> None:
+    ann = pod["metadata"]["annotations"]
+    status = [d for d in json.loads(ann[facts.NETWORK_STATUS]) if not d["name"].endswith("macvlan-external")]
+    ann[facts.NETWORK_STATUS] = json.dumps(status)
+
+
+def burstable(pod: dict[str, Any]) -> None:
+    pod["status"]["qosClass"] = "Burstable"
+    pod["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "500m"
+
+
+def env_absent(pod: dict[str, Any]) -> None:
+    pod["spec"]["containers"][0]["env"] = [e for e in pod["spec"]["containers"][0]["env"] if e["name"] != "TMM_MAPRES_ADDL_VETHS_ON_DP"]
+
+
+def no_debug(pod: dict[str, Any]) -> None:
+    pod["spec"]["containers"] = pod["spec"]["containers"][:1]
+
+
+def no_mac(pod: dict[str, Any]) -> None:
+    ann = pod["metadata"]["annotations"]
+    status = json.loads(ann[facts.NETWORK_STATUS])
+    for d in status:
+        d.pop("mac", None)
+    ann[facts.NETWORK_STATUS] = json.dumps(status)
+
+
+def no_annotation(pod: dict[str, Any]) -> None:
+    del pod["metadata"]["annotations"][facts.NETWORK_STATUS]
+
+
+def seed(api: FakeApiServer, mutate: Callable[[dict[str, Any]], None] | None = None, *, pod: bool = True, crs: bool = True) -> None:
+    for obj in labdata.lab_objects():
+        if obj["kind"] == "Pod" and obj["metadata"]["name"] == labdata.TMM_POD:
+            if not pod:
+                continue
+            if mutate:
+                mutate(obj)
+        if obj["kind"] == "F5SPKVlan" and not crs:
+            continue
+        api.add(obj)
+
+
+@pytest.fixture
+def target(kubeconfig: Path) -> Iterator[LiveTarget]:
+    t = LiveTarget.from_kubeconfig(kubeconfig, retries=0)
+    yield t
+    t.close()
+
+
+def statuses(f: Any) -> dict[str, str]:
+    return {r.check: r.status for r in f.rows}
+
+
+def test_right_pod_passes(api: FakeApiServer, kubeconfig: Path, target: LiveTarget) -> None:
+    seed(api)
+    f = verify.check(target, make_lab(kubeconfig))
+    assert f.ok, f.to_frame().to_string()
+    s = statuses(f)
+    for check in ("TMM pods", "pod Ready", "QoS Guaranteed", "container f5-tmm", "container debug",
+                  "env TMM_MAPRES_ADDL_VETHS_ON_DP", "NAD 1 attached", "NAD 2 attached", "F5SPKVlan exists"):
+        assert s[check] == "pass", check
+    nad1 = next(r for r in f.rows if r.check == "NAD 1 attached")
+    assert "net1" in nad1.evidence and "7e:12:9c:4a:01:b1" in nad1.evidence and "TMM 1.1" in nad1.evidence
+
+
+@pytest.mark.parametrize(
+    "mutate,check,evidence",
+    [
+        (one_nad_missing, "NAD 2 attached", "default/macvlan-external not in network-status"),
+        (burstable, "QoS Guaranteed", "qosClass: Burstable"),
+        (env_absent, "env TMM_MAPRES_ADDL_VETHS_ON_DP", "TMM_MAPRES_ADDL_VETHS_ON_DP is absent"),
+        (no_debug, "container debug", "containers: f5-tmm"),
+        (no_annotation, "network-status", "no k8s.v1.cni.cncf.io/network-status (or legacy networks-status) annotation"),
+    ],
+)
+def test_wrong_variants_fail(api: FakeApiServer, kubeconfig: Path, target: LiveTarget,
+                             mutate: Callable[[dict[str, Any]], None], check: str, evidence: str) -> None:
+    seed(api, mutate)
+    f = verify.check(target, make_lab(kubeconfig))
+    assert not f.ok
+    rows = [r for r in f.failed() if r.check == check]
+    assert rows and evidence in rows[0].evidence, f.to_frame().to_string()
+    assert rows[0].action
+    assert len(f.failed()) == 1
+
+
+def test_missing_mac_is_a_warning(api: FakeApiServer, kubeconfig: Path, target: LiveTarget) -> None:
+    seed(api, no_mac)
+    f = verify.check(target, make_lab(kubeconfig))
+    assert f.ok and statuses(f)["NAD 1 attached"] == "warn"
+
+
+def test_missing_vlan_crs_fail(api: FakeApiServer, kubeconfig: Path, target: LiveTarget) -> None:
+    seed(api, crs=False)
+    f = verify.check(target, make_lab(kubeconfig))
+    assert {r.subject for r in f.failed()} == {"default/internal", "default/external"}
+
+
+def test_no_pod_and_too_few_replicas(api: FakeApiServer, kubeconfig: Path, target: LiveTarget) -> None:
+    seed(api, pod=False)
+    assert "no pod matches app=f5-tmm" in verify.check(target, make_lab(kubeconfig)).failed()[0].evidence
+    api.add(labdata.tmm_pod())
+    f = verify.check(target, make_lab(kubeconfig, replicas=2))
+    assert next(r for r in f.failed() if r.check == "TMM pods").evidence == "1 of 2 replica(s)"
+
+
+def test_wait_ready_reports_progress_until_the_pod_is_ready(api: FakeApiServer, kubeconfig: Path, target: LiveTarget) -> None:
+    seed(api, pod=False)
+    api.pod_startup_delay = 0.5  # a pod created through the API turns Ready after this
+    pod = labdata.tmm_pod()
+    pod.pop("status")
+    target.create("pods", pod, "default")
+    shown = quiet()
+    res = verify.wait_ready(target, make_lab(kubeconfig), timeout=10, interval=0.1, progress=shown)
+    assert res.ready and res.pods
+    assert "0/1 TMM pod(s) Ready" in shown.history[0] and "1/1 TMM pod(s) Ready" in shown.history[-1]
+    assert len(shown.history) > 1 and shown.total == 10
+
+
+def test_wait_ready_times_out(api: FakeApiServer, kubeconfig: Path, target: LiveTarget) -> None:
+    seed(api, pod=False)
+    clock = iter(range(0, 100, 2))
+    res = verify.wait_ready(target, make_lab(kubeconfig), timeout=6, clock=lambda: float(next(clock)), sleep=lambda s: None)
+    assert not res.ready and res.message.startswith("timed out after 6s") and "no pod yet" in res.message
+    f = verify.check(target, make_lab(kubeconfig), pods=res.pods, wait=res)
+    assert statuses(f)["TMM Ready in time"] == "fail"
+
+
+def test_snapshot_checks_what_it_holds() -> None:
+    f = verify.check(SnapshotTarget(DEMO_DIR / "snapshot"), make_lab())
+    assert f.ok, f.to_frame().to_string()
+
+
+def test_text_progress_headless() -> None:
+    buf = io.StringIO()
+    clock = iter([0.0, 0.0, 3.0, 60.0, 61.0]).__next__
+    p = Progress("waiting for TMM", total=60, unit="s", stream=buf, notebook=False, clock=clock)
+    p.update(0, "0/1 ready")
+    p.update(3, "0/1 ready")  # throttled
+    p.done("1/1 ready")
+    out = buf.getvalue().splitlines()
+    assert len(out) == 2 and out[0].startswith("waiting for TMM [....") and "60s / 60s" in out[1]
+    assert len(p.history) == 3
+
+
+def test_verify_tmm_step_on_live_waits_and_records(api: FakeApiServer, kubeconfig: Path, tmp_path: Path) -> None:
+    seed(api)
+    pfile = tmp_path / "lab.yaml"
+    data = make_lab(kubeconfig).model_dump(mode="json")
+    pfile.write_text(json.dumps(data))
+    step = notebook.start("spk-install", str(pfile), str(tmp_path / "rec"))
+    shown = quiet()
+    result = verify.tmm(step.lab, step.target, progress=shown)
+    step.save(result)
+    f = result.findings
+    assert f.ok and shown.history and statuses(f)["TMM Ready in time"] == "pass"
+    assert json.loads((step.record_dir / "spk-install" / "tmm-verification.json").read_text())["ok"] is True
