@@ -43,7 +43,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal, Protocol
 
@@ -242,7 +242,24 @@ def nbdb_for_node(snapshot_or_files: str | Path | Iterable[NbdbFile], node: str)
     raise SnapshotError(f"no ovnkube-node database for node {node} (databases of: {', '.join(known) or 'none'}"
                         f"{detail})",
                         hint=f"check the node name; the pod list is namespaces/{OVN_NAMESPACE}/core/pods.yaml "
-                             "in the must-gather")
+                             "in the must-gather" + ("; without it, identify_nodes() asks each database its zone"
+                                                     if unmapped else ""))
+
+
+def identify_nodes(files: Iterable[NbdbFile], *, timeout: float = 30.0) -> list[NbdbFile]:
+    """Fill in the node of interconnect databases the pod list did not map, from each one's zone.
+
+    In interconnect mode the zone (``NB_Global options:name``, which network-tools'
+    ``ovn-dbs-run-locally`` also reads as the host) is the node's name. This opens
+    every unmapped database, so it costs one server start each.
+    """
+    out = []
+    for f in files:
+        if f.mode == "interconnect" and f.node is None:
+            with open_nbdb(f, timeout=timeout) as db:
+                f = replace(f, node=db.zone())
+        out.append(f)
+    return out
 
 
 # -- copying a database out, bounded -----------------------------------------------------------------------------

@@ -134,7 +134,10 @@ def test_interconnect_without_pod_list_leaves_nodes_unknown(tmp_path: Path) -> N
     assert len(files) == 6 and {f.node for f in files} == {None}
     with pytest.raises(SnapshotError, match="pods without a node") as exc:
         ovndb.nbdb_for_node(files, "worker-1")
-    assert "core/pods.yaml" in str(exc.value)
+    assert "core/pods.yaml" in str(exc.value) and "identify_nodes()" in str(exc.value)
+    identified = ovndb.identify_nodes(files)  # each database's zone is its node
+    assert [f.node for f in identified] == [f.node for f in ovndb.find_nbdbs(IC)]
+    assert ovndb.nbdb_for_node(identified, "worker-1").pod == "ovnkube-node-b001x"
 
 
 # -- reading them ---------------------------------------------------------------------------------------------
