@@ -287,11 +287,12 @@ def _materialize(source: NbdbFile, out: Path, limit: int) -> None:
         if source.member is not None:
             _check_member_name(source.path, source.member)
             with tarfile.open(source.path, "r:*") as tar:
-                try:
-                    info = tar.getmember(source.member)
-                except KeyError:
+                # Walk forward to the member and read it there: getmember() would decompress the whole archive
+                # first and then seek back, decompressing it again.
+                info = next((i for i in tar if i.name == source.member), None)
+                if info is None:
                     raise SnapshotError(f"{source.path} has no member {source.member}",
-                                        hint="list the databases again with find_nbdbs()") from None
+                                        hint="list the databases again with find_nbdbs()")
                 if not info.isreg():
                     raise SnapshotError(f"{what} is a link or special file, not a database; not read",
                                         hint="this is not an archive oc adm must-gather wrote: collect it again")

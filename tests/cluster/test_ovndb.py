@@ -328,6 +328,14 @@ def test_archive_with_an_unsafe_member_is_refused(tmp_path: Path, bad: str) -> N
         pass
 
 
+def test_member_missing_from_the_archive_is_a_snapshot_error() -> None:
+    gone = ovndb.NbdbFile(IC / "network_logs" / ovndb.IC_ARCHIVE, "interconnect",
+                          "ovnk_database_store/ovnkube-node-zzz_nbdb", "ovnkube-node-zzz")
+    with pytest.raises(SnapshotError, match="has no member ovnk_database_store/ovnkube-node-zzz_nbdb"), \
+            ovndb.open_nbdb(gone):
+        pass
+
+
 def test_archive_with_a_linked_database_is_refused(tmp_path: Path) -> None:
     link = tarfile.TarInfo("ovnk_database_store/ovnkube-node-b001x_nbdb")
     link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
