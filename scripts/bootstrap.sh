@@ -3,7 +3,7 @@
 # missing), a virtual env in .venv with the package and its test extras, and the
 # python3 Jupyter kernel inside that env.
 #   scripts/bootstrap.sh          runtime only (the demo)
-#   scripts/bootstrap.sh test     plus what the tests use (tcpdump, tshark, chromium)
+#   scripts/bootstrap.sh test     plus what the tests use (tcpdump, tshark, chromium, OVN tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -15,6 +15,8 @@ if [ "$mode" = "test" ]; then
     want tshark tshark
     want ip iproute2
     want chromium chromium
+    want ovsdb-tool openvswitch-common
+    want ovn-nbctl ovn-central
 fi
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
