@@ -507,8 +507,8 @@ def write_pods(lab: Lab, snapshot_data: Path, out: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--snapshot", type=Path, default=ROOT / "demo" / "snapshot", help="must-gather folder to model")
-    ap.add_argument("--params", type=Path, default=ROOT / "params" / "demo.yaml", help="lab params (TMM self IPs)")
+    ap.add_argument("--snapshot", type=Path, default=ROOT / "spkrunbook" / "demo" / "snapshot", help="must-gather folder to model")
+    ap.add_argument("--params", type=Path, default=ROOT / "spkrunbook" / "demo" / "demo.yaml", help="lab params (TMM self IPs)")
     ap.add_argument("--out", type=Path, required=True, help="must-gather image folder to write network_logs/ into")
     ap.add_argument("--mode", choices=("auto", "interconnect", "legacy", "both"), default="auto")
     ap.add_argument("--app-pods", type=int, default=2,

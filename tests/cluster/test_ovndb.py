@@ -24,7 +24,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from spkrunbook.cluster import ovndb
-from spkrunbook.debug import parsers
+from spkrunbook.steps.debug import parsers
 from spkrunbook.errors import ExecError, NotAvailable, SnapshotError
 
 ROOT = Path(__file__).resolve().parents[2]
