@@ -158,7 +158,7 @@ class TargetParams(_Model):
     retries: int = Field(3, ge=0, le=10)
 
     @model_validator(mode="after")
-    def _need_source(self) -> "TargetParams":
+    def _need_source(self) -> TargetParams:
         if self.kind == "snapshot" and self.snapshot is None:
             raise PydanticCustomError("target", "required when target.kind is 'snapshot'")
         return self

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .quantity import parse_quantity
-
 from .params import Lab
+from .quantity import parse_quantity
 
 KNOWN_PAIRS: dict[int, tuple[str, str]] = {1: ("1572Mi", "2Gi"), 2: ("3Gi", "2Gi")}
 DEFAULT_MEMORY = "2Gi"

@@ -124,11 +124,7 @@ class _AddressTable:
 class _Columns:
     """Accumulates decoded chunk columns; builds the DataFrame once at the end."""
 
-    NAMES = (
-        "frame ts ifid ifindex pkttype vlan vlan_inner src dst sport dport proto ipv ipproto "
-        "wire cap payload flags seq ack win itype icode "
-        "m_ifindex m_pkttype m_vlan m_vlan_inner m_ports m_ipv m_tcp m_ack m_payload m_icmp"
-    ).split()
+    NAMES = ["frame", "ts", "ifid", "ifindex", "pkttype", "vlan", "vlan_inner", "src", "dst", "sport", "dport", "proto", "ipv", "ipproto", "wire", "cap", "payload", "flags", "seq", "ack", "win", "itype", "icode", "m_ifindex", "m_pkttype", "m_vlan", "m_vlan_inner", "m_ports", "m_ipv", "m_tcp", "m_ack", "m_payload", "m_icmp"]
 
     def __init__(self) -> None:
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in self.NAMES}
@@ -615,7 +611,7 @@ def _i64(b: bytes) -> np.ndarray:
 
 # --------------------------------------------------------------------------- framing
 class _Interface:
-    __slots__ = ("linktype", "snaplen", "mult", "div", "shift", "offset_ns", "name")
+    __slots__ = ("div", "linktype", "mult", "name", "offset_ns", "shift", "snaplen")
 
     def __init__(self, linktype: int, snaplen: int) -> None:
         self.linktype, self.snaplen = linktype, snaplen

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from . import stats
 
-__all__ = ["rate_over_time", "top_conversations", "tcp_flags", "save_png"]
+__all__ = ["rate_over_time", "save_png", "tcp_flags", "top_conversations"]
 
 
 def _auto_interval(df: pd.DataFrame, max_bins: int = 300) -> str:

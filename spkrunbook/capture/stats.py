@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["conversations", "per_interval", "tcp_flag_counts", "resets", "top_talkers", "tcp_anomalies", "summary"]
+__all__ = ["conversations", "per_interval", "resets", "summary", "tcp_anomalies", "tcp_flag_counts", "top_talkers"]
 
 _NS_DAY = 86_400_000_000_000
 
@@ -279,7 +279,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     nbytes, how = _bytes(df)
     t = _time_ns(df)
     valid = t[t != np.iinfo(np.int64).min]
-    rows: list[tuple[str, object]] = [("packets", int(len(df))), ("bytes", int(nbytes.sum())), ("bytes_source", how)]
+    rows: list[tuple[str, object]] = [("packets", len(df)), ("bytes", int(nbytes.sum())), ("bytes_source", how)]
     if len(valid):
         ti = _time_index(np.array([valid.min(), valid.max()]), df) if len(df) and df["timestamp"].notna().all() else pd.TimedeltaIndex(np.array([valid.min(), valid.max()]).view("m8[ns]"))
         dur = (valid.max() - valid.min()) / 1e9

@@ -10,10 +10,15 @@ Resources are addressed by a short name from ``RESOURCES`` (``"nodes"``,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 Obj = dict[str, Any]
+#: A list of objects; a module-level name because ``Target.list`` shadows ``list`` inside the classes.
+Objs = list[Obj]
+#: A command as argument words (never a shell string).
+Argv = list[str]
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ NAD_CRD = "network-attachment-definitions.k8s.cni.cncf.io"
 F5_VLAN_CRD = "f5-spk-vlans.k8s.f5net.com"
 
 
-def resource(name_or_res: "str | Resource") -> Resource:
+def resource(name_or_res: str | Resource) -> Resource:
     if isinstance(name_or_res, Resource):
         return name_or_res
     try:
@@ -86,7 +91,7 @@ def resource(name_or_res: "str | Resource") -> Resource:
 class ExecResult:
     """What a command run in a container returned: bytes kept as bytes (a pcap must survive)."""
 
-    argv: list[str]
+    argv: Argv
     stdout: bytes
     stderr: bytes
     exit_code: int | None
@@ -119,29 +124,29 @@ class Target(Protocol):
 
     def info(self) -> TargetInfo: ...
 
-    def get(self, res: "str | Resource", name: str, namespace: str | None = None) -> Obj:
+    def get(self, res: str | Resource, name: str, namespace: str | None = None) -> Obj:
         """One object; raises ``ResourceMissing`` when absent (or the CRD is missing)."""
         ...
 
     def list(
         self,
-        res: "str | Resource",
+        res: str | Resource,
         namespace: str | None = None,
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
-    ) -> list[Obj]:
+    ) -> Objs:
         """Objects of a resource (all namespaces when ``namespace`` is None)."""
         ...
 
-    def exists(self, res: "str | Resource", name: str, namespace: str | None = None) -> bool: ...
+    def exists(self, res: str | Resource, name: str, namespace: str | None = None) -> bool: ...
 
     def exec(
         self,
         namespace: str,
         pod: str,
         container: str,
-        argv: list[str],
+        argv: Argv,
         *,
         timeout: float = 30.0,
         stdin: bytes | None = None,
@@ -149,18 +154,18 @@ class Target(Protocol):
 
 
 class WritableTarget(Target, Protocol):
-    def create(self, res: "str | Resource", obj: Obj, namespace: str | None = None) -> Obj: ...
+    def create(self, res: str | Resource, obj: Obj, namespace: str | None = None) -> Obj: ...
 
-    def replace(self, res: "str | Resource", obj: Obj, namespace: str | None = None) -> Obj: ...
+    def replace(self, res: str | Resource, obj: Obj, namespace: str | None = None) -> Obj: ...
 
-    def delete(self, res: "str | Resource", name: str, namespace: str | None = None) -> None: ...
+    def delete(self, res: str | Resource, name: str, namespace: str | None = None) -> None: ...
 
     def exec_stream(
         self,
         namespace: str,
         pod: str,
         container: str,
-        argv: list[str],
+        argv: Argv,
         *,
         timeout: float = 30.0,
     ) -> Iterator[tuple[int, bytes]]:

@@ -26,10 +26,12 @@ from __future__ import annotations
 import json
 import os
 import random
+import ssl
 import threading
 import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 from kubernetes import config as kconfig
@@ -39,8 +41,8 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.stream import stream as k8s_stream
 from websocket import WebSocketBadStatusException, WebSocketException
 
-from ..errors import ClusterError, ClusterUnreachable, Conflict, ExecError, Forbidden, ResourceMissing
-from .base import ExecResult, Obj, Resource, TargetInfo, resource
+from ..errors import ClusterError, ClusterUnreachable, Conflict, ExecError, Forbidden, Invalid, ResourceMissing
+from .base import Argv, ExecResult, Obj, Objs, Resource, TargetInfo, resource
 
 if TYPE_CHECKING:
     from ..params import TargetParams
@@ -55,6 +57,53 @@ _CRD_HINTS = {
     "nmstate.io": "install the Kubernetes NMState Operator, or accept that node interface state is unknown",
     "performance.openshift.io": "the Node Tuning Operator provides it; check `oc get crd performanceprofiles.performance.openshift.io`",
 }
+
+
+#: HTTP status (or a refinement of one) -> (our class, message, hint); formatted with the request's facts.
+_STATUS: dict[int | str, tuple[type[ClusterError], str, str]] = {
+    404: (ResourceMissing, "{what} not found", "check the name and namespace with `oc get {plural}{ns_flag}`"),
+    "404-api": (ResourceMissing, "the cluster does not serve {plural} ({api_version}): the CustomResourceDefinition "
+                                 "{crd} is not installed", "install the CRD {crd}; check with `oc get crd {crd}`"),
+    "404-core": (ResourceMissing, "the API server does not serve {plural} ({api_version})",
+                 "check the cluster version; this API may be newer than the cluster"),
+    409: (Conflict, "{what} was changed by someone else since it was read: {message}",
+          "read it again, re-apply the change and retry"),
+    "409-exists": (Conflict, "{what} already exists", "replace it, or delete it first"),
+    401: (Forbidden, "the API server at {server} rejected the credentials (401 Unauthorized) when trying to {verb} {what}",
+          "log in again (`oc login`) and check the user of {where} with `oc whoami`"),
+    403: (Forbidden, "not allowed to {verb} {what}: {message}", "{can_i}"),
+    422: (Invalid, "the API server rejected {what} as invalid: {message}",
+          "the object does not match the resource's schema (a CRD's validation); fix the field named above"),
+    "retry": (ClusterError, "the API server answered {status} {reason} to {verb} {what} after {attempts} attempt(s): "
+                            "{message}", "the API server is overloaded or unhealthy; retry later, or raise target.retries"),
+    "other": (ClusterError, "the API server refused to {verb} {what} ({status} {reason}): {message}",
+              "check the object against the resource's schema"),
+}
+
+#: Why a connection failed, by the exception in the cause chain (first match wins).
+_UNREACHABLE: list[tuple[type[BaseException], str]] = [
+    (urllib3.exceptions.NameResolutionError, "its host name does not resolve"),
+    (ssl.SSLError, "the TLS handshake failed (certificate not trusted or wrong server)"),
+    (urllib3.exceptions.SSLError, "the TLS handshake failed (certificate not trusted or wrong server)"),
+    (ConnectionRefusedError, "the connection was refused"),
+    (urllib3.exceptions.ConnectTimeoutError, "connecting timed out after {connect:g}s"),
+    (urllib3.exceptions.ReadTimeoutError, "it did not answer within {read:g}s"),
+    (urllib3.exceptions.ProtocolError, "the connection was dropped"),
+    (ConnectionError, "the connection was dropped"),
+    (urllib3.exceptions.NewConnectionError, "could not connect ({name})"),
+]
+
+
+def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
+    """``exc`` or anything behind it (``reason`` of urllib3's wrappers, ``__cause__``, ``__context__``) is a ``kind``."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return True
+        seen.add(id(exc))
+        reason = getattr(exc, "reason", None)
+        exc = reason if isinstance(reason, BaseException) else (exc.__cause__ or exc.__context__)
+    return False
 
 
 class LiveTarget:
@@ -95,7 +144,7 @@ class LiveTarget:
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
-    def from_params(cls, params: "TargetParams", *, check: bool = True, **kwargs: Any) -> "LiveTarget":
+    def from_params(cls, params: TargetParams, *, check: bool = True, **kwargs: Any) -> LiveTarget:
         """Build from the target params; with ``check``, ask the server once (GET /version)."""
         token = params.token.get_secret_value() if params.token is not None else None
         if params.in_cluster:
@@ -111,8 +160,8 @@ class LiveTarget:
         return target
 
     @classmethod
-    def from_kubeconfig(cls, path: "str | Path | None" = None, context: str | None = None, *,
-                        verify_tls: bool = True, **kwargs: Any) -> "LiveTarget":
+    def from_kubeconfig(cls, path: str | Path | None = None, context: str | None = None, *,
+                        verify_tls: bool = True, **kwargs: Any) -> LiveTarget:
         """From a kubeconfig file (default: $KUBECONFIG or ~/.kube/config) and optional context."""
         cfg_path = str(path) if path else os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
         shown = cfg_path or "~/.kube/config"
@@ -147,7 +196,7 @@ class LiveTarget:
 
     @classmethod
     def from_server(cls, server: str, token: str | None = None, *, verify_tls: bool = True,
-                    **kwargs: Any) -> "LiveTarget":
+                    **kwargs: Any) -> LiveTarget:
         """From an API URL and a bearer token (e.g. `oc whoami -t`)."""
         cfg = _base_configuration()
         cfg.host = server.rstrip("/")
@@ -158,7 +207,7 @@ class LiveTarget:
         return cls(ApiClient(cfg), **kwargs)
 
     @classmethod
-    def in_cluster(cls, **kwargs: Any) -> "LiveTarget":
+    def in_cluster(cls, **kwargs: Any) -> LiveTarget:
         """From the service account of the pod this runs in."""
         cfg = _base_configuration()
         try:
@@ -171,7 +220,7 @@ class LiveTarget:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "LiveTarget":
+    def __enter__(self) -> LiveTarget:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -205,7 +254,7 @@ class LiveTarget:
         )
 
     # -- reading ----------------------------------------------------------------------------------------
-    def path(self, res: "str | Resource", name: str | None = None, namespace: str | None = None,
+    def path(self, res: str | Resource, name: str | None = None, namespace: str | None = None,
              subresource: str | None = None) -> str:
         """The REST path of a resource / object (namespace None on a list: all namespaces)."""
         r = resource(res)
@@ -219,19 +268,19 @@ class LiveTarget:
             base += f"/{subresource}"
         return base
 
-    def get(self, res: "str | Resource", name: str, namespace: str | None = None) -> Obj:
+    def get(self, res: str | Resource, name: str, namespace: str | None = None) -> Obj:
         r = resource(res)
         ns = (namespace or self.namespace) if r.namespaced else None
         return self._request("GET", self.path(r, name, ns), res=r, name=name, namespace=ns, verb="get")
 
     def list(
         self,
-        res: "str | Resource",
+        res: str | Resource,
         namespace: str | None = None,
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
-    ) -> list[Obj]:
+    ) -> Objs:
         r = resource(res)
         query = []
         if label_selector:
@@ -247,14 +296,14 @@ class LiveTarget:
                 item.setdefault("kind", r.kind)
         return items
 
-    def exists(self, res: "str | Resource", name: str, namespace: str | None = None) -> bool:
+    def exists(self, res: str | Resource, name: str, namespace: str | None = None) -> bool:
         try:
             self.get(res, name, namespace)
         except ResourceMissing:
             return False
         return True
 
-    def get_raw(self, path: str, query: list[tuple[str, str]] | None = None) -> Any:
+    def get_raw(self, path: str, query: Sequence[tuple[str, str]] | None = None) -> Any:
         """Any GET path, e.g. ``/api/v1/nodes/<n>/proxy/configz`` (`oc get --raw`)."""
         return self._request("GET", path, query=query, verb="get", what=path)
 
@@ -264,7 +313,7 @@ class LiveTarget:
                              res=resource("nodes"), name=node, verb="get", what=f"the kubelet configz of node {node}")
         return (data or {}).get("kubeletconfig") or {}
 
-    def wait_for(self, res: "str | Resource", name: str, namespace: str | None, condition: Callable[[Obj], bool], *,
+    def wait_for(self, res: str | Resource, name: str, namespace: str | None, condition: Callable[[Obj], bool], *,
                  timeout: float = 60.0, interval: float = 0.5) -> Obj:
         """Poll until ``condition(obj)`` holds (e.g. a debug pod becomes Ready); ClusterError on timeout."""
         deadline = time.monotonic() + timeout
@@ -289,7 +338,7 @@ class LiveTarget:
             return None
         return namespace or ((obj or {}).get("metadata") or {}).get("namespace") or self.namespace
 
-    def create(self, res: "str | Resource", obj: Obj, namespace: str | None = None, *, dry_run: bool = False) -> Obj:
+    def create(self, res: str | Resource, obj: Obj, namespace: str | None = None, *, dry_run: bool = False) -> Obj:
         r = resource(res)
         ns = self._ns_for(r, obj, namespace)
         name = (obj.get("metadata") or {}).get("name")
@@ -297,7 +346,7 @@ class LiveTarget:
         return self._request("POST", self.path(r, None, ns), query=query, body=obj, res=r, name=name, namespace=ns,
                              verb="create")
 
-    def replace(self, res: "str | Resource", obj: Obj, namespace: str | None = None, *, dry_run: bool = False) -> Obj:
+    def replace(self, res: str | Resource, obj: Obj, namespace: str | None = None, *, dry_run: bool = False) -> Obj:
         """PUT the whole object; a stale ``metadata.resourceVersion`` raises Conflict."""
         r = resource(res)
         ns = self._ns_for(r, obj, namespace)
@@ -308,7 +357,7 @@ class LiveTarget:
         return self._request("PUT", self.path(r, name, ns), query=query, body=obj, res=r, name=name, namespace=ns,
                              verb="update")
 
-    def patch(self, res: "str | Resource", name: str, patch: "Obj | list[Obj]", namespace: str | None = None, *,
+    def patch(self, res: str | Resource, name: str, patch: Obj | Objs, namespace: str | None = None, *,
               patch_type: str = "merge") -> Obj:
         """Merge patch (default), ``strategic`` or ``json`` (a list of RFC 6902 operations)."""
         r = resource(res)
@@ -318,7 +367,7 @@ class LiveTarget:
         return self._request("PATCH", self.path(r, name, ns), body=patch, content_type=ctype, res=r, name=name,
                              namespace=ns, verb="patch")
 
-    def delete(self, res: "str | Resource", name: str, namespace: str | None = None, *,
+    def delete(self, res: str | Resource, name: str, namespace: str | None = None, *,
                grace_period: int | None = None, missing_ok: bool = False) -> None:
         r = resource(res)
         ns = (namespace or self.namespace) if r.namespaced else None
@@ -339,7 +388,7 @@ class LiveTarget:
         method: str,
         path: str,
         *,
-        query: list[tuple[str, str]] | None = None,
+        query: Sequence[tuple[str, str]] | None = None,
         body: Any = None,
         content_type: str | None = None,
         res: Resource | None = None,
@@ -375,7 +424,7 @@ class LiveTarget:
                 raise self._unreachable(cause) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, method: str, path: str, query: list[tuple[str, str]] | None, body: Any,
+    def _send(self, method: str, path: str, query: Sequence[tuple[str, str]] | None, body: Any,
               content_type: str | None) -> Any:
         headers = {"Accept": "application/json"}
         if body is not None:
@@ -387,7 +436,13 @@ class LiveTarget:
         data = response.read()
         if not 200 <= response.status <= 299:
             ApiException.from_response(http_resp=response, body=data.decode("utf-8", "replace"), data=None)
-        return json.loads(data) if data else None
+        if not data:
+            return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise self._not_an_api(path, response.headers.get("Content-Type") if response.headers else None,
+                                   bytes(data)) from None
 
     def _delay(self, attempt: int, exc: ApiException | None) -> float:
         retry_after = None
@@ -411,33 +466,31 @@ class LiveTarget:
             bits.append(f"its context {self.context!r}")
         return " and ".join(bits) or "target.server"
 
-    def _unreachable(self, cause: BaseException) -> ClusterUnreachable:
-        E = urllib3.exceptions
-        text = str(cause)
-        if isinstance(cause, E.NameResolutionError):
-            why = "its host name does not resolve"
-        elif isinstance(cause, (E.SSLError, ApiException)) or "SSL" in text or "certificate" in text.lower():
-            why = "the TLS handshake failed (certificate not trusted or wrong server)"
-        elif isinstance(cause, E.NewConnectionError) and "refused" in text.lower():
-            why = "the connection was refused"  # (NewConnectionError subclasses ConnectTimeoutError)
-        elif isinstance(cause, E.NewConnectionError):
-            why = f"could not connect ({type(getattr(cause, '__context__', None) or cause).__name__})"
-        elif isinstance(cause, E.ConnectTimeoutError):
-            why = f"connecting timed out after {min(self.request_timeout, 10.0):g}s"
-        elif isinstance(cause, E.ReadTimeoutError):
-            why = f"it did not answer within {self.request_timeout:g}s"
-        elif isinstance(cause, (E.ProtocolError, ConnectionError)):
-            why = "the connection was dropped"
-        else:
-            why = f"the connection failed ({type(cause).__name__})"
+    def _unreachable(self, cause: BaseException | None) -> ClusterUnreachable:
+        """A connection that never reached a Kubernetes API, by the exception's type (``_UNREACHABLE``)."""
+        why = "the connection failed"
+        for kind, text in _UNREACHABLE:
+            if _caused_by(cause, kind):
+                why = text.format(connect=min(self.request_timeout, 10.0), read=self.request_timeout,
+                                  name=type(cause).__name__)
+                break
         hint = (f"check that {self._where()} point at the right cluster (compare `oc whoami --show-server`), "
                 "that you are on the lab network or VPN, and that the API server is up")
         if "TLS" in why:
             hint += "; for a lab with a self-signed API certificate set target.verify_tls: false"
         return ClusterUnreachable(f"cannot reach the Kubernetes API server at {self.server}: {why}", hint=hint)
 
+    def _not_an_api(self, path: str, content_type: str | None, body: bytes) -> ClusterUnreachable:
+        """200 from something that is not a Kubernetes API server (a login page, a proxy, a wrong URL)."""
+        looks = "an HTML page" if body.lstrip()[:1] == b"<" else f"{content_type or 'no content type'}, not JSON"
+        return ClusterUnreachable(
+            f"{self.server} answered {path} with {looks}: this is not the Kubernetes API server",
+            hint=f"point {self._where()} at the API URL (https://api.<cluster>:6443, from `oc whoami --show-server`), "
+                 "not the console or a proxy login page")
+
     def _translate(self, status: int, reason: str | None, body: Any, *, res: Resource | None, name: str | None,
                    namespace: str | None, verb: str, what: str | None, attempts: int = 1) -> ClusterError:
+        """An HTTP error status as one of our errors, by the table ``_STATUS`` (message and hint per status)."""
         st: dict[str, Any] = {}
         if isinstance(body, (bytes, bytearray)):
             body = body.decode("utf-8", "replace")
@@ -447,48 +500,41 @@ class LiveTarget:
                 st = parsed if isinstance(parsed, dict) else {}
             except ValueError:
                 st = {}
-        message = str(st.get("message") or (body.strip() if isinstance(body, str) else "") or reason or "")
+        message = str(st.get("message") or (body.strip()[:300] if isinstance(body, str) else "") or reason or "")
         reason = st.get("reason") or reason
         details = st.get("details") or {}
         in_ns = f" in namespace {namespace}" if namespace else ""
         if res is not None:
             what = what or (f"{res.plural}/{name}{in_ns}" if name else f"{res.plural}{in_ns or ' (all namespaces)'}")
         what = what or "the request"
-        kw = {"status": status, "reason": reason}
-        if status == 404:
-            if res is not None and not (name and details.get("name") == name):
-                crd = f"{res.plural}.{res.group}" if res.group else None
-                if crd:
-                    return ResourceMissing(
-                        f"the cluster does not serve {res.plural} ({res.api_version}): "
-                        f"the CustomResourceDefinition {crd} is not installed",
-                        hint=_CRD_HINTS.get(res.group, f"install the CRD {crd}; check with `oc get crd {crd}`"), **kw)
-                return ResourceMissing(f"the API server does not serve {res.plural} ({res.api_version})",
-                                       hint="check the cluster version; this API may be newer than the cluster", **kw)
-            return ResourceMissing(f"{what} not found", hint="check the name and namespace"
-                                   + (f" with `oc get {res.plural}{' -n ' + namespace if namespace else ''}`" if res else ""),
-                                   **kw)
-        if status == 409:
-            if reason == "AlreadyExists":
-                return Conflict(f"{what} already exists", hint="replace it, or delete it first", **kw)
-            return Conflict(f"{what} was changed by someone else since it was read: {message}",
-                            hint="read it again, re-apply the change and retry", **kw)
-        if status == 401:
-            return Forbidden(f"the API server at {self.server} rejected the credentials (401 Unauthorized) "
-                             f"when trying to {verb} {what}",
-                             hint=f"log in again (`oc login`) and check the user of {self._where()} with `oc whoami`", **kw)
-        if status == 403:
-            plural = res.plural if res else what
-            return Forbidden(f"not allowed to {verb} {what}: {message}",
-                             hint=f"check with `oc auth can-i {verb} {plural}" + (f" -n {namespace}`" if namespace else "`")
-                             + " and ask for the missing role", **kw)
-        if status in RETRY_STATUSES:
-            return ClusterError(f"the API server answered {status} {reason or ''} to {verb} {what}"
-                                f" after {attempts} attempt(s): {message}",
-                                hint="the API server is overloaded or unhealthy; retry later, or raise target.retries",
-                                **kw)
-        return ClusterError(f"the API server refused to {verb} {what} ({status} {reason or ''}): {message}",
-                            hint="check the object against the resource's schema", **kw)
+        # A 404 for a whole API (no CRD) is not a 404 for one object: the body's details name the object.
+        key: int | str = status
+        if status == 404 and res is not None and not (name and details.get("name") == name):
+            key = "404-api" if res.group else "404-core"
+        elif status == 409 and reason == "AlreadyExists":
+            key = "409-exists"
+        elif status in RETRY_STATUSES:
+            key = "retry"
+        elif status not in _STATUS:
+            key = "other"
+        cls, text, hint = _STATUS[key]
+        crd = f"{res.plural}.{res.group}" if res is not None and res.group else ""
+        fill = {"what": what, "verb": verb, "message": message, "status": status, "reason": reason or "",
+                "attempts": attempts, "server": self.server, "where": self._where(), "crd": crd,
+                "plural": res.plural if res else what, "api_version": res.api_version if res else "",
+                "ns_flag": f" -n {namespace}" if namespace else "", "can_i": self._can_i(verb, res, namespace)}
+        hint = _CRD_HINTS.get(res.group, hint) if key == "404-api" and res is not None else hint
+        return cls(text.format(**fill), hint=hint.format(**fill), status=status, reason=reason)
+
+    @staticmethod
+    def _can_i(verb: str, res: Resource | None, namespace: str | None) -> str:
+        """The ``oc auth can-i`` line for a denied request, or the RBAC rule when there is no resource (``/version``)."""
+        if res is None:
+            return "ask the cluster admin for a role that allows this request"
+        group = f".{res.group}" if res.group else ""
+        ns = f" -n {namespace}" if namespace else ""
+        return (f"check with `oc auth can-i {verb} {res.plural}{group}{ns}`; grant it with a Role or ClusterRole "
+                f"allowing verb {verb!r} on {res.plural!r} in API group {res.group or 'core'!r}")
 
     # -- exec ---------------------------------------------------------------------------------------------------
     def exec_stream(
@@ -496,11 +542,11 @@ class LiveTarget:
         namespace: str,
         pod: str,
         container: str,
-        argv: list[str],
+        argv: Argv,
         *,
         timeout: float = 30.0,
         stdin: bytes | None = None,
-    ) -> "ExecStream":
+    ) -> ExecStream:
         """Start ``argv`` in a container; iterate the result for (channel, bytes) as they arrive."""
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv must be a list of arguments, never a shell string")
@@ -524,7 +570,7 @@ class LiveTarget:
         namespace: str,
         pod: str,
         container: str,
-        argv: list[str],
+        argv: Argv,
         *,
         timeout: float = 30.0,
         stdin: bytes | None = None,
@@ -538,7 +584,7 @@ class LiveTarget:
                           timed_out=run.timed_out)
 
     def _exec_error(self, exc: ApiException, namespace: str, pod: str, container: str,
-                    argv: list[str]) -> Exception:
+                    argv: Argv) -> Exception:
         ctx = exc.__context__
         if isinstance(ctx, WebSocketBadStatusException):
             status = getattr(ctx, "status_code", 0) or 0
@@ -562,7 +608,7 @@ class LiveTarget:
 class ExecStream:
     """A running exec: iterate for (channel, bytes); then ``exit_code`` / ``timed_out`` are known."""
 
-    def __init__(self, ws: Any, argv: list[str], *, timeout: float, stdin: bytes | None, where: str) -> None:
+    def __init__(self, ws: Any, argv: Argv, *, timeout: float, stdin: bytes | None, where: str) -> None:
         self._ws = ws
         self.argv = argv
         self.where = where
@@ -573,7 +619,7 @@ class ExecStream:
         self._done = False
         self._iter = self._run(stdin)
 
-    def __iter__(self) -> "ExecStream":
+    def __iter__(self) -> ExecStream:
         return self
 
     def __next__(self) -> tuple[int, bytes]:
@@ -581,7 +627,7 @@ class ExecStream:
 
     def close(self) -> None:
         """Stop early: closes the websocket, which ends the command's stream on the server."""
-        self._iter.close()
+        self._iter.close()  # a generator: ends its finally block
         self._close_ws()
 
     def _close_ws(self) -> None:
@@ -590,7 +636,7 @@ class ExecStream:
         except Exception:  # noqa: BLE001 - closing a dead socket must not mask the real outcome
             pass
 
-    def __enter__(self) -> "ExecStream":
+    def __enter__(self) -> ExecStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -602,7 +648,7 @@ class ExecStream:
             if data:
                 yield channel, bytes(data)
 
-    def _run(self, stdin: bytes | None) -> Iterator[tuple[int, bytes]]:
+    def _run(self, stdin: bytes | None) -> Generator[tuple[int, bytes], None, None]:
         ws = self._ws
         try:
             if stdin is not None:
@@ -653,7 +699,7 @@ def _base_configuration() -> Configuration:
     return cfg
 
 
-def kube_contexts(kubeconfig: "str | Path | None" = None) -> tuple[list[str], str | None]:
+def kube_contexts(kubeconfig: str | Path | None = None) -> tuple[list[str], str | None]:
     """Context names in a kubeconfig and the active one, as the client reads them; ``([], None)`` when unusable."""
     try:
         contexts, active = kconfig.list_kube_config_contexts(config_file=str(kubeconfig) if kubeconfig else None)

@@ -25,25 +25,25 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from io import StringIO
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Literal
 
 import pandas as pd
 from ruamel.yaml import YAML
 
 from .. import display
-from . import facts
-from .base import Obj, Resource, Target, resource
 from ..errors import (
     ApplyRefused,
     ClusterError,
     Conflict,
-    Forbidden,
     ResourceMissing,
     SpkRunbookError,
 )
 from ..results import Findings
+from . import facts
+from .base import Obj, Resource, Target, resource
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "spkrunbook"
@@ -261,7 +261,7 @@ class ApplyResult:
         return table_html(heading, self.changes, self.planned, self.findings, self.rules.noun)
 
 
-def read(target: Target, res: "str | Resource", name: str, namespace: str | None) -> Obj | None:
+def read(target: Target, res: str | Resource, name: str, namespace: str | None) -> Obj | None:
     """The object, or None when the target does not have it."""
     try:
         return target.get(res, name, namespace)
@@ -269,12 +269,12 @@ def read(target: Target, res: "str | Resource", name: str, namespace: str | None
         return None
 
 
-def crd_installed(target: Target, crd: str, res: "str | Resource") -> bool | None:
+def crd_installed(target: Target, crd: str, res: str | Resource) -> bool | None:
     """Whether the CRD behind ``res`` is installed; None when the target cannot say (``cluster.facts``)."""
     return facts.crd_installed(target, crd, res)
 
 
-def require_crd(target: Target, crd: str, res: "str | Resource", *, why: str = "", hint: str = "") -> None:
+def require_crd(target: Target, crd: str, res: str | Resource, *, why: str = "", hint: str = "") -> None:
     """Raise a clear ``ResourceMissing`` when the target shows that the CRD is not installed."""
     if crd_installed(target, crd, res) is False:
         raise ResourceMissing(
@@ -311,7 +311,7 @@ def decide(desired: Obj, existing: Obj | None, *, force: bool, kind: str, role: 
     return Change(kind, name, ns, "refused", err.message, text, error=err, role=role), None
 
 
-def apply_one(target: Target, res: "str | Resource", desired: Obj, *, force: bool = False, role: str = "",
+def apply_one(target: Target, res: str | Resource, desired: Obj, *, force: bool = False, role: str = "",
               rules: Rules = DEFAULT) -> Change:
     r = resource(res)
     md = desired["metadata"]
@@ -349,7 +349,7 @@ def _rules(rules: Rules | None, force_hint: str | None) -> Rules:
     return replace(rules, force_hint=force_hint) if force_hint is not None else rules
 
 
-def apply(target: Target, res: "str | Resource", desired: Iterable[tuple[str, Obj]], *, force: bool = False,
+def apply(target: Target, res: str | Resource, desired: Iterable[tuple[str, Obj]], *, force: bool = False,
           rules: Rules | None = None, force_hint: str | None = None) -> ApplyResult:
     """Apply (role, object) pairs; a plan when ``target.can_write`` is False.
 
@@ -361,7 +361,7 @@ def apply(target: Target, res: "str | Resource", desired: Iterable[tuple[str, Ob
                        target=str(getattr(target, "kind", "") or ""))
 
 
-def skipped(res: "str | Resource", desired: Iterable[tuple[str, Obj]], reason: str, *, planned: bool,
+def skipped(res: str | Resource, desired: Iterable[tuple[str, Obj]], reason: str, *, planned: bool,
             rules: Rules | None = None, target: str = "") -> ApplyResult:
     """Every object ``skipped`` for ``reason`` (e.g. failed checks): nothing read, nothing written."""
     r = resource(res)

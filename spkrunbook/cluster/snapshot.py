@@ -18,12 +18,11 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ..errors import NotAvailable, ResourceMissing, SnapshotError
-from .base import ExecResult, Obj, Resource, TargetInfo, field_selector_matches, label_selector_matches, resource
+from .base import Argv, ExecResult, Obj, Objs, Resource, TargetInfo, field_selector_matches, label_selector_matches, resource
 
 EXEC_DIR = "spkrunbook-exec"
 
@@ -110,12 +109,12 @@ class SnapshotTarget:
 
     def list(
         self,
-        res: "str | Resource",
+        res: str | Resource,
         namespace: str | None = None,
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
-    ) -> list[Obj]:
+    ) -> Objs:
         r = resource(res)
         seen: dict[tuple[str, str], Obj] = {}
         for f in self._files(r, namespace):
@@ -133,7 +132,7 @@ class SnapshotTarget:
                 seen[key] = obj
         return [copy.deepcopy(o) for o in seen.values()]
 
-    def get(self, res: "str | Resource", name: str, namespace: str | None = None) -> Obj:
+    def get(self, res: str | Resource, name: str, namespace: str | None = None) -> Obj:
         r = resource(res)
         for obj in self.list(r, namespace if r.namespaced else None):
             if (obj.get("metadata") or {}).get("name") == name:
@@ -146,14 +145,14 @@ class SnapshotTarget:
             hint="collect it with oc adm inspect, or check the name",
         )
 
-    def exists(self, res: "str | Resource", name: str, namespace: str | None = None) -> bool:
+    def exists(self, res: str | Resource, name: str, namespace: str | None = None) -> bool:
         try:
             self.get(res, name, namespace)
         except ResourceMissing:
             return False
         return True
 
-    def saved_output_path(self, namespace: str, pod: str, container: str, argv: list[str]) -> Path:
+    def saved_output_path(self, namespace: str, pod: str, container: str, argv: Argv) -> Path:
         return self.data / EXEC_DIR / namespace / pod / container / f"{exec_slug(argv)}.out"
 
     def exec(
@@ -161,7 +160,7 @@ class SnapshotTarget:
         namespace: str,
         pod: str,
         container: str,
-        argv: list[str],
+        argv: Argv,
         *,
         timeout: float = 30.0,
         stdin: bytes | None = None,

@@ -6,11 +6,45 @@
 from __future__ import annotations
 
 from .render import attach_step_metadata, render_html, scrub_tree
-from .store import (LAB_FILE, argv_for_record, RUN_FILE, STEPS_DIR, Record, StepRecord, create, list_records, os_error, package_versions,
-                    read, read_run, utc_now, write_bytes, write_lab, write_run, write_text)
+from .store import (
+                    LAB_FILE,
+                    RUN_FILE,
+                    STEPS_DIR,
+                    Record,
+                    StepRecord,
+                    argv_for_record,
+                    create,
+                    list_records,
+                    os_error,
+                    package_versions,
+                    read,
+                    read_run,
+                    utc_now,
+                    write_bytes,
+                    write_lab,
+                    write_run,
+                    write_text,
+)
 
 __all__ = [
-    "LAB_FILE", "RUN_FILE", "argv_for_record", "STEPS_DIR", "Record", "StepRecord", "attach_step_metadata", "create", "list_records",
-    "os_error", "package_versions", "read", "read_run", "render_html", "scrub_tree", "utc_now", "write_bytes",
-    "write_lab", "write_run", "write_text",
+                    "LAB_FILE",
+                    "RUN_FILE",
+                    "STEPS_DIR",
+                    "Record",
+                    "StepRecord",
+                    "argv_for_record",
+                    "attach_step_metadata",
+                    "create",
+                    "list_records",
+                    "os_error",
+                    "package_versions",
+                    "read",
+                    "read_run",
+                    "render_html",
+                    "scrub_tree",
+                    "utc_now",
+                    "write_bytes",
+                    "write_lab",
+                    "write_run",
+                    "write_text",
 ]

@@ -22,26 +22,23 @@ function of ``(lab, target)`` that returns a result object; the notebook
 from __future__ import annotations
 
 import copy
-import html
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .. import display, params
 from ..cluster import reconcile as applier
 from ..cluster.base import NAD_CRD, Obj, Target
 from ..cluster.facts import ClusterFacts, NodeInterfaces
 from ..errors import ClusterError, Forbidden, Problem, ResourceMissing
-from .. import params
 from ..params import MACVLAN_MODES, OPENSHIFT_MIN_MACVLAN_CNI, Lab, NetworkParams
-from .. import display
 from ..results import CheckResult, Findings, combine
 
 if TYPE_CHECKING:
-    from ..notebook import Step
+    pass
 
 NAD = "network-attachment-definitions"
 API_VERSION = "k8s.cni.cncf.io/v1"
@@ -599,7 +596,7 @@ class TeardownResult:
             f.add("teardown", "skip", "not requested (nad.teardown is false)")
             return f
         for c in self.changes:
-            action = "delete it by hand if it should go: oc delete -n {} network-attachment-definitions {}".format(c.namespace, c.name) if c.action == "kept" else ""
+            action = f"delete it by hand if it should go: oc delete -n {c.namespace} network-attachment-definitions {c.name}" if c.action == "kept" else ""
             if c.action == "failed" and c.error is not None:
                 action = c.error.hint or ""
             f.add("teardown", applier.STATUS[c.action], f"{c.outcome(self.planned)}: {c.reason}", action, c.ref)  # type: ignore[arg-type]
@@ -714,8 +711,6 @@ def run(lab: Lab, target: Target) -> NadResult:
 
 
 __all__ = [
-    "NadResult",
-    "run",
     "API_VERSION",
     "KIND",
     "MANAGED_BY",
@@ -724,6 +719,7 @@ __all__ = [
     "RULES",
     "ApplyResult",
     "NadChange",
+    "NadResult",
     "NadStatus",
     "NodeInterfaces",
     "Rendered",
@@ -737,11 +733,9 @@ __all__ = [
     "diff",
     "is_managed",
     "manifest",
-    "network_problems",
-    "pair_problems",
-    "problems",
     "render",
     "require_crd",
+    "run",
     "teardown",
     "tmm_interfaces",
     "validate",

@@ -8,19 +8,19 @@ cluster costs the same handful of requests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
-
-from ..quantity import parse_quantity
 
 from .. import sizing
 from ..cluster.base import NAD_CRD, Obj, Target
 from ..cluster.facts import ClusterFacts, node_ready
-from ..errors import ClusterUnreachable, Forbidden, ResourceMissing, SpkRunbookError
-from ..params import Lab
 from ..display import Table
+from ..errors import ClusterUnreachable, Forbidden, SpkRunbookError
+from ..params import Lab
+from ..quantity import parse_quantity
 from ..results import CheckResult, Findings
 
 # F5's tested matrix puts SPK 1.5.0 - 1.6.1 on OpenShift 4.10 (4.10.13).

@@ -28,9 +28,10 @@ import copy
 import html
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import ipywidgets as w
 from pydantic import SecretStr
@@ -162,8 +163,8 @@ class Choices:
             contexts=contexts,
             active_context=lab.target.context or active,
             namespaces=_safe(f.namespaces) if f else None,
-            nodes=_safe(lambda: f.tmm_node_names) if f else None,  # type: ignore[union-attr]
-            interfaces=_safe(lambda: f.node_interfaces().choices()) if f else None,  # type: ignore[union-attr]
+            nodes=_safe(lambda: f.tmm_node_names) if f else None,
+            interfaces=_safe(lambda: f.node_interfaces().choices()) if f else None,
             pods=_safe(f.tmm_pod_names) if f else None,
             capture_interfaces=(_safe(f.pod_interfaces) if f else None) or ["any"],
         )
@@ -174,7 +175,7 @@ class Choices:
 Check = Callable[[Any], "list[Problem] | str | None"]
 
 
-def _as_problems(result: "list[Problem] | str | None") -> list[Problem]:
+def _as_problems(result: list[Problem] | str | None) -> list[Problem]:
     if not result:
         return []
     if isinstance(result, str):

@@ -16,7 +16,8 @@ ever enters widget state.
 from __future__ import annotations
 
 import html
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as w
 from pydantic import ValidationError
@@ -212,11 +213,16 @@ class NadForm:
 
     def apply(self) -> nad.ApplyResult | None:
         """Apply (or plan on a snapshot); on a cluster only after the confirmation box is ticked (unticked afterwards)."""
-        return self._write("apply", lambda: nad.apply(self.lab, self.target, force=self.force.value))
+        return self._write("apply", lambda: nad.apply(self.lab, self._target(), force=self.force.value))
 
     def teardown(self) -> nad.TeardownResult | None:
         """Delete the lab's NADs spkrunbook manages (or plan it on a snapshot); confirmed like Apply."""
-        return self._write("tear down", lambda: nad.teardown(self.lab, self.target))
+        return self._write("tear down", lambda: nad.teardown(self.lab, self._target()))
+
+    def _target(self) -> Target:
+        if self.target is None:  # _write refused already; this keeps the type honest
+            raise SpkRunbookError("no target")
+        return self.target
 
     def verify(self) -> nad.VerifyResult | None:
         """Read the NADs back and show them with the tmm.cniNetworks value."""

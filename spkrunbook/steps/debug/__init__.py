@@ -25,27 +25,73 @@ from ...cluster.base import Target
 from ...params import Lab
 from ...progress import Progress
 from ...results import Findings
-from . import captures as _captures
-from . import ovn as _ovn
 from . import parsers, sidecar
-from .captures import (CaptureProgress, CaptureResult, LiveCapture, analyse, analyse_file, capture, captures,
-                       node_capture_pod, overview, plot_rate, tcp_table, tcpdump_argv, to_progress)
+from .captures import (
+    CaptureProgress,
+    CaptureResult,
+    LiveCapture,
+    analyse,
+    analyse_file,
+    capture,
+    captures,
+    node_capture_pod,
+    overview,
+    plot_rate,
+    tcp_table,
+    tcpdump_argv,
+    to_progress,
+)
 from .ovn import OvnRoutes, nbdb_candidates, ovn_routes
-from .parsers import (ParseError, parse_ip_br_addr, parse_ip_br_link, parse_lr_policy_list, parse_lr_route_list,
-                      parse_network_status, parse_tmctl)
+from .parsers import (
+    ParseError,
+    parse_ip_br_addr,
+    parse_ip_br_link,
+    parse_lr_policy_list,
+    parse_lr_route_list,
+    parse_network_status,
+    parse_tmctl,
+)
 from .sidecar import Attachments, PodAttachments, attachments, run_in_sidecar, tmm_pods
 
 __all__ = [
-    "Attachments", "CaptureProgress", "CaptureResult", "DebugResult", "LiveCapture", "OvnRoutes", "ParseError",
-    "PodAttachments", "analyse", "analyse_file", "attachments", "capture", "captures", "findings", "nbdb_candidates",
-    "node_capture_pod", "overview", "ovn_routes", "run", "to_progress", "parse_ip_br_addr", "parse_ip_br_link",
-    "parse_lr_policy_list", "parse_lr_route_list", "parse_network_status", "parse_tmctl", "parsers", "plot_rate",
-    "run_in_sidecar", "sidecar", "tcp_table", "tcpdump_argv", "tmm_pods",
+    "Attachments",
+    "CaptureProgress",
+    "CaptureResult",
+    "DebugResult",
+    "LiveCapture",
+    "OvnRoutes",
+    "ParseError",
+    "PodAttachments",
+    "analyse",
+    "analyse_file",
+    "attachments",
+    "capture",
+    "captures",
+    "findings",
+    "nbdb_candidates",
+    "node_capture_pod",
+    "overview",
+    "ovn_routes",
+    "parse_ip_br_addr",
+    "parse_ip_br_link",
+    "parse_lr_policy_list",
+    "parse_lr_route_list",
+    "parse_network_status",
+    "parse_tmctl",
+    "parsers",
+    "plot_rate",
+    "run",
+    "run_in_sidecar",
+    "sidecar",
+    "tcp_table",
+    "tcpdump_argv",
+    "tmm_pods",
+    "to_progress",
 ]
 
 
 def findings(lab: Lab, att: Attachments | None, routes: OvnRoutes | None,
-             caps: "list[CaptureResult] | None") -> Findings:
+             caps: list[CaptureResult] | None) -> Findings:
     """The step's verdict: attachments present, interfaces up, packets seen, resets/retransmissions, routes."""
     f = Findings("debugging")
     if att is not None:

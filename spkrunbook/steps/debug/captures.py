@@ -25,11 +25,12 @@ import io
 import json
 import re
 import secrets
-import sys
 import time
+import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, TextIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -188,7 +189,7 @@ class CaptureResult:
 
     @property
     def packets(self) -> int:
-        return 0 if self.frame is None else int(len(self.frame))
+        return 0 if self.frame is None else len(self.frame)
 
     # statistics (engine) --------------------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
@@ -227,8 +228,8 @@ class CaptureResult:
         anomalies = stats.tcp_anomalies(df) if len(tcp) else pd.DataFrame(columns=["kind"])
         retrans = int((anomalies["kind"] == "retransmission").sum())
         return {
-            "tcp_packets": int(len(tcp)), "tcp_conversations": int(convs), "tcp_data_segments": data,
-            "resets": int(len(rst)), "reset_conversations": len(reset_convs),
+            "tcp_packets": len(tcp), "tcp_conversations": int(convs), "tcp_data_segments": data,
+            "resets": len(rst), "reset_conversations": len(reset_convs),
             "retransmissions": retrans, "duplicate_acks": int((anomalies["kind"] == "duplicate_ack").sum()),
             "reset_ratio": round(len(reset_convs) / convs, 4) if convs else 0.0,
             "retransmission_ratio": round(retrans / data, 4) if data else 0.0,
@@ -337,7 +338,7 @@ def _name_for(path: Path, taken: set[str]) -> str:
     return name
 
 
-def analyse_file(path: "str | Path", *, name: str | None = None, interface: str | None = None) -> CaptureResult:
+def analyse_file(path: str | Path, *, name: str | None = None, interface: str | None = None) -> CaptureResult:
     """Read a pcap / pcapng file or a tcpdump text log with the engine (its bytes kept for the record)."""
     p = Path(path)
     name = name or p.stem
@@ -375,7 +376,7 @@ class LiveCapture:
                  packets: int | None = None, filter: Iterable[str] = (), snaplen: int = 262144,
                  container: str = "debug", image: str = NODE_CAPTURE_IMAGE, name: str | None = None,
                  ready_timeout: float = 120.0,
-                 on_progress: "Iterable[Callable[[CaptureProgress], None]]" = ()) -> None:
+                 on_progress: Iterable[Callable[[CaptureProgress], None]] = ()) -> None:
         if where not in ("pod", "node"):
             raise ValueError("where must be 'pod' or 'node'")
         if where == "pod" and not pod:
@@ -496,11 +497,11 @@ class LiveCapture:
         # timeout(1) exits 124 when it ended tcpdump; tcpdump ended by SIGINT exits 0
         if res.exit_code not in (0, 124, None) and not self._stop:
             tail = res.stderr.strip()[-600:] or "(no stderr)"
-            exc = ExecError(f"`{' '.join(self.argv)}` in {namespace}/{pod} container {container} exited with "
-                            f"status {res.exit_code}: {tail}",
-                            hint="check the interface name (`ip -br link` in the same container) and the filter")
-            exc.partial = bytes(out)  # type: ignore[attr-defined]
-            raise exc
+            failed = ExecError(f"`{' '.join(self.argv)}` in {namespace}/{pod} container {container} exited with "
+                               f"status {res.exit_code}: {tail}",
+                               hint="check the interface name (`ip -br link` in the same container) and the filter")
+            failed.partial = bytes(out)  # type: ignore[attr-defined]
+            raise failed
         return bytes(out)
 
     def _finish(self, res: CaptureResult, data: bytes) -> None:
@@ -512,7 +513,10 @@ class LiveCapture:
         res.sha256 = hashlib.sha256(data).hexdigest()
         res.data, res.path = data, f"captures/{self.name}.pcap"
         try:
-            res.frame = engine.read_pcap(data)
+            with warnings.catch_warnings(record=True) as caught:  # a cut-off last record is a note, not noise
+                warnings.simplefilter("always")
+                res.frame = engine.read_pcap(data)
+            res.notes += [str(w.message) for w in caught]
         except CaptureError as exc:
             res.error = res.error or f"the captured bytes are not a readable pcap: {exc}"
 
@@ -525,7 +529,7 @@ def default_pod(lab: Lab, target: Target) -> Obj | None:
 def capture(lab: Lab, target: Target, *, pod: str | None = None, node: str | None = None,
             interface: str | None = None, where: str | None = None, seconds: float | None = None,
             packets: int | None = None, filter: Iterable[str] | None = None,
-            progress: "Callable[[CaptureProgress], None] | None" = None, image: str = NODE_CAPTURE_IMAGE) -> CaptureResult:
+            progress: Callable[[CaptureProgress], None] | None = None, image: str = NODE_CAPTURE_IMAGE) -> CaptureResult:
     """A live capture with the params' settings (``lab.debug.capture``), any of them overridden.
 
     Pod captures default to the first TMM pod; node captures to ``capture.node`` or the
@@ -559,7 +563,7 @@ def capture(lab: Lab, target: Target, *, pod: str | None = None, node: str | Non
 
 
 def captures(lab: Lab, target: Target, *,
-             progress: "Callable[[CaptureProgress], None] | None" = None) -> list[CaptureResult]:
+             progress: Callable[[CaptureProgress], None] | None = None) -> list[CaptureResult]:
     """What the step analyses: a live capture when ``debug.live_capture`` is set, plus the files in ``debug.analyse``.
 
     A live capture asked for on a snapshot target comes back as a skipped result with the reason.

@@ -15,18 +15,17 @@ whose next hop is a TMM internal self IP. ``check`` says plainly which are missi
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from ... import display
 from ...cluster.base import Obj, Target
 from ...cluster.facts import OVN_NAMESPACE, ClusterFacts
 from ...errors import NotAvailable, ResourceMissing, SpkRunbookError
 from ...params import Lab
-from ... import display
-from ...results import CheckResult, Findings
+from ...results import CheckResult, Findings, Status
 from . import parsers
 from .sidecar import run_in_sidecar, tmm_pods
 
@@ -215,7 +214,7 @@ def check(lab: Lab, target: Target, routes: OvnRoutes) -> list[CheckResult]:
             continue
         sources = ", ".join(hits["prefix"].tolist()[:6]) + (" ..." if len(hits) > 6 else "")
         symmetric = bool(hits["ecmp_symmetric_reply"].all())
-        status = "pass" if symmetric else "warn"
+        status: Status = "pass" if symmetric else "warn"
         evidence = (f"{len(hits)} src-ip route(s) on {routes.gateway_router} via {ip} for {sources}"
                     f"{'' if symmetric else '; some lack ecmp-symmetric-reply (replies may take another path)'}"
                     f"{'; BFD on' if bool(hits['bfd'].all()) else ''}{note}")

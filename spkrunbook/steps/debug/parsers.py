@@ -44,12 +44,12 @@ def _frame(rows: list[dict[str, Any]], columns: list[str], skipped: list[tuple[i
     return df
 
 
-def _text(data: "str | bytes") -> str:
+def _text(data: str | bytes) -> str:
     return data.decode("utf-8", "replace") if isinstance(data, (bytes, bytearray)) else str(data)
 
 
 # -- Multus network-status ------------------------------------------------------------------------------
-def parse_network_status(annotation: "str | bytes | list | None") -> pd.DataFrame:
+def parse_network_status(annotation: str | bytes | list | None) -> pd.DataFrame:
     """The pod's network-status annotation: one row per attachment.
 
     Columns: network (``ovn-kubernetes`` or ``<ns>/<nad>``), interface, mac, ips
@@ -62,7 +62,7 @@ def parse_network_status(annotation: "str | bytes | list | None") -> pd.DataFram
     else:
         try:
             data = json.loads(_text(annotation))
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise ParseError(f"the network-status annotation is not JSON ({exc.msg} at character {exc.pos})",
                              hint="read it with `oc get pod <p> -o jsonpath='{.metadata.annotations.k8s\\.v1\\.cni\\.cncf\\.io/network-status}'`") from None
     if isinstance(data, dict):
@@ -91,7 +91,7 @@ def parse_network_status(annotation: "str | bytes | list | None") -> pd.DataFram
 _RULE = re.compile(r"^\s*-+(\s+-+)*\s*$")
 
 
-def parse_tmctl(text: "str | bytes") -> pd.DataFrame:
+def parse_tmctl(text: str | bytes) -> pd.DataFrame:
     """A ``tmctl`` table: header row, a rule of dashes under each column, fixed-width rows.
 
     Column boundaries are the starts of the dash runs (the header's words are checked
@@ -150,7 +150,7 @@ def _split_ifname(token: str) -> tuple[str, str]:
     return name, peer
 
 
-def parse_ip_br_link(text: "str | bytes") -> pd.DataFrame:
+def parse_ip_br_link(text: str | bytes) -> pd.DataFrame:
     """``ip -br link``: interface, peer (``if23`` of ``eth0@if23``), state, mac, flags, up.
 
     ``up`` is True when the operational state is UP, or UNKNOWN with ``UP`` and
@@ -178,7 +178,7 @@ def parse_ip_br_link(text: "str | bytes") -> pd.DataFrame:
     return _frame(rows, LINK_COLUMNS, skipped)
 
 
-def parse_ip_br_addr(text: "str | bytes") -> pd.DataFrame:
+def parse_ip_br_addr(text: str | bytes) -> pd.DataFrame:
     """``ip -br addr``: interface, peer, state, ipv4 / ipv6 (CIDR lists), addresses (all, in order)."""
     rows, skipped = [], []
     for n, line in enumerate(_text(text).splitlines(), start=1):
@@ -189,7 +189,9 @@ def parse_ip_br_addr(text: "str | bytes") -> pd.DataFrame:
             skipped.append((n, line))
             continue
         name, peer = _split_ifname(tokens[0])
-        v4, v6, bad = [], [], False
+        v4: list[str] = []
+        v6: list[str] = []
+        bad = False
         for tok in tokens[2:]:
             try:
                 iface = ipaddress.ip_interface(tok)
@@ -226,7 +228,7 @@ def _is_prefix(token: str) -> bool:
         return False
 
 
-def parse_lr_route_list(text: "str | bytes") -> pd.DataFrame:
+def parse_lr_route_list(text: str | bytes) -> pd.DataFrame:
     """``ovn-nbctl lr-route-list <router>``: one row per static route.
 
     Handles the ``IPv4 Routes`` / ``IPv6 Routes`` sections, ``Route Table <name>:``
@@ -270,7 +272,7 @@ def parse_lr_route_list(text: "str | bytes") -> pd.DataFrame:
 _POLICY_LINE = re.compile(r"^\s*(\d+)\s+(.*\S)\s+(allow|drop|reroute)(?:\s+(\S.*?))?\s*$")
 
 
-def parse_lr_policy_list(text: "str | bytes") -> pd.DataFrame:
+def parse_lr_policy_list(text: str | bytes) -> pd.DataFrame:
     """``ovn-nbctl lr-policy-list <router>``: priority (int), match, action, nexthops (list), options.
 
     The match may hold spaces and quotes; the action is the last ``allow``/``drop``/

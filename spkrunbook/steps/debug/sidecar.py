@@ -10,8 +10,9 @@ the command fails. On a snapshot target the saved output is replayed, or
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -44,7 +45,7 @@ def _tail(data: bytes, limit: int = STDERR_TAIL) -> str:
 
 def run_in_sidecar(
     target: Target,
-    pod: "str | Obj",
+    pod: str | Obj,
     argv: Sequence[str],
     *,
     namespace: str | None = None,

@@ -18,9 +18,10 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -180,7 +181,7 @@ def run(
     except FileNotFoundError as exc:
         raise HelmError(f"cannot start {argv[0]}: {exc.strerror}", returncode=127, hint="install helm 3 and put it on PATH") from None
 
-    def pump(stream, is_err: bool) -> None:  # type: ignore[no-untyped-def]
+    def pump(stream: Any, is_err: bool) -> None:
         for line in iter(stream.readline, ""):
             emit(line, is_err)
         stream.close()

@@ -22,22 +22,19 @@ and the diff; only ``merged`` (what helm reads) holds them.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import difflib
-import html
 import io
 import json
 import re
 import shutil
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import pandas as pd
-from ...quantity import parse_quantity
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -45,8 +42,9 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString, Sin
 from ruamel.yaml.tokens import CommentToken
 
 from ... import display, secrets, sizing
-from ...errors import SpkRunbookError, ValuesError
+from ...errors import ValuesError
 from ...params import Lab
+from ...quantity import parse_quantity
 from ...results import CheckResult, Findings
 
 ENV_NAME = "TMM_MAPRES_ADDL_VETHS_ON_DP"
@@ -659,7 +657,7 @@ def _merge_resources(tmm: CommentedMap, res: sizing.TmmResources, changes: list[
             changes.append(Change(f"tmm.resources.{side}.{other}", old, None, f"TMM uses {res.hugepages_resource}", "remove"))
     # Anything else set on both sides must agree too (Guaranteed QoS).
     limits, requests = block["limits"], block["requests"]
-    for key in [k for k in requests.keys() if k in limits and k not in wanted]:
+    for key in [k for k in list(requests) if k in limits and k not in wanted]:
         if not _same_quantity(requests[key], limits[key]) and str(requests[key]) != str(limits[key]):
             old = requests[key]
             requests[key] = limits[key]
@@ -767,7 +765,7 @@ def check(values: Mapping[str, Any], lab: Lab, *, cni_networks: str | None = Non
     else:
         f.add("TMM env var", "fail", f"{ENV_NAME} is {ours[0].get('value') if ours else 'absent'}",
               f"set {ENV_NAME}: \"TRUE\" (an extra values file may replace the whole list)", subject="tmm.customEnvVars")
-    dups = sorted({n for n in names if names.count(n) > 1})
+    dups = sorted({str(n) for n in names if names.count(n) > 1})
     if dups:
         f.add("env var names unique", "fail", f"repeated: {', '.join(map(str, dups))}", "keep one entry per name", subject="tmm.customEnvVars")
     tm = tmm.get("topologyManager")

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from ...cluster.base import Obj, Target
 from ...cluster.facts import ClusterFacts, network_status, pod_ready, pod_state
-from ...progress import Progress
 from ...errors import ClusterError, ResourceMissing
 from ...params import Lab
+from ...progress import Progress
 from ...results import Findings
 from .values import ENV_NAME, ENV_VALUE
 

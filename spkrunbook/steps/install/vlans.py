@@ -19,13 +19,11 @@ from typing import Any
 
 import pandas as pd
 
+from ... import display, params, references
 from ...cluster import reconcile as applier
-from ... import display
 from ...cluster.base import F5_VLAN_CRD, Obj, Target
 from ...cluster.facts import ClusterFacts
-from ...errors import Forbidden, ResourceMissing
-from ... import params, references
-from ...errors import Problem
+from ...errors import Forbidden, Problem, ResourceMissing
 from ...params import Lab, VlanParams
 from ...results import CheckResult, Findings
 
