@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from spkrunbook.cluster.snapshot import EXEC_DIR, exec_slug  # noqa: E402
 from tests.support.labdata import NAMESPACE, TMM_POD, ovnkube_master_pod  # noqa: E402
 
-DATA = ROOT / "demo/snapshot/quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d"
+DATA = ROOT / "spkrunbook/demo/snapshot/quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d"
 
 DEVICE_PROBED = """\
 id    available_drivers driver_selected driver_in_use

@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support import labdata  # noqa: E402
 
-out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "demo" / "snapshot")
+out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "spkrunbook" / "demo" / "snapshot")
 image_dir = out / "quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d"
 for sub in ("cluster-scoped-resources", "namespaces"):
     shutil.rmtree(image_dir / sub, ignore_errors=True)

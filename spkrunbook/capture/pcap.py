@@ -124,7 +124,11 @@ class _AddressTable:
 class _Columns:
     """Accumulates decoded chunk columns; builds the DataFrame once at the end."""
 
-    NAMES = ["frame", "ts", "ifid", "ifindex", "pkttype", "vlan", "vlan_inner", "src", "dst", "sport", "dport", "proto", "ipv", "ipproto", "wire", "cap", "payload", "flags", "seq", "ack", "win", "itype", "icode", "m_ifindex", "m_pkttype", "m_vlan", "m_vlan_inner", "m_ports", "m_ipv", "m_tcp", "m_ack", "m_payload", "m_icmp"]
+    NAMES = (
+        "frame ts ifid ifindex pkttype vlan vlan_inner src dst sport dport proto ipv ipproto "
+        "wire cap payload flags seq ack win itype icode "
+        "m_ifindex m_pkttype m_vlan m_vlan_inner m_ports m_ipv m_tcp m_ack m_payload m_icmp wscale m_wscale"
+    ).split()
 
     def __init__(self) -> None:
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in self.NAMES}
@@ -212,6 +216,7 @@ class _Columns:
             "window": schema.masked(cat("win"), m_tcp, "UInt16"),
             "icmp_type": schema.masked(cat("itype"), cat("m_icmp"), "UInt8"),
             "icmp_code": schema.masked(cat("icode"), cat("m_icmp"), "UInt8"),
+            "tcp_wscale": schema.masked(cat("wscale"), cat("m_wscale"), "UInt8"),
         }
         if not self.ifnames:
             # pcapng without names still has interface ids
@@ -449,6 +454,27 @@ def _decode(
         win[it] = be16(p + 14)
         payload[it] = l4len[it] - doff
     m_ack = m_tcp & ((flags & 0x10) != 0)
+    # window-scale option (kind 3) of SYN packets: one vectorised step per option, 40 bytes at most
+    wscale = np.zeros(n, np.uint8)
+    m_wscale = z.copy()
+    isyn = np.nonzero(m_tcp & ((flags & 0x02) != 0))[0]
+    if len(isyn):
+        p0 = l4[isyn]
+        oend = np.minimum(p0 + (u8(p0 + 12) >> 4).astype(np.int64) * 4, end[isyn])
+        o = p0 + 20
+        live = o < oend
+        for _ in range(40):
+            if not live.any():
+                break
+            kind = u8(o)
+            ln = np.where(o + 1 < oend, u8(o + 1).astype(np.int64), 0)
+            ws = live & (kind == 3) & (ln == 3) & (o + 2 < oend)
+            wscale[isyn[ws]] = u8(o + 2)[ws]
+            m_wscale[isyn[ws]] = True
+            nop = kind == 1
+            live &= (kind != 0) & (nop | (ln >= 2))
+            o = np.where(nop, o + 1, o + ln)
+            live &= o < oend
     # TCP whose header was not captured: payload unknown
     m_payload &= ~(tcp & ~m_tcp)
     if udp.any():
@@ -473,7 +499,7 @@ def _decode(
         "wire": wire.astype(np.uint32), "cap": cap.astype(np.uint32),
         "payload": np.clip(payload, 0, 0xFFFFFFFF).astype(np.uint32), "m_payload": m_payload,
         "flags": flags, "m_tcp": m_tcp, "seq": seq, "ack": ack, "m_ack": m_ack, "win": win,
-        "itype": itype, "icode": icode, "m_icmp": m_icmp,
+        "itype": itype, "icode": icode, "m_icmp": m_icmp, "wscale": wscale, "m_wscale": m_wscale,
     }
 
 
@@ -611,7 +637,7 @@ def _i64(b: bytes) -> np.ndarray:
 
 # --------------------------------------------------------------------------- framing
 class _Interface:
-    __slots__ = ("div", "linktype", "mult", "name", "offset_ns", "shift", "snaplen")
+    __slots__ = ("linktype", "snaplen", "mult", "div", "shift", "offset_ns", "name")
 
     def __init__(self, linktype: int, snaplen: int) -> None:
         self.linktype, self.snaplen = linktype, snaplen

@@ -1,9 +1,15 @@
-"""Matplotlib figures for a capture: rates over time, top conversations, TCP flags.
+"""Matplotlib figures for a capture: I/O graph, top conversations and talkers, TCP flags.
 
-Why binned: a million-point scatter is unreadable and slow; every time plot is
-built from :func:`spkrunbook.capture.stats.per_interval`.  Figures are made with
-the object API (``matplotlib.figure.Figure``), never ``pyplot``, so they work
-headless (papermill, CI) and inline in Jupyter; nothing calls ``show()``.
+Why binned: a million-point scatter is unreadable and slow; the I/O graph is
+built from :func:`spkrunbook.capture.stats.per_interval` with an interval chosen
+from the capture's length (like Wireshark's I/O graph).  Its time axis is
+seconds since the first packet (Wireshark's default), with the wall-clock start
+in the axis label, so a pcap, a dated tcpdump text and an undated one read the
+same.  Figures use the object API (``matplotlib.figure.Figure``), never
+``pyplot``, so they work headless (papermill, CI) and inline in Jupyter; in
+JupyterLab, ``%matplotlib widget`` (ipympl) makes them zoomable.  The per-TCP
+conversation pictures (flow diagram, stream graph, RTTs) are in
+:mod:`spkrunbook.capture.flows`.
 """
 
 from __future__ import annotations
@@ -14,47 +20,118 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from . import stats
 
-__all__ = ["rate_over_time", "save_png", "tcp_flags", "top_conversations"]
+__all__ = ["choose_interval", "io_graph", "rate_over_time", "save", "save_png", "save_svg", "tcp_flags",
+           "top_conversations", "top_talkers"]
+
+_STEPS_S = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
+            1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 
 
-def _auto_interval(df: pd.DataFrame, max_bins: int = 300) -> str:
+def _valid_times(df: pd.DataFrame) -> np.ndarray:
     t = stats._time_ns(df)
-    t = t[t != np.iinfo(np.int64).min]
-    if len(t) < 2:
-        return "1s"
-    span = (t.max() - t.min()) / 1e9
-    for s in (0.001, 0.01, 0.1, 1, 5, 10, 30, 60, 300, 600, 3600):
-        if span / s <= max_bins:
-            return f"{s}s"
+    return t[t != np.iinfo(np.int64).min]
+
+
+def choose_interval(df: pd.DataFrame, target_bins: int = 120) -> str:
+    """An interval giving about ``target_bins`` bins over the capture (1-2-5 steps, 100 µs .. 1 day)."""
+    t = _valid_times(df)
+    span = (int(t.max()) - int(t.min())) / 1e9 if len(t) > 1 else 0.0
+    for s in _STEPS_S:
+        if span / s <= target_bins:
+            return _fmt_interval(s)
     return "1D"
 
 
-def rate_over_time(df: pd.DataFrame, interval: str | None = None, by: str | None = "auto") -> Figure:
-    """Packets/s and bits/s per time bin, one line per interface or direction when known."""
-    interval = interval or _auto_interval(df)
-    if by == "auto":
-        by = "interface" if df["interface"].notna().any() and df["interface"].nunique() > 1 else (
-            "direction" if df["direction"].notna().any() else None)
+def _fmt_interval(s: float) -> str:
+    if s < 0.001:
+        return f"{round(s * 1e6)}us"
+    if s < 1:
+        return f"{round(s * 1e3)}ms"
+    return f"{int(s)}s"
+
+
+def _human(x: float, _pos: object = None) -> str:
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return f"{x / div:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def _start_text(df: pd.DataFrame, t0: int) -> str:
+    if len(df) and df["timestamp"].notna().all():
+        return pd.Timestamp(t0, unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    td = pd.Timedelta(int(t0), unit="ns")
+    tot = int(td.total_seconds())
+    return f"{tot // 3600:02d}:{tot % 3600 // 60:02d}:{tot % 60:02d}.{td.microseconds:06d} (time of day, no date)"
+
+
+def _series_key(df: pd.DataFrame, by: str | None) -> str | None:
+    if by != "auto":
+        return by
+    if df["interface"].notna().any() and df["interface"].nunique() > 1:
+        return "interface"
+    if df["direction"].notna().any() and df["direction"].nunique() > 1:
+        return "direction"
+    return None
+
+
+def io_graph(df: pd.DataFrame, interval: str | None = None, by: str | None = "auto") -> Figure:
+    """Wireshark's I/O graph: packets and bytes per interval, one line per interface or direction when there are several.
+
+    ``interval`` (e.g. ``"100ms"``) defaults to :func:`choose_interval`.  The x axis
+    is seconds since the first packet; the start time is in the axis label.
+    """
+    interval = interval or choose_interval(df)
+    by = _series_key(df, by)
     pi = stats.per_interval(df, interval, by=by)
+    t = _valid_times(df)
     fig = Figure(figsize=(10, 5.5), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    if len(t) == 0:
+        ax1.text(0.5, 0.5, "no packets with a time", ha="center", va="center", transform=ax1.transAxes)
+        return fig
+    t0 = int(t.min())
+    step = pd.Timedelta(interval).value / 1e9
+    tvals = pi["time"]
+    base = tvals.dt.tz_localize(None).to_numpy().astype("M8[ns]").view("i8") if isinstance(tvals.dtype, pd.DatetimeTZDtype) \
+        else tvals.to_numpy().astype("m8[ns]").view("i8")
+    pi = pi.assign(x=(base - (t0 // int(step * 1e9)) * int(step * 1e9)) / 1e9)
     groups = [(None, pi)] if by is None else list(pi.groupby(by, dropna=False, sort=True))
     for key, g in groups:
-        label = "all" if key is None else str(key)
-        ax1.step(g["time"], g["packets_per_s"], where="post", label=label)
-        ax2.step(g["time"], g["bits_per_s"], where="post", label=label)
-    ax1.set_ylabel("packets/s")
-    ax2.set_ylabel("bits/s")
-    ax2.set_xlabel("time (UTC)" if df["timestamp"].notna().all() else "time of day")
-    ax1.set_title(f"Capture rate ({interval} bins, bytes from {pi.attrs.get('bytes_source')})")
+        label = "all packets" if key is None else str(key)
+        # every bin of the span, empty ones as 0 (a gap in traffic must show as a drop, not a straight line)
+        xs = np.arange(0, pi["x"].max() + step / 2, step)
+        k = np.rint(g["x"].to_numpy() / step).astype(np.int64)
+        pk, by_ = np.zeros(len(xs)), np.zeros(len(xs))
+        ok = (k >= 0) & (k < len(xs))
+        np.add.at(pk, k[ok], g["packets"].to_numpy()[ok])
+        np.add.at(by_, k[ok], g["bytes"].to_numpy()[ok])
+        ax1.step(xs, pk, where="post", label=label, lw=1.2)
+        ax2.step(xs, by_, where="post", label=label, lw=1.2)
+    ax1.set_ylabel(f"packets / {interval}")
+    ax2.set_ylabel(f"bytes / {interval}")
+    ax2.yaxis.set_major_formatter(FuncFormatter(_human))
+    ax1.yaxis.set_major_formatter(FuncFormatter(_human))
+    ax2.set_xlabel(f"seconds since the first packet, {_start_text(df, t0)}")
+    src = pi.attrs.get("bytes_source", "wire_len")
+    ax1.set_title(f"I/O graph: {len(df):,} packets over {(int(t.max()) - t0) / 1e9:.3f} s, {interval} intervals"
+                  f" (bytes: {'frame length' if src == 'wire_len' else src})", fontsize=10, loc="left")
     if by is not None:
         ax1.legend(title=by, fontsize="small")
     for ax in (ax1, ax2):
         ax.grid(True, alpha=0.3)
+        ax.set_ylim(bottom=0)
+    ax2.set_xlim(left=0)
     return fig
+
+
+def rate_over_time(df: pd.DataFrame, interval: str | None = None, by: str | None = "auto") -> Figure:
+    """The I/O graph (:func:`io_graph`), under the name earlier notebooks used."""
+    return io_graph(df, interval, by)
 
 
 def top_conversations(df: pd.DataFrame, n: int = 10) -> Figure:
@@ -66,10 +143,33 @@ def top_conversations(df: pd.DataFrame, n: int = 10) -> Figure:
     y = np.arange(len(conv))
     ax.barh(y, conv["bytes_ab"], label="A → B")
     ax.barh(y, conv["bytes_ba"], left=conv["bytes_ab"], label="B → A")
+    for yi, (b, p) in enumerate(zip(conv["bytes"], conv["packets"])):
+        ax.text(b, yi, f" {_human(b)}B, {p:,} pkts", va="center", fontsize=8)
     ax.set_yticks(y, labels, fontsize="small")
+    ax.xaxis.set_major_formatter(FuncFormatter(_human))
     ax.set_xlabel(f"bytes ({conv.attrs.get('bytes_source', 'wire_len')})")
-    ax.set_title(f"Top {len(conv)} conversations")
-    ax.legend()
+    ax.set_title(f"Top {len(conv)} conversations by bytes", fontsize=10, loc="left")
+    ax.margins(x=0.15)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def top_talkers(df: pd.DataFrame, n: int = 10) -> Figure:
+    """Horizontal bars of the n addresses with the most bytes, sent and received."""
+    tt = stats.top_talkers(df, n).iloc[::-1]
+    fig = Figure(figsize=(9, 0.45 * max(len(tt), 2) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(tt))
+    ax.barh(y, tt["bytes_sent"], label="sent")
+    ax.barh(y, tt["bytes_received"], left=tt["bytes_sent"], label="received")
+    for yi, (b, p) in enumerate(zip(tt["bytes"], tt["packets"])):
+        ax.text(b, yi, f" {_human(b)}B, {p:,} pkts", va="center", fontsize=8)
+    ax.set_yticks(y, [str(a) for a in tt["address"]], fontsize="small")
+    ax.xaxis.set_major_formatter(FuncFormatter(_human))
+    ax.set_xlabel("bytes")
+    ax.set_title(f"Top {len(tt)} talkers by bytes", fontsize=10, loc="left")
+    ax.margins(x=0.15)
+    ax.legend(fontsize="small")
     return fig
 
 
@@ -85,10 +185,25 @@ def tcp_flags(df: pd.DataFrame) -> Figure:
     return fig
 
 
-def save_png(fig: Figure, directory: str | os.PathLike[str], name: str, dpi: int = 110) -> Path:
-    """Write ``fig`` as ``<directory>/<name>.png`` (for lab records) and return the path."""
+def save(fig: Figure, directory: str | os.PathLike[str], name: str, formats: tuple[str, ...] = ("png",),
+         dpi: int = 110) -> list[Path]:
+    """Write ``fig`` as ``<directory>/<name>.<fmt>`` for each format (png for the record, svg to zoom) and return the paths."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    p = d / (name if name.endswith(".png") else f"{name}.png")
-    fig.savefig(p, dpi=dpi, format="png")
-    return p
+    stem = name.rsplit(".", 1)[0] if name.endswith((".png", ".svg")) else name
+    out = []
+    for fmt in formats:
+        p = d / f"{stem}.{fmt}"
+        fig.savefig(p, dpi=dpi, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+        out.append(p)
+    return out
+
+
+def save_png(fig: Figure, directory: str | os.PathLike[str], name: str, dpi: int = 110) -> Path:
+    """Write ``fig`` as ``<directory>/<name>.png`` (for lab records) and return the path."""
+    return save(fig, directory, name, ("png",), dpi)[0]
+
+
+def save_svg(fig: Figure, directory: str | os.PathLike[str], name: str) -> Path:
+    """Write ``fig`` as ``<directory>/<name>.svg`` (vector: the flow diagram stays sharp when zoomed)."""
+    return save(fig, directory, name, ("svg",))[0]

@@ -52,6 +52,10 @@ ack          UInt32                      TCP ack number, only when ACK is set
 window       UInt16                      TCP window field (unscaled)
 icmp_type    UInt8                       ICMP / ICMPv6 type (pcap only)
 icmp_code    UInt8                       ICMP / ICMPv6 code (pcap only)
+tcp_wscale   UInt8                       window-scale shift of a SYN's TCP option
+                                         (RFC 7323); NA without the option or not a
+                                         SYN.  The expert analysis needs it for
+                                         tshark's "window full"
 ============ =========================== ===========================================
 
 Which source fills what (``y`` filled, ``-`` always NA, ``o`` when the capture
@@ -71,6 +75,7 @@ cap_len      y      y      y     y      -
 payload_len  y      y      y     y      y (last ``length N``)
 src...window y      y      y     y      y (seq/ack relative unless ``-S``)
 icmp_*       y      y      y     y      -
+tcp_wscale   y      y      y     y      - (column absent)
 ============ ====== ====== ===== ====== =====================================
 
 Text timestamps are taken as printed; tcpdump prints local time, so pass
@@ -130,6 +135,7 @@ COLUMNS: dict[str, object] = {
     "window": "UInt16",
     "icmp_type": "UInt8",
     "icmp_code": "UInt8",
+    "tcp_wscale": "UInt8",
 }
 
 

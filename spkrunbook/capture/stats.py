@@ -61,7 +61,7 @@ def _proto_mask(df: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
     p = df["protocol"]
     if isinstance(p.dtype, pd.CategoricalDtype):
         cats = p.cat.categories
-        want = [cats.get_loc(x) for x in names if x in cats]
+        want = [int(i) for i in cats.get_indexer(pd.Index(list(names))) if i >= 0]
         codes = np.asarray(p.cat.codes)
         if len(want) == 1:
             return codes == want[0]
@@ -90,7 +90,7 @@ def _conv_keys(df: pd.DataFrame, protocols: tuple[str, ...]) -> tuple[np.ndarray
     """Rows in conversations and their folded keys: idx, protocol code, lo/hi endpoint, fwd, group id, first row of each group."""
     sel = _proto_mask(df, protocols) & df["src"].notna().to_numpy() & df["dst"].notna().to_numpy()
     idx = np.nonzero(sel)[0]
-    sc, dc, names = _addr_codes(df)
+    sc, dc, _ = _addr_codes(df)
     ea = sc[idx] * 65536 + _int(df, "sport")[idx]
     eb = dc[idx] * 65536 + _int(df, "dport")[idx]
     lo, hi = np.minimum(ea, eb), np.maximum(ea, eb)
@@ -132,7 +132,7 @@ def conversations(df: pd.DataFrame, protocols: tuple[str, ...] = ("TCP", "UDP"))
     b_ab = np.where(a_is_lo, b_lo, by - b_lo)
     dur = (end - start) / 1e9
     out = pd.DataFrame({
-        "protocol": pd.Categorical.from_codes(pr[first], dtype=df["protocol"].dtype),
+        "protocol": pd.Categorical.from_codes(pr[first], dtype=pd.CategoricalDtype(df["protocol"].cat.categories)),
         "a": pd.Categorical.from_codes(a_e // 65536, categories=pd.Index(names).astype(object)) if len(names) == len(set(names)) else names[a_e // 65536],
         "a_port": (a_e % 65536).astype(np.uint16),
         "b": pd.Categorical.from_codes(b_e // 65536, categories=pd.Index(names).astype(object)) if len(names) == len(set(names)) else names[b_e // 65536],
@@ -211,67 +211,23 @@ def top_talkers(df: pd.DataFrame, n: int = 10) -> pd.DataFrame:
 
 
 def tcp_anomalies(df: pd.DataFrame) -> pd.DataFrame:
-    """Retransmission and duplicate-ACK hints from seq/ack (per direction of a flow).
+    """Retransmissions and duplicate ACKs, as tshark flags them (``tcp.analysis.retransmission`` /
+    ``duplicate_ack``; see :mod:`spkrunbook.capture.expert` for every other kind).
 
-    retransmission: a segment with data (or SYN/FIN) that starts below the end of
-    the highest sequence already seen in its direction (tshark agrees on the
-    test captures).  duplicate_ack: a pure
-    ACK (no data, no SYN/FIN/RST) repeating the previous packet's ack and window
-    in that direction.  Hints, not proof: a capture that missed packets, or seq
-    wrap-around, can mislead.  Columns: kind, frame, timestamp, src, sport, dst,
-    dport, seq, ack, payload_len.
+    A retransmission here is tshark's: generic, fast and spurious ones alike.
+    Columns: kind, frame, timestamp, src, sport, dst, dport, seq, ack, payload_len.
     """
+    from . import expert
+
     cols = ["frame", "timestamp", "src", "sport", "dst", "dport", "seq", "ack", "payload_len"]
-    pos = np.nonzero(_proto_mask(df, ("TCP",)) & df["seq"].notna().to_numpy())[0]
-    if len(pos) == 0:
-        d = df.iloc[pos]
-        return d[cols].assign(kind=pd.Series([], dtype=object))[["kind"] + cols].reset_index(drop=True)
-    sc, dc, _ = _addr_codes(df)
-    flow, k = _group_ids([sc[pos] + 1, _int(df, "sport")[pos], dc[pos] + 1, _int(df, "dport")[pos]])
-    seq = _int(df, "seq")[pos]
-    bits = _int(df, "tcp_flagbits")[pos]
-    plen = _int(df, "payload_len")[pos]
-    adv = plen + ((bits & 3) != 0)  # SYN and FIN take one sequence number
-    # packets of each direction of each flow together, in capture order (radix sort for < 65536 flows)
-    order = np.argsort(flow.astype(np.uint16) if k <= 65536 else flow, kind="stable")
-    f_o = flow[order]
-    n = len(f_o)
-    first = np.r_[True, f_o[1:] != f_o[:-1]]
-    base = np.maximum.accumulate(np.where(first, np.arange(n), 0))
-    seq_o, adv_o, bits_o, plen_o = seq[order], adv[order], bits[order], plen[order]
-    rel = (seq_o - seq_o[base]) % (1 << 32)
-    end = rel + adv_o
-    # highest end seen before each packet in its direction: a segmented running max, done as one
-    # global running max by lifting group g by g * 2**35 (end < 2**34 always, so groups never mix)
-    grp = np.cumsum(first) - 1
-    if int(end.max()) < (1 << 35) and int(grp[-1]) < (1 << 27):
-        lift = grp << 35
-        cm = np.maximum.accumulate(end + lift) - lift
-    else:  # pragma: no cover - beyond 134M flows
-        cm = pd.Series(end).groupby(grp).cummax().to_numpy()
-    prev_max = np.r_[-1, cm[:-1]]
-    prev_max[first] = -1
-    retrans_o = (adv_o > 0) & ~first & (rel < prev_max) & ((bits_o & 4) == 0)
-    ack = _int(df, "ack", -1)[pos][order]
-    win = _int(df, "window", -1)[pos][order]
-    pure = (plen_o == 0) & ((bits_o & 7) == 0) & (ack >= 0)
-    same_prev = ~first & np.r_[False, (ack[1:] == ack[:-1]) & (win[1:] == win[:-1])] & np.r_[False, pure[:-1]]
-    dup_o = pure & same_prev
-    hit = np.zeros(n, np.int8)  # back in capture order: 1 retransmission, 2 duplicate ACK
-    hit[order] = retrans_o + 2 * dup_o
-    rows = np.nonzero(hit)[0]
-    frame = df["frame"].to_numpy()[pos[rows]] if len(rows) else np.empty(0, np.int64)
-    if len(rows) and not pd.isna(frame).any():
-        # retransmissions first, then duplicate ACKs, stably sorted by frame (as a concat + sort_values would)
-        rows = np.concatenate([rows[hit[rows] == 1], rows[hit[rows] == 2]])
-        rows = rows[np.argsort(df["frame"].to_numpy(np.int64)[pos[rows]], kind="stable")]
-        out = df.iloc[pos[rows]][cols].reset_index(drop=True)
-        out.insert(0, "kind", pd.Series(np.array([None, "retransmission", "duplicate_ack"], dtype=object)[hit[rows]], dtype=str))
-        return out
-    a = df.iloc[pos[rows[hit[rows] == 1]]][cols].assign(kind="retransmission")
-    b = df.iloc[pos[rows[hit[rows] == 2]]][cols].assign(kind="duplicate_ack")
-    out = pd.concat([a, b]).sort_values("frame", kind="stable")
-    return out[["kind"] + cols].reset_index(drop=True)
+    p = expert.analyze(df).packets
+    rt, da = p["retransmission"].to_numpy(), p["duplicate_ack"].to_numpy()
+    hit = rt | da
+    rows = p["row"].to_numpy()[hit]
+    out = df.iloc[rows][cols].reset_index(drop=True)
+    kind = np.where(rt[hit], "retransmission", "duplicate_ack")
+    out.insert(0, "kind", pd.Series(kind, dtype=object))
+    return out
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -288,17 +244,17 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     for p, c in df["protocol"].value_counts().items():
         if c:
             rows.append((f"protocol.{p}", int(c)))
-    for c in ("interface", "direction"):
-        if df[c].notna().any():
-            for k, v in df[c].value_counts().items():
+    for col in ("interface", "direction"):
+        if df[col].notna().any():
+            for k, v in df[col].value_counts().items():
                 if v:
-                    rows.append((f"{c}.{k}", int(v)))
+                    rows.append((f"{col}.{k}", int(v)))
     # conversation counts from the folded keys alone (no per-conversation table)
     _, pr, _, _, _, _, first = _conv_keys(df, ("TCP", "UDP"))
     per = pd.Series(pr[first]).value_counts()
     cats = df["protocol"].cat.categories
     for name in ("TCP", "UDP"):
-        rows.append((f"conversations.{name.lower()}", int(per.get(cats.get_loc(name), 0)) if name in cats else 0))
+        rows.append((f"conversations.{name.lower()}", int(per.get(int(cats.get_indexer(pd.Index([name]))[0]), 0)) if name in cats else 0))
     rows.append(("tcp.resets", int(((_int(df, "tcp_flagbits") & 4) != 0).sum())))
     if "unparsed_count" in df.attrs:
         rows.append(("unparsed_lines", int(df.attrs["unparsed_count"])))
