@@ -4,7 +4,7 @@
 
 demo:
 	@scripts/bootstrap.sh run
-	.venv/bin/spkrunbook run params/demo.yaml
+	.venv/bin/spkrunbook demo
 
 test:
 	@scripts/bootstrap.sh test
@@ -18,6 +18,7 @@ bench:
 	@scripts/bootstrap.sh test
 	.venv/bin/python benchmarks/bench_prereqs.py
 	.venv/bin/python benchmarks/bench_capture.py
+	.venv/bin/python benchmarks/bench_runbook.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache

@@ -14,6 +14,7 @@ if [ "$mode" = "test" ]; then
     want tcpdump tcpdump
     want tshark tshark
     want ip iproute2
+    want ping iputils-ping
     want chromium chromium
     want ovsdb-tool openvswitch-common
     want ovn-nbctl ovn-central

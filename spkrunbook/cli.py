@@ -269,10 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--folder", help="where to write it (default: ./NAME); existing files are never overwritten")
     i.set_defaults(func=cmd_init)
 
-    lab = sub.add_parser("lab", help="open JupyterLab on a lab folder (forms included)")
+    lab = sub.add_parser("lab", help="open JupyterLab on a lab folder (forms included)",
+                         epilog="arguments after `--` go to jupyter lab, e.g. `spkrunbook lab mylab -- --port 9999`")
     lab.add_argument("folder", nargs="?", default=".", metavar="FOLDER", help="a folder `spkrunbook init` wrote (default: .)")
     lab.add_argument("--dry-run", action="store_true", help="print the command instead of starting JupyterLab")
-    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="more arguments for jupyter lab (after --)")
+    lab.set_defaults(jupyter_args=[])  # `spkrunbook lab FOLDER -- --port 9999`: after `--`, for jupyter lab
     lab.set_defaults(func=cmd_lab)
 
     rec = sub.add_parser("records", help="list past runs")
@@ -291,7 +292,14 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import SpkRunbookError
     from .runbook import Terminated
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv and argv[:1] == ["lab"]:  # everything after `--` goes to jupyter lab untouched
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
+    if extra:
+        args.jupyter_args = [*args.jupyter_args, *extra]
     try:
         return int(args.func(args))
     except SpkRunbookError as exc:

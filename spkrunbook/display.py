@@ -57,7 +57,7 @@ def badge(status: str, text: str | None = None) -> str:
     """A coloured status word (PASS, WARN, FAIL, SKIP, or any other text in the status's colour)."""
     s = str(status).lower()
     return (f"<span style='color:{status_colour(s)};background:{BACKGROUND.get(s, '#f6f8fa')};font-weight:700;"
-            f"padding:0 4px;border-radius:3px'>{esc(text if text is not None else s.upper())}</span>")
+            f"padding:0 4px;border-radius:3px;white-space:nowrap'>{esc(text if text is not None else s.upper())}</span>")
 
 
 def _is_missing(value: Any) -> bool:
@@ -144,8 +144,10 @@ def frame_html(
     *,
     status_column: str | None = "status",
     code_columns: Sequence[str] = (),
+    link_columns: Sequence[str] = (),
     empty: str = "none found",
     max_rows: int = 500,
+    fold_at: int = FOLD_AT,
 ) -> str:
     """A DataFrame as a readable table: no index, status coloured, long cells folded."""
     if df is None or len(df.columns) == 0 or df.empty:
@@ -163,13 +165,26 @@ def frame_html(
             text = cell_text(value)
             if status_column and col == status_column and not _is_missing(value):
                 inner = badge(str(value))
+            elif text.startswith(("https://", "http://")) and " " not in text:
+                inner = link(text)
+            elif col in link_columns and text != MISSING:
+                inner = f"<a href=\"{esc(text)}\">{esc(text.split('/')[0])}</a>"
             else:
-                inner = fold(text, mono=col in code_columns)
+                inner = fold(text, fold_at, mono=col in code_columns)
             cells.append(f"<td style=\"{_CELL}\">{inner}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = (f"<p style='color:#57606a'>{len(df) - max_rows:,} more row(s) not shown "
             "(the full table is in the record as CSV)</p>") if len(df) > max_rows else ""
     return f"<table style=\"{_TABLE}\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+
+
+def link(url: str) -> str:
+    """A reference URL as a short link: the site and the page's last part, the whole URL on hover."""
+    rest = url.split("://", 1)[1]
+    host, _, path = rest.partition("/")
+    last = [p for p in path.split("/") if p][-1:] or [""]
+    label = host.removeprefix("www.") + ("/…/" + last[0] if last[0] else "")
+    return f"<a href=\"{esc(url)}\" title=\"{esc(url)}\" target=\"_blank\" rel=\"noopener\">{esc(label)}</a>"
 
 
 def heading(text: str, level: int = 4) -> str:

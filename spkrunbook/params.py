@@ -429,7 +429,11 @@ def semantic_problems(lab: Lab) -> list[Problem]:
     i, e = lab.networks.internal, lab.networks.external
     if (i.namespace, i.name) == (e.namespace, e.name):
         out.append(Problem("networks.external.name", f"{e.name!r} is also the internal network's name; they must differ"))
-    if i.master == e.master:
+    if i.master == e.master and "passthru" in (i.mode, e.mode):
+        out.append(Problem("networks.external.master",
+                           f"{e.master!r} is also the internal master, and passthru gives a master to one attachment "
+                           "per node: the second NAD could never attach; use separate interfaces"))
+    elif i.master == e.master:
         out.append(
             Problem(
                 "networks.external.master",

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
-from . import display
+from . import display, references
 
 Status = Literal["pass", "warn", "fail", "skip"]
 STATUSES: tuple[str, ...] = ("pass", "warn", "fail", "skip")
@@ -37,6 +37,8 @@ class CheckResult:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
+        if not self.reference:  # every row says where its rule is documented
+            object.__setattr__(self, "reference", references.for_check(self.check))
 
 
 @runtime_checkable

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -196,6 +198,8 @@ def _record(root: Path, lab: params.Lab, target: Target, scrubber: Scrubber, emi
         try:
             records.scrub_tree(record, scrubber)
             records.write_run(record, run_data, scrubber)
+            records.write_run_index(record)  # built from the scrubbed files: nothing new to scrub
+            records.write_records_index(root)
         except RecordError as exc:
             emit({"event": "record-error", "error": exc.message})
         emit({"event": "run-end", "status": run_data["status"], "record": str(record)})
@@ -234,6 +238,33 @@ def _kernel_environment(lab: params.Lab) -> Iterator[None]:
 # -- one step -----------------------------------------------------------------------------------------
 
 
+@contextmanager
+def _kernel_stderr() -> Iterator[Any]:
+    """Give the kernel its own stderr, so its shutdown noise (zmq tracebacks on Ctrl-C) never reaches
+    the terminal; the file is read back when a step dies and the log can say why."""
+    with tempfile.TemporaryFile(mode="w+b", prefix="spkrunbook-kernel-") as log:
+        try:
+            fd = sys.stderr.fileno()
+        except (AttributeError, OSError, ValueError):  # no real stderr (inside a kernel): nothing to keep apart
+            yield log
+            return
+        sys.stderr.flush()
+        saved = os.dup(fd)
+        os.dup2(log.fileno(), fd)  # inherited by the kernel papermill starts inside the block
+        try:
+            yield log
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def _tail(log: Any, lines: int = 8) -> str:
+    log.seek(0)
+    text = log.read()[-8192:].decode("utf-8", "replace")
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
 def _error_of(exc: BaseException) -> StepError:
     """A failed cell as the user should read it: message and hint apart, the class kept for code."""
     from papermill.exceptions import PapermillExecutionError
@@ -244,6 +275,28 @@ def _error_of(exc: BaseException) -> StepError:
     if isinstance(exc, SpkRunbookError):
         return StepError(type(exc).__name__, exc.message, exc.hint or "")
     return StepError(type(exc).__name__, str(exc) or type(exc).__name__)
+
+
+def _execute(papermill: Any, src: Path, out: Path, record: Path, on_cell_start: Callable[..., None],
+             kernel_log: Any) -> None:
+    """Run one notebook; a kernel that dies says why from its own stderr."""
+    try:
+        papermill.execute_notebook(
+            str(src),
+            str(out),
+            parameters={"params_file": "", "record": str(record), "interactive": False},
+            kernel_name=KERNEL,
+            cwd=str(record),
+            progress_bar=False,
+            execution_timeout=CELL_TIMEOUT_S,
+            on_cell_start=on_cell_start,
+            # ipykernel 7 warns on every start that loopback TCP is unencrypted; it is noise here.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+    except RuntimeError as exc:
+        if "kernel" in str(exc).lower() and (why := _tail(kernel_log)):
+            raise RuntimeError(f"{exc}; the kernel said: {why}") from None
+        raise
 
 
 def _run_step(step: str, index: int, total: int, record: Path, scrubber: Scrubber, emit: Progress,
@@ -263,18 +316,8 @@ def _run_step(step: str, index: int, total: int, record: Path, scrubber: Scrubbe
 
     status, error = "passed", None
     try:
-        papermill.execute_notebook(
-            str(src),
-            str(out),
-            parameters={"params_file": "", "record": str(record), "interactive": False},
-            kernel_name=KERNEL,
-            cwd=str(record),
-            progress_bar=False,
-            execution_timeout=CELL_TIMEOUT_S,
-            on_cell_start=on_cell_start,
-            # ipykernel 7 warns on every start that loopback TCP is unencrypted; it is noise here.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
+        with _kernel_stderr() as kernel_log:
+            _execute(papermill, src, out, record, on_cell_start, kernel_log)
     except PapermillExecutionError as exc:
         status, error = "failed", _error_of(exc)
     except KeyboardInterrupt:

@@ -75,3 +75,38 @@ def tmm_resources(lab: Lab) -> TmmResources:
             "Set tmm.hugepages in the params to state it explicitly."
         ),
     )
+
+
+PAL_CPU_SET = "PAL_CPU_SET"
+
+
+def cpu_set(text: str) -> list[int] | None:
+    """The CPUs a Linux cpu-list names (``0-3,8``), or None when it is not one."""
+    cpus: list[int] = []
+    for part in str(text).replace(" ", "").split(","):
+        lo, sep, hi = part.partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            return None
+        first, last = int(lo), int(hi) if sep else int(lo)
+        if last < first or last - first > 4096:
+            return None
+        cpus.extend(range(first, last + 1))
+    return sorted(set(cpus))
+
+
+def pal_cpu_set_problem(value: object, cpu: float) -> tuple[str, str] | None:
+    """(evidence, action) when ``PAL_CPU_SET`` disagrees with the TMM CPU count, else None.
+
+    Field evidence ties TMM's mapres segfault crash-loop to this mismatch; the exact
+    rule is unconfirmed, so callers report it as a warning with that evidence.
+    """
+    cpus = cpu_set(str(value))
+    if cpus is None:
+        return (f"{PAL_CPU_SET}={value!r} is not a cpu list (e.g. 0,1 or 0-3)",
+                f"write {PAL_CPU_SET} as a cpu list with one CPU per TMM CPU, or remove it")
+    if len(cpus) != int(cpu):
+        return (f"{PAL_CPU_SET}={value} names {len(cpus)} CPU(s) but TMM has {cpu:g}: a mismatch is the cause "
+                "field reports give for TMM's mapres segfault crash-loop (the exact rule is unconfirmed)",
+                f"give {PAL_CPU_SET} exactly {cpu:g} CPU(s) (e.g. {','.join(str(i) for i in range(int(cpu)))}), "
+                "or remove it")
+    return None

@@ -55,17 +55,28 @@ else:
 
 
 def _skip_reason() -> str | None:
-    if shutil.which("tcpdump") is None:
-        return "tcpdump is not installed (scripts/bootstrap.sh test installs it)"
+    """Probe the capability itself: traffic over a veth pair between two namespaces."""
+    for tool, pkg in (("tcpdump", "tcpdump"), ("ip", "iproute2"), ("ping", "iputils-ping")):
+        if shutil.which(tool) is None:
+            return f"{tool!r} is not installed (scripts/bootstrap.sh test installs the Debian package {pkg})"
     if os.geteuid() != 0:
         return "needs root to create network namespaces"
-    if shutil.which("ip") is None:
-        return "iproute2 'ip' is not installed"
-    probe = f"spkcap-probe-{uuid.uuid4().hex[:6]}"
-    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if r.returncode:
-        return f"'ip netns add' is not permitted here: {r.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    tag = uuid.uuid4().hex[:6]
+    a, b = f"spkcap-pa-{tag}", f"spkcap-pb-{tag}"
+    steps = [["ip", "netns", "add", a], ["ip", "netns", "add", b],
+             ["ip", "link", "add", "vpa", "netns", a, "type", "veth", "peer", "name", "vpb", "netns", b],
+             ["ip", "-n", a, "addr", "add", "10.201.9.1/30", "dev", "vpa"],
+             ["ip", "-n", b, "addr", "add", "10.201.9.2/30", "dev", "vpb"],
+             ["ip", "-n", a, "link", "set", "vpa", "up"], ["ip", "-n", b, "link", "set", "vpb", "up"],
+             ["ip", "netns", "exec", a, "ping", "-c", "1", "-W", "3", "10.201.9.2"]]
+    try:
+        for cmd in steps:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+            if r.returncode:
+                return f"no traffic over a veth pair between two namespaces here: `{' '.join(cmd)}` said {(r.stderr or r.stdout).strip()!r}"
+    finally:
+        for ns in (a, b):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     return None
 
 

@@ -141,6 +141,11 @@ class Target(Protocol):
 
     def exists(self, res: str | Resource, name: str, namespace: str | None = None) -> bool: ...
 
+    def logs(self, namespace: str, pod: str, container: str, *, previous: bool = False,
+             tail_lines: int = 400) -> str | None:
+        """A container's log (``previous``: before its last restart); None when there is none."""
+        ...
+
     def exec(
         self,
         namespace: str,

@@ -133,6 +133,16 @@ class NodeInterfaces:
     def known(self, node: str) -> bool:
         return node in self.interfaces
 
+    def bridge_of(self, node: str, iface: str) -> str | None:
+        """The Linux or OVS bridge ``iface`` is a port of on ``node`` (None: not a port, or unknown).
+
+        Macvlan on a bridge port sees nothing: the bridge takes the frames first.
+        """
+        row = self.interfaces.get(node, {}).get(iface)
+        if row is None:
+            return None
+        return row.get("controller") or None
+
     def choices(self) -> list[str] | None:
         """Interface names present on every known TMM node (None when no node is known)."""
         known = [self.interfaces[n] for n in self.nodes if n in self.interfaces] or list(self.interfaces.values())

@@ -296,6 +296,21 @@ class LiveTarget:
                 item.setdefault("kind", r.kind)
         return items
 
+    def logs(self, namespace: str, pod: str, container: str, *, previous: bool = False,
+             tail_lines: int = 400) -> str | None:
+        """The container's log (the one before its last restart with ``previous``); None when there is none."""
+        query = [("container", container), ("tailLines", str(tail_lines))]
+        if previous:
+            query.append(("previous", "true"))
+        try:
+            return str(self._request("GET", self.path("pods", pod, namespace, "log"), query=query,
+                                     res=resource("pods"), name=pod, namespace=namespace, verb="get logs of",
+                                     text=True))
+        except ClusterError as exc:
+            if "not found" in exc.message and ("container" in exc.message or "previous" in exc.message):
+                return None  # 400: no such (previous) container: nothing to read
+            raise
+
     def exists(self, res: str | Resource, name: str, namespace: str | None = None) -> bool:
         try:
             self.get(res, name, namespace)
@@ -396,12 +411,13 @@ class LiveTarget:
         namespace: str | None = None,
         verb: str | None = None,
         what: str | None = None,
+        text: bool = False,
     ) -> Any:
         verb = verb or _VERBS.get(method, method.lower())
         for attempt in range(self.retries + 1):
             self._bump()
             try:
-                return self._send(method, path, query, body, content_type)
+                return self._send(method, path, query, body, content_type, text=text)
             except ApiException as exc:
                 if exc.status in RETRY_STATUSES and attempt < self.retries:
                     time.sleep(self._delay(attempt, exc))
@@ -425,8 +441,8 @@ class LiveTarget:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, method: str, path: str, query: Sequence[tuple[str, str]] | None, body: Any,
-              content_type: str | None) -> Any:
-        headers = {"Accept": "application/json"}
+              content_type: str | None, *, text: bool = False) -> Any:
+        headers = {"Accept": "text/plain" if text else "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         request = self._client.param_serialize(method=method, resource_path=path, query_params=query or [],
@@ -436,6 +452,8 @@ class LiveTarget:
         data = response.read()
         if not 200 <= response.status <= 299:
             ApiException.from_response(http_resp=response, body=data.decode("utf-8", "replace"), data=None)
+        if text:
+            return bytes(data).decode("utf-8", "replace")
         if not data:
             return None
         try:

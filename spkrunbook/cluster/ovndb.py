@@ -36,6 +36,7 @@ import gzip
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tarfile
 import tempfile
@@ -530,11 +531,23 @@ def _damage(tools: OvnTools, db_file: Path, env: dict[str, str], timeout: float,
     return _tail(done.stderr, names=names) or f"ovsdb-tool show-log exit code {done.returncode}"
 
 
+def _accepts(path: Path) -> bool:
+    """True once a server listens on the unix socket ``path``."""
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 def _wait_ready(db: NbDatabase, log: Path, timeout: float) -> None:
     """Wait for the server's socket; SnapshotError with its last log lines if it exits first or is too slow."""
     deadline = time.monotonic() + timeout
     delay = 0.002
-    while not db.socket.exists():
+    while not _accepts(db.socket):  # the file appears at bind(), before listen(): connect, not exists()
         if db.process.poll() is not None:
             text = log.read_text(errors="replace")
             raise SnapshotError(f"ovsdb-server refused {db.source.describe()}: {_tail(text) or 'no message'}",

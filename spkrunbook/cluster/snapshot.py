@@ -152,6 +152,20 @@ class SnapshotTarget:
             return False
         return True
 
+    def logs(self, namespace: str, pod: str, container: str, *, previous: bool = False,
+             tail_lines: int = 400) -> str | None:
+        """The container log must-gather saved (``…/<container>/<container>/logs/previous.log``), or None."""
+        logs = self.data / "namespaces" / namespace / "pods" / pod / container / container / "logs"
+        path = logs / ("previous.log" if previous else "current.log")
+        if not path.is_file():
+            return None
+        with open(path, "rb") as fh:  # the tail only: a crash-looping container's log can be large
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - 256 * 1024))
+            text = fh.read().decode("utf-8", "replace")
+        return "\n".join(text.splitlines()[-tail_lines:])
+
     def saved_output_path(self, namespace: str, pod: str, container: str, argv: Argv) -> Path:
         return self.data / EXEC_DIR / namespace / pod / container / f"{exec_slug(argv)}.out"
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from .index import write_records_index, write_run_index
 from .render import attach_step_metadata, render_html, scrub_tree
 from .store import (
                     LAB_FILE,
@@ -45,6 +46,8 @@ __all__ = [
                     "utc_now",
                     "write_bytes",
                     "write_lab",
+                    "write_records_index",
                     "write_run",
+                    "write_run_index",
                     "write_text",
 ]

@@ -159,7 +159,7 @@ def _master_rows(lab: Lab, nodes: NodeInterfaces | None) -> list[CheckResult]:
                 )
             )
             continue
-        present, missing, unknown, notes = [], [], [], []
+        present, missing, unknown, notes, ports = [], [], [], [], []
         for node in nodes.nodes:
             if not nodes.known(node):
                 unknown.append(node)
@@ -168,6 +168,10 @@ def _master_rows(lab: Lab, nodes: NodeInterfaces | None) -> list[CheckResult]:
             if iface is None:
                 have = ", ".join(sorted(i for i in nodes.interfaces[node] if i and i != "lo"))
                 missing.append(f"{node} (has {have or 'no interfaces'})")
+                continue
+            bridge = nodes.bridge_of(node, net.master)
+            if bridge:
+                ports.append(f"{node} (a port of {bridge})")
                 continue
             present.append(node)
             if iface.get("state") not in (None, "up"):
@@ -185,6 +189,17 @@ def _master_rows(lab: Lab, nodes: NodeInterfaces | None) -> list[CheckResult]:
                     subject,
                 )
             )
+        if ports:
+            rows.append(
+                CheckResult(
+                    "master-bridge-port",
+                    "fail",
+                    f"{net.master} is a bridge port on " + "; ".join(ports)
+                    + ": the bridge takes its frames first, so the macvlan interfaces would receive nothing",
+                    f"use the bridge itself (e.g. br-ex) or a free NIC as networks.{role}.master",
+                    subject,
+                )
+            )
         if unknown:
             rows.append(
                 CheckResult(
@@ -197,8 +212,22 @@ def _master_rows(lab: Lab, nodes: NodeInterfaces | None) -> list[CheckResult]:
             )
         if notes:
             rows.append(CheckResult(check, "warn", "; ".join(notes), f"bring the link up: ip link set {net.master} up", subject))
-        if present and not missing:
+        if present and not missing and not ports:
             rows.append(CheckResult(check, "pass", f"{net.master} present on {', '.join(present)}", "", subject))
+    return rows
+
+
+def _passthru_rows(lab: Lab) -> list[CheckResult]:
+    """passthru hands the whole master to one attachment per node: say what that allows."""
+    rows = []
+    for role, net in roles(lab):
+        if net.mode != "passthru":
+            continue
+        rows.append(CheckResult(
+            "passthru", "warn",
+            f"networks.{role} uses passthru: {net.master} goes to one attachment per node, so one TMM per node "
+            f"and no other macvlan attachment on {net.master} (a second pod on that node stays ContainerCreating)",
+            "use bridge mode (the seed's choice) unless the NIC must belong to TMM alone", role))
     return rows
 
 
@@ -231,6 +260,7 @@ def validate(lab: Lab, target: Target | None = None, *, nodes: NodeInterfaces | 
     found.rows.append(
         _row("separate masters", "both", masters, f"{i.master} and {e.master}", "give internal and external their own NIC")
     )
+    found.extend(_passthru_rows(lab))
     if nodes is _UNSET:
         nodes = tmm_interfaces(lab, target) if target is not None else None
     found.extend(_master_rows(lab, nodes))

@@ -242,6 +242,7 @@ def topology_manager(f: ClusterFacts) -> list[CheckResult]:
 def master_interfaces(f: ClusterFacts) -> list[CheckResult]:
     nns = f.nodenetworkstates
     masters = [(role, getattr(f.lab.networks, role).master) for role in ("internal", "external")]
+    bridges = f.node_interfaces()
 
     def one(n: Obj) -> list[CheckResult]:
         name = n["metadata"]["name"]
@@ -266,6 +267,13 @@ def master_interfaces(f: ClusterFacts) -> list[CheckResult]:
                         name,
                     )
                 )
+                continue
+            bridge = bridges.bridge_of(name, m)
+            if bridge:
+                rows.append(_r("master-bridge-port", "fail",
+                               f"{role} master {m} is a port of bridge {bridge}: the bridge takes its frames first, "
+                               "so macvlan interfaces on it would receive nothing",
+                               f"use the bridge itself (e.g. br-ex) or a free NIC as networks.{role}.master", name))
                 continue
             problems = []
             if i.get("state") not in (None, "up"):
@@ -308,6 +316,39 @@ def master_interfaces(f: ClusterFacts) -> list[CheckResult]:
             _r("master-interfaces", "pass", f"{len(passing)} interface(s) up and promiscuous on {len(nodes)} nodes", subject=f"{len(nodes)} nodes")
         ]
     return rows
+
+
+# What the hypervisor or cloud must allow for macvlan MACs to pass, by platformStatus.type.
+# None of it can be seen from inside the cluster: the hint is a warning, never a pass.
+PLATFORM_HINTS: dict[str, tuple[str, str]] = {
+    "VSphere": ("the port groups of both masters must allow promiscuous mode AND forged transmits "
+                "(or MAC learning on a vSphere 6.7+ distributed switch)",
+                "vSphere: port group > Security: Promiscuous mode Accept, Forged transmits Accept "
+                "(or enable MAC learning on the distributed port group)"),
+    "OpenStack": ("Neutron drops frames from MACs it did not assign: the masters' ports need port security "
+                  "off, or allowed-address-pairs for the macvlan MACs and self IPs",
+                  "openstack port set --no-security-group --disable-port-security <port> "
+                  "(or --allowed-address ip-address=<self IP>,mac-address=<MAC>)"),
+    "AWS": ("EC2 drops frames from MACs it did not assign to the ENI: macvlan does not pass traffic there",
+            "use an ENI per TMM interface (ipvlan or SR-IOV) instead of macvlan"),
+    "Azure": ("Azure drops frames from MACs it did not assign to the NIC: macvlan does not pass traffic there",
+              "use ipvlan or accelerated networking instead of macvlan"),
+    "GCP": ("GCP drops frames from MACs it did not assign: macvlan does not pass traffic there",
+            "use ipvlan or an extra NIC per TMM interface instead of macvlan"),
+}
+
+
+@check("platform")
+def platform(f: ClusterFacts) -> list[CheckResult]:
+    kind = f.platform
+    if kind is None:
+        return [_r("platform", "warn", "infrastructures.config.openshift.io/cluster has no platformStatus.type",
+                   "run: oc get infrastructure cluster -o jsonpath='{.status.platformStatus.type}'")]
+    hint = PLATFORM_HINTS.get(kind)
+    if hint is None:
+        return [_r("platform", "pass", f"platform {kind}: no hypervisor setting stands between macvlan and the wire")]
+    why, action = hint
+    return [_r("platform", "warn", f"platform {kind}: {why}; this cannot be seen from inside the cluster", action)]
 
 
 @check("node-capacity")

@@ -415,3 +415,26 @@ def test_notebook_shows_the_form_when_interactive(tmp_path):
     run = execute("network-attachments", DEMO_PARAMS, tmp_path, interactive=True)
     assert run.summary["status"] == "passed"
     assert any(WIDGET_VIEW in o.get("data", {}) for o in run.outputs())
+
+
+def test_a_master_that_is_a_bridge_port_fails_before_any_write(tmp_path):
+    f = nad.validate(make_lab(), snapshot(tmp_path, "bridge-port"))
+    assert not f.ok
+    (row,) = [r for r in f.rows if r.status == "fail"]
+    assert (row.check, row.subject) == ("master-bridge-port", "internal")
+    assert "a port of br-lab" in row.evidence and "worker-0" in row.evidence
+    assert "use the bridge itself (e.g. br-ex) or a free NIC" in row.action
+    assert row.reference.startswith("https://")
+    assert statuses(f, "master on TMM nodes") == ["pass"], "the external master is fine"
+
+
+def test_passthru_says_one_attachment_per_master_per_node(tmp_path):
+    f = nad.validate(make_lab(internal={"mode": "passthru"}), snapshot(tmp_path))
+    assert f.ok
+    (row,) = [r for r in f.rows if r.check == "passthru"]
+    assert row.status == "warn" and row.subject == "internal"
+    assert "one attachment per node" in row.evidence and "ens224" in row.evidence
+    with pytest.raises(params.ParameterError) as err:  # refused when the params load, before any step
+        make_lab(internal={"mode": "passthru"}, external={"master": "ens224"})
+    assert [p.path for p in err.value.problems] == ["networks.external.master"]
+    assert "passthru" in err.value.problems[0].message

@@ -35,8 +35,14 @@ def statuses(findings, check):
 def test_demo_snapshot_passes_every_check(lab):
     f = prereqs.checks(lab, SnapshotTarget(lab.target.snapshot))
     assert f.ok, f.to_frame().to_string()
-    assert f.counts() == {"pass": 23, "warn": 0, "fail": 0, "skip": 0}
+    # The one warning is the platform hint: the demo lab is on vSphere, whose port-group settings
+    # cannot be seen from inside the cluster.
+    assert f.counts() == {"pass": 23, "warn": 1, "fail": 0, "skip": 0}
+    (hint,) = f.warnings()
+    assert hint.check == "platform" and "forged transmits" in hint.evidence.lower()
+    assert "cannot be seen from inside the cluster" in hint.evidence and "Forged transmits" in hint.action
     assert {r.check for r in f.rows} == {name for name, _ in prereqs.REGISTRY}
+    assert all(r.reference.startswith("https://") for r in f.rows), "every check says where its rule is written"
 
 
 @pytest.mark.parametrize(
@@ -47,6 +53,7 @@ def test_demo_snapshot_passes_every_check(lab):
         ("missing-interface", "master-interfaces", "external master ens256 not found"),
         ("no-nad-crd", "multus-nad-crd", "network-attachment-definitions.k8s.cni.cncf.io is missing"),
         ("cpu-none", "cpu-manager", "cpuManagerPolicy none"),
+        ("bridge-port", "master-bridge-port", "internal master ens224 is a port of bridge br-lab"),
     ],
 )
 def test_broken_lab_fails_for_the_right_reason(tmp_path, lab, variant, check, needle):
@@ -137,3 +144,25 @@ def test_run_is_the_step_result(lab, tmp_path):
     assert set(result.files()) == {"prerequisites.json", "prerequisites.csv", "node-interfaces.csv"}
     no_nns = prereqs.run(lab, snapshot(tmp_path, "no-nmstate"))
     assert no_nns.interfaces.frame.empty and "NMState" in no_nns.interfaces.note
+
+
+def test_bridge_port_says_use_the_bridge_or_a_free_nic(tmp_path, lab):
+    f = prereqs.checks(lab, snapshot(tmp_path, "bridge-port"))
+    rows = [r for r in f.rows if r.check == "master-bridge-port"]
+    assert {r.subject for r in rows} == {"worker-0", "worker-1", "worker-2"}
+    assert all("use the bridge itself (e.g. br-ex) or a free NIC" in r.action for r in rows)
+    assert statuses(f, "master-interfaces") == {"worker-0": "pass", "worker-1": "pass", "worker-2": "pass"}
+
+
+def test_platform_hint_only_where_the_platform_needs_one(tmp_path, lab):
+    bare = prereqs.checks(lab, snapshot(tmp_path, "baremetal"), only=["platform"])
+    assert [(r.status, r.evidence.split(":")[0]) for r in bare] == [("pass", "platform BareMetal")]
+    for kind, needle in (("OpenStack", "port security"), ("AWS", "ENI")):
+        root = tmp_path / kind
+        objs = labdata.lab_objects("ok")
+        for o in objs:
+            if o["kind"] == "Infrastructure":
+                o["status"]["platformStatus"]["type"] = kind
+        labdata.write_snapshot(objs, root)
+        (row,) = prereqs.checks(lab, SnapshotTarget(root), only=["platform"])
+        assert row.status == "warn" and needle in row.evidence + row.action

@@ -130,6 +130,13 @@ class _ExecRoute:
     handler: ExecHandler
 
 
+@dataclass
+class PlainText:
+    """A text/plain answer (pod logs) rather than JSON."""
+
+    text: str
+
+
 class ApiError(Exception):
     """Raised inside the server to answer with a Status (or plain text) error."""
 
@@ -249,6 +256,8 @@ class FakeApiServer:
         self.exec_protocols = tuple(exec_protocols)
         self.git_version = git_version
         self.kubelet_configs: dict[str, dict[str, Any]] = {}
+        # (namespace, pod, container, previous) -> log text, as GET pods/<p>/log serves it
+        self.pod_logs: dict[tuple[str, str, str, bool], str] = {}
         self.requests: list[RequestRecord] = []
         self._registry: dict[tuple[str, str, str], Resource] = {}
         self._by_kind: dict[tuple[str, str], Resource] = {}
@@ -536,9 +545,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, f"the request body is not valid JSON: {exc}") from None
 
     def _send_json(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
+        plain = isinstance(body, PlainText)
+        data = body.text.encode() if plain else json.dumps(body).encode()
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/plain" if plain else "application/json")
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -868,6 +878,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._patch(res, namespace, name, body, query)
         if (res.group, res.plural) == ("", "pods") and sub == ["exec"]:
             raise ApiError(400, "Upgrade request required")
+        if (res.group, res.plural) == ("", "pods") and sub == ["log"] and method == "GET":
+            pod = self._get(res, namespace, name)
+            container = (query.get("container") or [""])[0] or pod["spec"]["containers"][0]["name"]
+            previous = (query.get("previous") or ["false"])[0] == "true"
+            key = (namespace or "", name, container, previous)
+            if key not in self.api.pod_logs:
+                why = "previous terminated container" if previous else "container"
+                raise ApiError(400, f'{why} "{container}" in pod "{name}" not found')
+            return 200, PlainText(self.api.pod_logs[key])
         raise ApiError(404, "the server could not find the requested resource")
 
     # -- exec over websocket -----------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from spkrunbook.cluster.base import RESOURCES, Resource
 
 Obj = dict[str, Any]
 CREATED = "2023-01-11T05:58:41Z"
-VARIANTS = ("ok", "openshift-sdn", "no-hugepages", "missing-interface", "no-nad-crd", "no-nmstate", "cpu-none")
+VARIANTS = ("ok", "openshift-sdn", "no-hugepages", "missing-interface", "no-nad-crd", "no-nmstate", "cpu-none",
+            "bridge-port", "baremetal")
 TMM_POD = "f5-tmm-7d9c6b5f4d-x2k8q"
 TMM_NODE = "worker-1"
 NAMESPACE = "default"
@@ -123,7 +124,7 @@ def node(name: str, index: int, *, worker: bool, hugepages: str = "4Gi") -> Obj:
     }
 
 
-def nns(node_name: str, index: int, *, missing: tuple[str, ...] = ()) -> Obj:
+def nns(node_name: str, index: int, *, missing: tuple[str, ...] = (), bridged: tuple[str, ...] = ()) -> Obj:
     ip = f"10.1.10.{21 + index}"
 
     def eth(name: str, mac_tail: int, promisc: bool) -> Obj:
@@ -153,6 +154,10 @@ def nns(node_name: str, index: int, *, missing: tuple[str, ...] = ()) -> Obj:
         {"name": "ovn-k8s-mp0", "type": "ovs-interface", "state": "up", "mtu": 1400},
     ]
     ifaces = [i for i in ifaces if i["name"] not in missing]
+    if bridged:  # a Linux bridge that took NICs as ports (NMState lists the ports in the bridge's entry)
+        ifaces.append({"name": "br-lab", "type": "linux-bridge", "state": "up", "mtu": 1500,
+                       "bridge": {"options": {"stp": {"enabled": False}},
+                                  "port": [{"name": p, "stp-hairpin-mode": False} for p in bridged]}})
     return {
         "apiVersion": "nmstate.io/v1beta1",
         "kind": "NodeNetworkState",
@@ -295,6 +300,18 @@ def lab_objects(variant: str = "ok", *, workers: int = 3, masters: int = 3, with
             },
         }
     )
+    platform = "BareMetal" if variant == "baremetal" else "VSphere"  # the demo's NICs are VMware's (00:50:56)
+    objs.append(
+        {
+            "apiVersion": "config.openshift.io/v1",
+            "kind": "Infrastructure",
+            "metadata": _meta("cluster"),
+            "spec": {"platformSpec": {"type": platform}},
+            "status": {"platform": platform, "platformStatus": {"type": platform},
+                       "infrastructureName": "demo-7x2kq", "controlPlaneTopology": "HighlyAvailable",
+                       "infrastructureTopology": "HighlyAvailable"},
+        }
+    )
     objs.append(
         {
             "apiVersion": "operator.openshift.io/v1",
@@ -311,6 +328,7 @@ def lab_objects(variant: str = "ok", *, workers: int = 3, masters: int = 3, with
         ("f5-spk-staticroutes", "k8s.f5net.com", "F5SPKStaticRoute", "v1", "Namespaced"),
         ("clusterversions", "config.openshift.io", "ClusterVersion", "v1", "Cluster"),
         ("networks", "config.openshift.io", "Network", "v1", "Cluster"),
+        ("infrastructures", "config.openshift.io", "Infrastructure", "v1", "Cluster"),
         ("networks", "operator.openshift.io", "Network", "v1", "Cluster"),
     ]
     if variant != "no-nad-crd":
@@ -325,7 +343,8 @@ def lab_objects(variant: str = "ok", *, workers: int = 3, masters: int = 3, with
         objs.append(node(f"worker-{i}", i, worker=True, hugepages=hp))
         if variant != "no-nmstate":
             missing = ("ens256",) if variant == "missing-interface" and i == 2 else ()
-            objs.append(nns(f"worker-{i}", i, missing=missing))
+            bridged = ("ens224",) if variant == "bridge-port" else ()
+            objs.append(nns(f"worker-{i}", i, missing=missing, bridged=bridged))
     objs.append(
         {
             "apiVersion": "machineconfiguration.openshift.io/v1",
@@ -396,7 +415,7 @@ def write_snapshot(objs: Iterable[Obj], root: Path) -> Path:
         elif r.namespaced:
             lists.setdefault(data / "namespaces" / md["namespace"] / r.group_dir / f"{r.plural}.yaml", []).append(obj)
             continue
-        elif r.plural in ("clusterversions", "networks"):
+        elif r.plural in ("clusterversions", "networks", "infrastructures"):
             lists.setdefault(data / "cluster-scoped-resources" / r.group_dir / f"{r.plural}.yaml", []).append(obj)
             continue
         else:

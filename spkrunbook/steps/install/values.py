@@ -765,6 +765,15 @@ def check(values: Mapping[str, Any], lab: Lab, *, cni_networks: str | None = Non
     else:
         f.add("TMM env var", "fail", f"{ENV_NAME} is {ours[0].get('value') if ours else 'absent'}",
               f"set {ENV_NAME}: \"TRUE\" (an extra values file may replace the whole list)", subject="tmm.customEnvVars")
+    pal = [e for e in env if isinstance(e, Mapping) and e.get("name") == sizing.PAL_CPU_SET]
+    if pal:
+        cpu = sizing.tmm_resources(lab).cpu
+        problem = sizing.pal_cpu_set_problem(pal[0].get("value"), cpu)
+        if problem:
+            f.add("PAL_CPU_SET", "warn", problem[0], problem[1], subject="tmm.customEnvVars")
+        else:
+            f.add("PAL_CPU_SET", "pass", f"{sizing.PAL_CPU_SET}={pal[0].get('value')} matches {cpu:g} TMM CPU(s)",
+                  subject="tmm.customEnvVars")
     dups = sorted({str(n) for n in names if names.count(n) > 1})
     if dups:
         f.add("env var names unique", "fail", f"repeated: {', '.join(map(str, dups))}", "keep one entry per name", subject="tmm.customEnvVars")

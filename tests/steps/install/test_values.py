@@ -353,3 +353,16 @@ def test_repr_never_holds_the_texts_or_secrets() -> None:
     m = values.merge("imageCredentials:\n  password: file-secret-xyz\n", lab)
     for text in (repr(m), repr(m.overrides), str(m)):
         assert "s3cret-in-repr" not in text and "file-secret-xyz" not in text
+
+
+@pytest.mark.parametrize(("pal", "cpu", "status"), [("0,1", 2, "pass"), ("0-3", 2, "warn"), ("0,2", 1, "warn")])
+def test_pal_cpu_set_is_checked_against_the_tmm_cpu_count_before_install(pal: str, cpu: int, status: str) -> None:
+    lab = make_lab()
+    lab = lab.model_copy(update={"tmm": lab.tmm.model_copy(update={"cpu": cpu})})
+    m = values.merge(f"tmm:\n  customEnvVars:\n    - name: PAL_CPU_SET\n      value: \"{pal}\"\n", lab)
+    f = values.check(values.effective(m.merged), lab)
+    (row,) = [r for r in f.rows if r.check == "PAL_CPU_SET"]
+    assert row.status == status, row
+    assert f.ok, "the rule is unconfirmed: a mismatch warns, never fails"
+    if status == "warn":
+        assert "mapres" in row.evidence and f"exactly {cpu} CPU" in row.action
