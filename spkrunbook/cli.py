@@ -214,9 +214,15 @@ def cmd_records(args: argparse.Namespace) -> int:
 
     from rich.table import Table
 
-    from .record import list_records
+    from .errors import ParameterError, Problem
+    from .record import list_records, write_records_index
 
     out = _console()
+    if args.what:
+        if args.what[0] != "diff" or len(args.what) != 3:
+            raise ParameterError([Problem("records", f"unknown: {' '.join(args.what)}")],
+                                 hint="`spkrunbook records` lists, `spkrunbook records diff RECORD RECORD` compares")
+        return _records_diff(out, args.what[1], args.what[2], args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         df = list_records(Path(args.records))
@@ -225,11 +231,48 @@ def cmd_records(args: argparse.Namespace) -> int:
     if df.empty:
         _say(out, "", "", f"no records under {args.records}")
         return EXIT_OK
+    if args.json:
+        out.print_json(df.to_json(orient="records"))
+        return EXIT_OK
     table = Table(title=f"records in {args.records}")
     for col in df.columns:
         table.add_column(col, overflow="fold")
     for row in df.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
+    out.print(table)
+    if args.open or args.html:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            page = write_records_index(Path(args.records))
+        _say(out, "", "page:", str(page.resolve()))
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(page.resolve().as_uri())
+    return EXIT_OK
+
+
+def _records_diff(out: Any, before: str, after: str, args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from .record.diff import diff
+
+    def where(name: str) -> Path:
+        p = Path(name)
+        return p if p.is_dir() or p.is_absolute() else Path(args.records) / name
+
+    d = diff(where(before), where(after))
+    if args.json:
+        out.print_json(data=d.to_dict())
+        return EXIT_OK
+    if not len(d):
+        _say(out, "green", "same:", f"{d.before.name} and {d.after.name} agree on params, steps, findings and files")
+        return EXIT_OK
+    table = Table(title=f"{d.before.name} -> {d.after.name}: {len(d)} change(s)")
+    for col in ("what", "where", "before", "after"):
+        table.add_column(col, overflow="fold")
+    for r in d.rows:
+        table.add_row(r["what"], r["where"], r["before"], r["after"])
     out.print(table)
     return EXIT_OK
 
@@ -276,8 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     lab.set_defaults(jupyter_args=[])  # `spkrunbook lab FOLDER -- --port 9999`: after `--`, for jupyter lab
     lab.set_defaults(func=cmd_lab)
 
-    rec = sub.add_parser("records", help="list past runs")
-    rec.add_argument("--records", default="records")
+    rec = sub.add_parser("records", help="list past runs, open their page, or compare two (records diff A B)",
+                         epilog="`spkrunbook records diff A B` compares two records (names under --records, or paths)")
+    rec.add_argument("what", nargs="*", metavar="diff A B", help="compare two records")
+    rec.add_argument("--records", default="records", help="the records folder (default: ./records)")
+    rec.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    rec.add_argument("--html", action="store_true", help="also write records/index.html and print its path")
+    rec.add_argument("--open", action="store_true", help="write records/index.html and open it in a browser")
     rec.set_defaults(func=cmd_records)
 
     from .capture import cli as capture_cli
