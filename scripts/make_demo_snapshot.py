@@ -18,3 +18,10 @@ for sub in ("cluster-scoped-resources", "namespaces"):
     shutil.rmtree(image_dir / sub, ignore_errors=True)
 labdata.write_snapshot(labdata.lab_objects("ok"), out)
 print(f"wrote {out}")
+
+# The NB database the must-gather collects (and the routing-namespace pods it is for),
+# built by the real OVN tools: the debugging step reads the demo's OVN routes from it.
+import subprocess  # noqa: E402
+
+subprocess.run([sys.executable, str(Path(__file__).with_name("make_nbdb.py")), "--snapshot", str(out),
+                "--out", str(image_dir)], check=True)

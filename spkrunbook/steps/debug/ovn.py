@@ -21,8 +21,9 @@ from typing import Any
 import pandas as pd
 
 from ... import display
+from ...cluster import ovndb
 from ...cluster.base import Obj, Target
-from ...cluster.facts import OVN_NAMESPACE, ClusterFacts
+from ...cluster.facts import OVN_NAMESPACE, ClusterFacts, crd_installed
 from ...errors import NotAvailable, ResourceMissing, SpkRunbookError
 from ...params import Lab
 from ...results import CheckResult, Findings, Status
@@ -131,9 +132,52 @@ def _nbctl(target: Target, loc: NbdbLocation, args: list[str], timeout: float) -
                           namespace=loc.namespace, container=loc.container, timeout=timeout).text
 
 
+def _from_must_gather(target: Target, node: str, out: OvnRoutes, timeout: float) -> bool:
+    """On a snapshot, read the NB database the must-gather collected with the real OVN tools.
+
+    True when this answered (routes or an error); False when there is no database
+    or no OVN tools here, and the snapshot's saved command outputs are tried instead.
+    """
+    root = getattr(target, "root", None)
+    if target.kind != "snapshot" or root is None:
+        return False
+    try:
+        files = ovndb.find_nbdbs(root)
+    except SpkRunbookError:
+        return False
+    if not files:
+        return False
+    try:
+        source, texts = ovndb.read_route_tables(root, node, timeout=timeout)
+    except NotAvailable as exc:
+        out.attempts.append(f"the must-gather's NB database: {exc.message}")
+        return False
+    except SpkRunbookError as exc:
+        out.error = f"the must-gather's NB database cannot be read: {exc.message}"
+        return True
+    where = "network_logs/" + (source.member or source.path.name)
+    out.location = NbdbLocation(where, "", f"{source.mode} must-gather database read with ovsdb-server and "
+                                           f"ovn-nbctl: {source.describe()}", namespace="")
+    out.raw = texts
+    try:
+        out.gateway_routes = parsers.parse_lr_route_list(texts["gateway"])
+        out.cluster_routes = parsers.parse_lr_route_list(texts["cluster"])
+        out.policies = parsers.parse_lr_policy_list(texts["policies"])
+    except parsers.ParseError as exc:
+        out.error = f"{where} answered, but: {exc}"
+    return True
+
+
 def read_routes(lab: Lab, target: Target, node: str, *, timeout: float = 30.0) -> OvnRoutes:
-    """Run the three ``ovn-nbctl`` listings for ``node`` on the first NB database pod that answers."""
+    """The three ``ovn-nbctl`` listings for ``node``: from a must-gather's NB database, else on the first
+    NB database pod that answers."""
     out = OvnRoutes(node=node, gateway_router=f"GR_{node}")
+    if _from_must_gather(target, node, out, timeout):
+        try:
+            out.mode, out.mode_evidence = ClusterFacts(lab, target).ovn_mode(node)
+        except SpkRunbookError:
+            pass
+        return out
     try:
         candidates, out.mode, out.mode_evidence = nbdb_candidates(lab, target, node)
     except SpkRunbookError as exc:
@@ -238,5 +282,57 @@ def ovn_routes(lab: Lab, target: Target, *, node: str | None = None) -> OvnRoute
             out.checks = check(lab, target, out)
             return out
     out = read_routes(lab, target, node, timeout=lab.debug.exec_timeout)
-    out.checks = check(lab, target, out)
+    out.checks = check(lab, target, out) + external_routes(lab, target, pods if "pods" in locals() else None)
     return out
+
+
+LEGACY_ROUTING = ("k8s.ovn.org/routing-namespaces", "k8s.ovn.org/routing-network")
+
+
+def external_routes(lab: Lab, target: Target, pods: list[Obj] | None = None) -> list[CheckResult]:
+    """How OVN is told to route egress through TMM: AdminPolicyBasedExternalRoute objects, the legacy
+    pod annotations, or both (which OVN-Kubernetes upstream no longer reads side by side)."""
+    name, subject = "external routes", "egress via TMM"
+    try:
+        served = crd_installed(target, "adminpolicybasedexternalroutes.k8s.ovn.org", "adminpolicybasedexternalroutes")
+        apbs: list[Obj] | None = target.list("adminpolicybasedexternalroutes") if served is not False else None
+    except ResourceMissing:
+        apbs = None  # the CRD is not installed (before OpenShift 4.14)
+    except SpkRunbookError as exc:
+        return [CheckResult(name, "warn", f"cannot list AdminPolicyBasedExternalRoute: {exc}",
+                            "oc get adminpolicybasedexternalroutes", subject)]
+    try:
+        pods = pods if pods is not None else tmm_pods(lab, target)
+    except SpkRunbookError:
+        pods = []
+    legacy = sorted({f"{p['metadata']['name']}: {k}={v}" for p in pods
+                     for k, v in ((p.get("metadata") or {}).get("annotations") or {}).items() if k in LEGACY_ROUTING})
+    selfips = set(lab.vlans.internal.selfip_v4s) | set(lab.vlans.internal.selfip_v6s)
+    listed = []
+    via_tmm = False
+    for a in apbs or []:
+        spec = a.get("spec") or {}
+        hops = [h.get("ip") for h in ((spec.get("nextHops") or {}).get("static") or []) if isinstance(h, dict)]
+        via_tmm = via_tmm or bool(selfips & set(hops))
+        ns_sel = ((spec.get("from") or {}).get("namespaceSelector") or {}).get("matchLabels") or {}
+        listed.append(f"{a['metadata']['name']} (from {ns_sel or 'any namespace'} via {', '.join(map(str, hops)) or 'dynamic hops'})")
+    if apbs and legacy:
+        return [CheckResult(name, "warn", f"both are in use: AdminPolicyBasedExternalRoute {'; '.join(listed)} and the "
+                            f"TMM pod's legacy annotations ({'; '.join(legacy)})",
+                            "keep one: newer OVN-Kubernetes reads only AdminPolicyBasedExternalRoute, so move the "
+                            "routing-namespaces to one with nextHops.static = the internal self IPs", subject)]
+    if apbs:
+        status: Status = "pass" if via_tmm else "warn"
+        return [CheckResult(name, status, f"AdminPolicyBasedExternalRoute: {'; '.join(listed)}",
+                            "" if via_tmm else f"none names an internal self IP ({', '.join(sorted(selfips)) or 'none set'})"
+                            " as a static next hop: egress does not go through TMM", subject)]
+    if legacy:
+        if apbs is None or served is None:
+            return [CheckResult(name, "pass", f"legacy annotations ({'; '.join(legacy)}); this cluster has no "
+                                "AdminPolicyBasedExternalRoute API", "", subject)]
+        return [CheckResult(name, "warn", f"legacy annotations only ({'; '.join(legacy)}), while the cluster serves "
+                            "AdminPolicyBasedExternalRoute, which upstream OVN-Kubernetes keeps alone",
+                            "plan the move to an AdminPolicyBasedExternalRoute with the same namespaces and the internal "
+                            "self IPs as static next hops", subject)]
+    return [CheckResult(name, "skip", "neither AdminPolicyBasedExternalRoute objects nor legacy routing annotations "
+                        "on the TMM pod: OVN does not route egress through TMM", "", subject)]
