@@ -130,7 +130,7 @@ def main() -> None:
                 lim = int(a.mem_limit * 2**30)
                 r = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, env=env,
                                    timeout=a.timeout, cwd=a.tree,
-                                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (lim, lim)))
+                                   preexec_fn=lambda lim=lim: resource.setrlimit(resource.RLIMIT_AS, (lim, lim)))
                 if r.returncode:
                     res = {"result": "crash: " + (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1][:120]}
                 else:

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -446,7 +448,8 @@ def _categorical(codes: np.ndarray, uniq: list[str]) -> pd.Categorical:
 _ALLNUM = re.compile(r"^[0-9.]+$")
 
 
-def build(F: Fields, tz: str, port_number, flag_bits) -> dict[str, object]:
+def build(F: Fields, tz: str, port_number: Callable[[str], int | None], flag_bits: Callable[[str], int]
+          ) -> tuple[dict[str, Any], bool]:
     """The schema columns from the fields (the post-processing of the reference path, in numpy)."""
     m = len(F.rows)
     kind, l3 = F.kind, F.l3
@@ -507,12 +510,12 @@ def build(F: Fields, tz: str, port_number, flag_bits) -> dict[str, object]:
     if arp.any():
         a_s = F.arp_s.to_pylist()
         a_t = F.arp_t.to_pylist()
-        for i in np.flatnonzero(arp):
+        for i in np.flatnonzero(arp).tolist():
             sh[i] = hid(a_s[i]) if a_s[i] is not None else -1
             dh[i] = hid(a_t[i]) if a_t[i] is not None else -1
     # flags: per distinct printed string
-    fenc = pc.dictionary_encode(F.flags) if m else None
     if m:
+        fenc = pc.dictionary_encode(F.flags)
         fd = [flag_bits(x) for x in fenc.dictionary.to_pylist()]
         fi = fenc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         fb = np.where(fi >= 0, np.array(fd + [0], np.int64)[fi], -1)
@@ -523,7 +526,7 @@ def build(F: Fields, tz: str, port_number, flag_bits) -> dict[str, object]:
 
     def nums(name: str, dtype: str) -> pd.api.extensions.ExtensionArray:
         v, h = F.num[name]
-        info = np.iinfo(pd.api.types.pandas_dtype(dtype).numpy_dtype)
+        info = np.iinfo(schema.numpy_dtype(dtype))
         h = h & (v >= info.min) & (v <= info.max)  # beyond the column's range: not a value
         return schema.masked(np.where(h, v, 0), h, dtype)
 

@@ -19,13 +19,14 @@ block raise :class:`spkrunbook.errors.CaptureError`.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import socket
 import struct
 import warnings
 from collections.abc import Callable, Iterable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,10 @@ def _unsupported_linktype(lt: int) -> CaptureError:
 
 
 # --------------------------------------------------------------------------- addresses
+def _ntoa(u: int) -> str:
+    return socket.inet_ntoa(u.to_bytes(4, "big"))
+
+
 class _AddressTable:
     """Global address -> category code mapping, shared by every chunk of one read."""
 
@@ -94,7 +99,7 @@ class _AddressTable:
             return np.empty(0, np.int32)
         fc, uniq = pd.factorize(values)
         m = np.fromiter(
-            (self._code(int(u), lambda u=u: socket.inet_ntoa(int(u).to_bytes(4, "big"))) for u in uniq),
+            (self._code(int(u), functools.partial(_ntoa, int(u))) for u in uniq),
             np.int32,
             len(uniq),
         )
@@ -117,7 +122,7 @@ class _AddressTable:
         out = np.empty(len(uniq), np.int32)
         for i, k in enumerate(uniq):
             raw = int(uh[k // len(ul)]).to_bytes(8, "little") + int(ul[k % len(ul)]).to_bytes(8, "little")
-            out[i] = self._code(raw, lambda raw=raw: socket.inet_ntop(socket.AF_INET6, raw))
+            out[i] = self._code(raw, functools.partial(socket.inet_ntop, socket.AF_INET6, raw))
         return out[fc]
 
 
@@ -221,7 +226,7 @@ class _Columns:
             ifv = ifid >= 0
             if ifv.any():
                 d["interface"] = pd.Categorical.from_codes(np.where(ifv, ifid, -1),
-                                                           categories=[f"if{i}" for i in range(int(ifid.max()) + 1)])
+                                                           categories=pd.Index([f"if{i}" for i in range(int(ifid.max()) + 1)]))
         df = pd.DataFrame(d, copy=False)
         return df
 
@@ -607,6 +612,9 @@ def _py_walk_ng(buf: bytes | bytearray, start: int, end: int, big: bool, snaplen
             cap.tobytes(), wire.tobytes())
 
 
+_Walk = Callable[..., tuple[Any, ...]]
+_c_walk_pcap: _Walk | None
+_c_walk_ng: _Walk | None
 try:  # the C walk, when the optional extension was built
     from ._walk import walk_ng as _c_walk_ng
     from ._walk import walk_pcap as _c_walk_pcap
@@ -614,8 +622,8 @@ except ImportError:  # pragma: no cover - depends on the build
     _c_walk_pcap = _c_walk_ng = None
 
 HAVE_C_WALK = _c_walk_pcap is not None
-_walk_pcap = _c_walk_pcap or _py_walk_pcap
-_walk_ng = _c_walk_ng or _py_walk_ng
+_walk_pcap: _Walk = _c_walk_pcap or _py_walk_pcap
+_walk_ng: _Walk = _c_walk_ng or _py_walk_ng
 
 
 def use_c_walk(enabled: bool) -> bool:
@@ -624,8 +632,8 @@ def use_c_walk(enabled: bool) -> bool:
     before = _walk_pcap is _c_walk_pcap and HAVE_C_WALK
     if enabled and not HAVE_C_WALK:
         raise RuntimeError("spkrunbook.capture._walk is not built")
-    _walk_pcap = _c_walk_pcap if enabled else _py_walk_pcap  # type: ignore[assignment]
-    _walk_ng = _c_walk_ng if enabled else _py_walk_ng  # type: ignore[assignment]
+    _walk_pcap = _c_walk_pcap if enabled and _c_walk_pcap is not None else _py_walk_pcap
+    _walk_ng = _c_walk_ng if enabled and _c_walk_ng is not None else _py_walk_ng
     return before
 
 
@@ -639,7 +647,8 @@ class _Interface:
 
     def __init__(self, linktype: int, snaplen: int) -> None:
         self.linktype, self.snaplen = linktype, snaplen
-        self.mult, self.div, self.shift, self.offset_ns, self.name = 1000, 1, 0, 0, None
+        self.mult, self.div, self.shift, self.offset_ns = 1000, 1, 0, 0
+        self.name: str | None = None
 
     def set_tsresol(self, r: int) -> None:
         if r & 0x80:
@@ -712,7 +721,7 @@ class PcapStreamReader:
             return 0
         return self._process()
 
-    def _read_file(self, f: BinaryIO, chunk_size: int) -> None:
+    def _read_file(self, f: Any, chunk_size: int) -> None:
         """Read a whole file through one reused buffer (``readinto``, no per-chunk copies)."""
         buf = bytearray(max(chunk_size, 4096))
         n = 0
@@ -828,12 +837,12 @@ class PcapStreamReader:
 
     def _pcapng_blocks(self, buf: bytearray, n: int) -> int:
         off = 0
-        parts: list[tuple] = []
+        parts: list[tuple[Any, ...]] = []
         while True:
             snap0 = self._ifaces[0].snaplen if self._ifaces else 0
             count, off, status, *cols = _walk_ng(buf, off, n, self._endian == ">", snap0)
             if count:
-                parts.append(cols)
+                parts.append(tuple(cols))
             if status == 0:
                 if off + 8 <= n:  # an incomplete block: refuse to wait for an absurd one
                     btype, blen = struct.unpack_from(self._endian + "II", buf, off)
@@ -909,7 +918,7 @@ class PcapStreamReader:
         if lt not in SUPPORTED_LINKTYPES:
             raise _unsupported_linktype(lt)
 
-    def _flush_ng(self, buf: bytearray, parts: list[tuple[bytes, ...]]) -> None:
+    def _flush_ng(self, buf: bytearray, parts: list[tuple[Any, ...]]) -> None:
         if not parts or self.limit_reached is not None:
             return
         if not self._ifaces:

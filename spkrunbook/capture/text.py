@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -267,8 +267,8 @@ def _read_python(lines: list[str], name: str, tz: str) -> pd.DataFrame:
     rows = [_PY_RE.match(ln) for ln in lines]
     valid = np.array([m is not None for m in rows], bool)
     cols = {f: pd.Series([m.group(f) if m is not None else None for m in rows], dtype=object) for f in _FIELDS}
-    for k in cols:
-        cols[k] = cols[k].replace("", None) if k != "kind" else cols[k]
+    for f in cols:
+        cols[f] = cols[f].replace("", None) if f != "kind" else cols[f]
     src, dst = cols["src"], cols["dst"]
     kind = cols["kind"].fillna("")
     is_pkt = valid & (src.notna() | cols["arp"].notna() | cols["lldp"].notna()).to_numpy()
@@ -318,14 +318,17 @@ def _read_python(lines: list[str], name: str, tz: str) -> pd.DataFrame:
         u = pd.unique(p.dropna())
         mp = {x: _port_number(x) for x in u}
         v = p.map(mp)
-        return pd.array(v, dtype="UInt16")
+        values: Any = v
+        return pd.array(values, dtype="UInt16")
 
     def nums(name: str, dtype: str) -> pd.api.extensions.ExtensionArray:
-        return pd.array(pd.to_numeric(k(name), errors="coerce"), dtype=dtype)
+        values: Any = pd.to_numeric(k(name), errors="coerce")
+        return pd.array(values, dtype=dtype)
 
     flags = k("flags")
     fb_map = {x: _flag_bits(x) for x in pd.unique(flags.dropna())}
-    fbits = pd.array(flags.map(fb_map), dtype="UInt8")
+    fb_values: Any = flags.map(fb_map)
+    fbits = pd.array(fb_values, dtype="UInt8")
     fb_np = fbits.to_numpy(dtype=np.int16, na_value=-1)
     ack = nums("ack", "UInt32")
 
