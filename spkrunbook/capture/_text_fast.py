@@ -46,7 +46,7 @@ from . import schema
 # flags with spaces could hide a `length N` inside the main match.
 GATE_RE = (
     r"^(?:\d{4}-\d\d-\d\d )?(?:\d\d:\d\d:\d\d(?:\.\d+)?|\d{6,}\.\d+) IP6? [^ ]+ > [^ ]+: "
-    r"(?:Flags \[[^\] ]*\]|(?:UDP|ICMP6|ICMP)[^\]]*$|[^\[HfF\]][^\]]*$)"
+    r"(?:Flags \[[^\] ]*\]|(?:UDP|ICMP6|ICMP)[^\]]*$|[^\[HfFDR\]][^\]]*$)"
 )
 _DIRS = {b"In", b"Out", b"B", b"M", b"P"}
 KIND_TCP, KIND_UDP, KIND_ICMP6, KIND_ICMP = 1, 2, 3, 4
@@ -390,7 +390,10 @@ def slow_fields(arr: pa.Array, rows: np.ndarray, line_re: str, field_names: list
     F.direction = np.array([schema.DIRECTIONS.index(x) if x else -1 for x in dirs], np.int8)
     F.arp = nn["arp"]
     F.lldp = nn["lldp"]
-    F.src, F.dst, F.iface, F.flags = c["src"], c["dst"], c["iface"], c["flags"]
+    # ports printed after IPv6 extension headers ("HBH 40000 > 443: ..."): as if printed host.port
+    F.src, F.dst = (pc.if_else(pc.is_valid(c[p]), pc.binary_join_element_wise(c[e], c[p], "."), c[e])
+                    for e, p in (("src", "xsp"), ("dst", "xdp")))
+    F.iface, F.flags = c["iface"], c["flags"]
     F.arp_s = pc.coalesce(c["arp_s"], c["arp_r"])
     F.arp_t = c["arp_t"]
     return F

@@ -60,7 +60,11 @@ LINE_RE = (
     rf"(?:vlan (?P<vlan2>\d+), p \d+, {_ETYPE},? )?"
     r"(?:(?P<l3>IP6?|ARP|LLDP) ?,? )?"
     r"(?:"
-    r"(?P<src>[^ ]+) > (?P<dst>[^ ]+?):(?: \[[^\]]*\])? (?:HBH |frag \([^)]*\) )*(?P<kind>Flags \[|UDP|ICMP6|ICMP|)"
+    r"(?P<src>[^ ]+) > (?P<dst>[^ ]+?):(?: \[[^\]]*\])? "
+    # IPv6 extension headers; after them tcpdump prints the ports alone: "HBH 40000 > 443: Flags [P.]"
+    r"(?:(?:(?:HBH|DSTOPT)(?: \([^)]*\))*|RT6 \([^)]*\)|frag \([^)]*\)) )*"
+    r"(?:(?P<xsp>\d+|[a-z][a-z0-9-]*) > (?P<xdp>\d+|[a-z][a-z0-9-]*): )?"
+    r"(?P<kind>Flags \[|UDP|ICMP6|ICMP|)"
     r"(?:(?P<flags>[^\]]*)\](?:, seq (?P<seq>\d+)(?::\d+)?)?(?:, ack (?P<ack>\d+))?(?:, win (?P<win>\d+))?)?"
     r"|(?P<arp>Request who-has (?P<arp_t>[^ ]+)(?: \([^)]*\))? tell (?P<arp_s>[^ ,]+)|Reply (?P<arp_r>[^ ]+) is-at)"
     r"|(?P<lldp>length)"
@@ -68,7 +72,7 @@ LINE_RE = (
     r"(?:.*length (?P<len>\d+))?"
 )
 _FIELDS = ["date", "tod", "epoch", "iface", "dir", "ifindex", "flen", "vlan", "vlan2", "l3", "src", "dst", "kind",
-           "flags", "seq", "ack", "win", "arp", "arp_t", "arp_s", "arp_r", "lldp", "len"]
+           "flags", "seq", "ack", "win", "arp", "arp_t", "arp_s", "arp_r", "lldp", "len", "xsp", "xdp"]
 _PY_RE = re.compile(LINE_RE)
 
 _WELL_KNOWN = {"http": 80, "https": 443, "domain": 53, "ssh": 22, "http-alt": 8080, "ntp": 123, "bootps": 67,
@@ -269,6 +273,10 @@ def _read_python(lines: list[str], name: str, tz: str) -> pd.DataFrame:
     cols = {f: pd.Series([m.group(f) if m is not None else None for m in rows], dtype=object) for f in _FIELDS}
     for f in cols:
         cols[f] = cols[f].replace("", None) if f != "kind" else cols[f]
+    for end, port in (("src", "xsp"), ("dst", "xdp")):  # ports printed after IPv6 extension headers
+        has = cols[port].notna() & cols[end].notna()
+        if has.any():
+            cols[end] = cols[end].where(~has, cols[end] + "." + cols[port])
     src, dst = cols["src"], cols["dst"]
     kind = cols["kind"].fillna("")
     is_pkt = valid & (src.notna() | cols["arp"].notna() | cols["lldp"].notna()).to_numpy()
