@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_analysis import _connection  # noqa: E402  (the realistic TCP model)
+from bench_analysis import _connection  # the realistic TCP model
 
 MAC = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02"
 
