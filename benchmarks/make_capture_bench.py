@@ -1,83 +1,154 @@
-"""Generate a big synthetic pcap fast (numpy + bytes templates) for the benchmark.
+"""Generate a realistic benchmark pcap, with its ground truth.
 
-Mixed TCP/UDP/ICMP, IPv4 and IPv6, ~10% 802.1Q-tagged, ~500 flows; sizes mix
-ACKs, full-size data segments and small datagrams.  Deterministic (seeded).
+Why not replayed templates: a capture that repeats the same TCP sequence numbers
+makes tshark's TCP analysis superlinear (issue 16), so the peer would be slow for
+a reason users never meet.  Here every TCP connection has real sequencing
+(``bench_analysis._connection``: handshake with window scale, request, a server
+transfer acknowledged every second segment, ~1 % of segments lost before the
+capture point -> duplicate ACKs and a (fast) retransmission, 0.3 % duplicated,
+zero windows, keep-alives, FIN or RST closes), interleaved in time.  Mixed in:
+
+- IPv6 for every 4th connection, with a hop-by-hop extension header for every
+  8th (a PadN option);
+- 802.1Q tags on every 10th connection, QinQ (802.1ad outer + 802.1Q inner) on
+  every 10th + 3;
+- DNS-like UDP query/response pairs (~8 % of packets);
+- ICMP port-unreachable errors quoting the UDP datagram (~1 %);
+- IPv4 UDP datagrams of 3,000 bytes in three fragments (~1.5 %).
+
+Full frames (payload bytes zero), as ``tcpdump -w`` writes them.  Deterministic
+(seeded).  ``write`` returns the file size and writes ``PATH.truth.json``: per
+protocol, IP version, VLAN/QinQ, extension-header, fragment and ICMP-error
+counts, which ``bench_capture.py`` checks our reader against.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import struct
+import sys
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_analysis import _connection  # the realistic TCP model
 
-def _ip4(src: int, dst: int, proto: int, payload: bytes) -> bytes:
-    return struct.pack("!BBHHHBBHII", 0x45, 0, 20 + len(payload), 1, 0x4000, 64, proto, 0, src, dst) + payload
+MAC = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02"
+
+
+def _ip4(src: int, dst: int, proto: int, payload: bytes, ident: int = 1, frag: int = 0x4000) -> bytes:
+    return struct.pack("!BBHHHBBHII", 0x45, 0, 20 + len(payload), ident & 0xFFFF, frag, 64, proto, 0, src, dst) + payload
 
 
 def _ip6(src: bytes, dst: bytes, nh: int, payload: bytes) -> bytes:
     return struct.pack("!IHBB", 0x60000000, len(payload), nh, 64) + src + dst + payload
 
 
-def _tcp(sp: int, dp: int, seq: int, ack: int, flags: int, data: int) -> bytes:
-    return struct.pack("!HHIIBBHHH", sp, dp, seq, ack, 0x50, flags, 502, 0, 0) + b"d" * data
+def _v6(a: int) -> bytes:
+    return b"\xfd\x00" + b"\x00" * 10 + a.to_bytes(4, "big")
 
 
-def _udp(sp: int, dp: int, data: int) -> bytes:
-    return struct.pack("!HHHH", sp, dp, 8 + data, 0) + b"u" * data
+def _eth(l3: bytes, v6: bool, vlan: int | None, qinq: int | None) -> bytes:
+    tags = b""
+    if qinq is not None:
+        tags = struct.pack("!HH", 0x88A8, qinq) + struct.pack("!HH", 0x8100, vlan or 1)
+    elif vlan is not None:
+        tags = struct.pack("!HH", 0x8100, vlan)
+    return MAC + tags + (b"\x86\xdd" if v6 else b"\x08\x00") + l3
 
 
-def templates(flows: int = 500, seed: int = 1) -> list[bytes]:
+def write(path: str, packets: int, seed: int = 16) -> int:
+    """Write ``packets`` packets to ``path`` (classic pcap, microseconds); return the file size."""
     rng = np.random.default_rng(seed)
-    out = []
-    for f in range(flows):
-        v6 = f % 4 == 0
-        vlan = f % 10 == 0
-        kind = ["tcp", "tcp", "tcp", "udp", "icmp"][f % 5]
-        a, b = 0x0A000000 + int(rng.integers(1, 60000)), 0x0A100000 + int(rng.integers(1, 200))
-        a6, b6 = bytes([0xFD] + [0] * 13) + a.to_bytes(4, "big")[2:], bytes([0xFD] + [0] * 13) + b.to_bytes(4, "big")[2:]
-        sp, dp = int(rng.integers(1024, 65000)), [443, 80, 8080, 10250, 53][f % 5]
-        if kind == "tcp":
-            l4s = [(6, _tcp(sp, dp, 1000 + i * 1448, 5000, 0x10, 1448)) for i in range(2)] + \
-                  [(6, _tcp(dp, sp, 5000, 1000 + i * 1448, 0x10, 0)) for i in range(2)] + [(6, _tcp(sp, dp, 0, 0, 0x02, 0))]
-        elif kind == "udp":
-            l4s = [(17, _udp(sp, dp, 60)), (17, _udp(dp, sp, 120))]
-        else:
-            l4s = [(1 if not v6 else 58, struct.pack("!BBHHH", 8 if not v6 else 128, 0, 0, f, 1) + b"p" * 56)]
-        for proto, l4 in l4s:
-            fwd = l4[:2] == sp.to_bytes(2, "big") or proto in (1, 58)
+    rows: list[tuple[int, ...]] = []
+    conn = 0
+    target_tcp = int(packets * 0.895)
+    while len(rows) < target_tcp:
+        rows.extend(_connection(rng, conn))
+        conn += 1
+    # (t_us, kind, conn, seq, ack, flags, win, plen, ws); kind 0/1 = TCP direction, 2 = UDP q, 3 = UDP r, 4 = ICMP, 5 = frag
+    extra: list[tuple[int, ...]] = []
+    n_udp = int(packets * 0.08) // 2
+    for i in range(n_udp):
+        t = int(rng.integers(0, 60_000_000))
+        extra.append((t, 2, i, 0, 0, 0, 0, 40, -1))
+        extra.append((t + int(rng.integers(200, 3000)), 3, i, 0, 0, 0, 0, 120, -1))
+    for i in range(int(packets * 0.01)):
+        extra.append((int(rng.integers(0, 60_000_000)), 4, i, 0, 0, 0, 0, 60, -1))
+    for i in range(int(packets * 0.015) // 3):
+        t = int(rng.integers(0, 60_000_000))
+        for k in range(3):
+            extra.append((t + k * 10, 5, i, k, 0, 0, 0, 0, -1))
+    a = np.array(rows + extra, dtype=np.int64)
+    a = a[np.argsort(a[:, 0], kind="stable")][:packets]
+    truth: Counter[str] = Counter()
+    server4, server6 = 0x0A010A64, _v6(0x0A010A64)
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+    t0 = 1_800_000_000_000_000
+    for t_us, kind, cid, seq, ack, flg, win, plen, ws in a.tolist():
+        vlan = qinq = None
+        if kind <= 1:
+            v6, hbh = cid % 4 == 0, cid % 8 == 0
+            if cid % 10 == 0:
+                vlan = 100 + cid % 50
+            elif cid % 10 == 3:
+                qinq, vlan = 200 + cid % 20, 300 + cid % 30
+            client = 0x0A800000 + cid // 60000 * 256 + 2
+            cport = 1024 + cid % 60000
+            c2s = kind == 1
+            sp, dp = (cport, 443) if c2s else (443, cport)
+            opt = struct.pack("!I", 0x01030300 | ws) if ws >= 0 else b"\x01\x01\x01\x01"
+            tcp = struct.pack("!HHIIBBHHH", sp, dp, seq, ack, 6 << 4, flg, win, 0, 0) + opt + bytes(plen)
             if v6:
-                ip = _ip6(a6 if fwd else b6, b6 if fwd else a6, proto, l4)
-                et = b"\x86\xdd"
+                s6, d6 = (_v6(client), server6) if c2s else (server6, _v6(client))
+                l3 = _ip6(s6, d6, 0, bytes([6, 0, 1, 4, 0, 0, 0, 0]) + tcp) if hbh else _ip6(s6, d6, 6, tcp)
+                truth["ipv6"] += 1
+                truth["ipv6_hbh"] += hbh
             else:
-                ip = _ip4(a if fwd else b, b if fwd else a, proto, l4)
-                et = b"\x08\x00"
-            eth = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02" + ((b"\x81\x00" + struct.pack("!H", 100 + f % 50)) if vlan else b"") + et
-            out.append(eth + ip)
-    return out
-
-
-def write(path: str, packets: int, seed: int = 1) -> int:
-    """Write a classic pcap of ``packets`` packets; return the file size."""
-    tpl = templates(seed=seed)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(tpl), packets)
-    t0 = 1_700_000_000_000_000  # usec
-    ts = t0 + np.cumsum(rng.integers(1, 40, packets))
-    hdrs = np.empty((packets, 4), "<u4")
-    hdrs[:, 0] = ts // 1_000_000
-    hdrs[:, 1] = ts % 1_000_000
-    lens = np.array([len(t) for t in tpl], np.uint32)
-    hdrs[:, 2] = lens[idx]
-    hdrs[:, 3] = lens[idx]
-    hb = hdrs.tobytes()
+                s4, d4 = (client, server4) if c2s else (server4, client)
+                l3 = _ip4(s4, d4, 6, tcp)
+                truth["ipv4"] += 1
+            truth["TCP"] += 1
+        elif kind in (2, 3):
+            client = 0x0A900000 + cid % 50000
+            sp, dp = (20000 + cid % 40000, 53) if kind == 2 else (53, 20000 + cid % 40000)
+            udp = struct.pack("!HHHH", sp, dp, 8 + plen, 0) + bytes(plen)
+            l3 = _ip4(client, 0x0A010A35, 17, udp) if kind == 2 else _ip4(0x0A010A35, client, 17, udp)
+            truth["UDP"] += 1
+            truth["ipv4"] += 1
+        elif kind == 4:  # port unreachable, quoting the datagram's IP header and 8 bytes
+            client = 0x0A900000 + cid % 50000
+            quoted = _ip4(client, 0x0A010A36, 17, struct.pack("!HHHH", 30000 + cid % 30000, 9999, 8 + 32, 0))
+            l3 = _ip4(0x0A010A36, client, 1, struct.pack("!BBHI", 3, 3, 0, 0) + quoted)
+            truth["ICMP"] += 1
+            truth["icmp_errors"] += 1
+            truth["ipv4"] += 1
+        else:  # one of three fragments of a 3,000-byte UDP datagram
+            k = seq
+            body = struct.pack("!HHHH", 40000 + cid % 20000, 5000, 8 + 2992, 0) + bytes(2992) if k == 0 else bytes(1480 if k == 1 else 3000 - 2 * 1480)
+            if k == 0:
+                body = body[:1480]
+            off = (k * 1480) // 8
+            frag = off | (0x2000 if k < 2 else 0)
+            l3 = _ip4(0x0A900001 + cid % 1000, 0x0A010A37, 17, body, ident=cid, frag=frag)
+            truth["ipv4"] += 1
+            truth["fragments"] += 1
+            truth["UDP" if k == 0 else "other"] += 1
+        frame = _eth(l3, kind <= 1 and cid % 4 == 0, vlan, qinq)
+        truth["vlan"] += vlan is not None
+        truth["qinq"] += qinq is not None
+        ts = t0 + t_us
+        out += struct.pack("<IIII", ts // 1_000_000, ts % 1_000_000, len(frame), len(frame))
+        out += frame
+    truth["packets"] = len(a)
+    truth["tcp_connections"] = conn
     with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        step = 100_000
-        for s in range(0, packets, step):
-            f.write(b"".join(hb[16 * i:16 * i + 16] + tpl[j] for i, j in zip(range(s, min(s + step, packets)), idx[s:s + step].tolist())))
-        return f.tell()
+        f.write(out)
+    Path(str(path) + ".truth.json").write_text(json.dumps(dict(truth), indent=1, sort_keys=True))
+    return len(out)
 
 
 if __name__ == "__main__":

@@ -7,14 +7,12 @@ import io
 import shutil
 import struct
 import subprocess
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from spkrunbook.capture import pcap as pcapmod
 from spkrunbook.capture import read_capture, read_pcap
 from spkrunbook.capture.pcap import CaptureTruncatedWarning, PcapStreamReader, read_pcap_stream
 from spkrunbook.errors import CaptureError

@@ -5,18 +5,18 @@ statistics and matplotlib plots.  See :mod:`spkrunbook.capture.schema`.
 from __future__ import annotations
 
 import os
-from typing import BinaryIO
 
 import pandas as pd
 
 from spkrunbook.errors import CaptureError
 
+from .limits import MAX_PACKETS, CaptureLimitWarning, open_regular
 from .pcap import CaptureTruncatedWarning, PcapStreamReader, read_pcap, read_pcap_stream
 from .schema import COLUMNS, PROTOCOLS
 from .text import read_tcpdump_text
 
 __all__ = [
-    "COLUMNS", "PROTOCOLS", "CaptureError", "CaptureTruncatedWarning", "PcapStreamReader",
+    "COLUMNS", "MAX_PACKETS", "PROTOCOLS", "CaptureError", "CaptureLimitWarning", "CaptureTruncatedWarning", "PcapStreamReader",
     "read_capture", "read_pcap", "read_pcap_stream", "read_tcpdump_text",
 ]
 
@@ -30,27 +30,31 @@ def sniff_format(head: bytes) -> str:
     if head[:4] == PCAPNG_SHB:
         return "pcapng"
     try:
-        sample = head.decode("utf-8")
+        sample: str | None = head.decode("utf-8")
     except UnicodeDecodeError:
-        sample = head[:-4].decode("utf-8", "strict") if False else None
+        sample = None
     if sample is not None and all(c.isprintable() or c in "\r\n\t" for c in sample[:2048].rstrip("\ufffd")):
         return "text"
     return "unknown"
 
 
-def read_capture(path: str | os.PathLike[str], *, tz: str = "UTC") -> pd.DataFrame:
-    """Read any capture the runbook meets -- pcap, pcapng or tcpdump text -- by sniffing it."""
+def read_capture(path: str | os.PathLike[str], *, tz: str = "UTC", max_packets: int | None = MAX_PACKETS,
+                 max_bytes: int | None = None) -> pd.DataFrame:
+    """Read any capture the runbook meets -- pcap, pcapng or tcpdump text -- by sniffing it.
+
+    Only regular files are read (a FIFO or a device is refused at once); memory
+    is bounded as :mod:`spkrunbook.capture.limits` states; ``max_packets``
+    (text: lines) and ``max_bytes`` (pcap/pcapng) stop the read early with a
+    :class:`CaptureLimitWarning`.
+    """
     p = os.fspath(path)
-    try:
-        with open(p, "rb") as f:
-            head = f.read(4096)
-    except OSError as exc:
-        raise CaptureError(f"cannot open capture {p}: {exc.strerror}", hint="check the path") from exc
+    with open_regular(p) as f:
+        head = f.read(4096)
     kind = sniff_format(head)
     if kind in ("pcap", "pcapng"):
-        return read_pcap(p)
+        return read_pcap(p, max_packets=max_packets, max_bytes=max_bytes)
     if kind == "text":
-        df = read_tcpdump_text(p, tz=tz)
+        df = read_tcpdump_text(p, tz=tz, max_lines=max_packets)
         if len(df) == 0 and df.attrs.get("unparsed_count"):
             raise CaptureError(f"{p} has no tcpdump packet lines ({df.attrs['unparsed_count']} lines not understood)",
                                hint="give a pcap/pcapng file or tcpdump's one-line output (tcpdump -nn -r FILE)")

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,7 +46,7 @@ from . import schema
 # flags with spaces could hide a `length N` inside the main match.
 GATE_RE = (
     r"^(?:\d{4}-\d\d-\d\d )?(?:\d\d:\d\d:\d\d(?:\.\d+)?|\d{6,}\.\d+) IP6? [^ ]+ > [^ ]+: "
-    r"(?:Flags \[[^\] ]*\]|(?:UDP|ICMP6|ICMP)[^\]]*$|[^\[HfF\]][^\]]*$)"
+    r"(?:Flags \[[^\] ]*\]|(?:UDP|ICMP6|ICMP)[^\]]*$|[^\[HfFDR\]][^\]]*$)"
 )
 _DIRS = {b"In", b"Out", b"B", b"M", b"P"}
 KIND_TCP, KIND_UDP, KIND_ICMP6, KIND_ICMP = 1, 2, 3, 4
@@ -388,7 +390,10 @@ def slow_fields(arr: pa.Array, rows: np.ndarray, line_re: str, field_names: list
     F.direction = np.array([schema.DIRECTIONS.index(x) if x else -1 for x in dirs], np.int8)
     F.arp = nn["arp"]
     F.lldp = nn["lldp"]
-    F.src, F.dst, F.iface, F.flags = c["src"], c["dst"], c["iface"], c["flags"]
+    # ports printed after IPv6 extension headers ("HBH 40000 > 443: ..."): as if printed host.port
+    F.src, F.dst = (pc.if_else(pc.is_valid(c[p]), pc.binary_join_element_wise(c[e], c[p], "."), c[e])
+                    for e, p in (("src", "xsp"), ("dst", "xdp")))
+    F.iface, F.flags = c["iface"], c["flags"]
     F.arp_s = pc.coalesce(c["arp_s"], c["arp_r"])
     F.arp_t = c["arp_t"]
     return F
@@ -446,7 +451,8 @@ def _categorical(codes: np.ndarray, uniq: list[str]) -> pd.Categorical:
 _ALLNUM = re.compile(r"^[0-9.]+$")
 
 
-def build(F: Fields, tz: str, port_number, flag_bits) -> dict[str, object]:
+def build(F: Fields, tz: str, port_number: Callable[[str], int | None], flag_bits: Callable[[str], int]
+          ) -> tuple[dict[str, Any], bool]:
     """The schema columns from the fields (the post-processing of the reference path, in numpy)."""
     m = len(F.rows)
     kind, l3 = F.kind, F.l3
@@ -507,12 +513,12 @@ def build(F: Fields, tz: str, port_number, flag_bits) -> dict[str, object]:
     if arp.any():
         a_s = F.arp_s.to_pylist()
         a_t = F.arp_t.to_pylist()
-        for i in np.flatnonzero(arp):
+        for i in np.flatnonzero(arp).tolist():
             sh[i] = hid(a_s[i]) if a_s[i] is not None else -1
             dh[i] = hid(a_t[i]) if a_t[i] is not None else -1
     # flags: per distinct printed string
-    fenc = pc.dictionary_encode(F.flags) if m else None
     if m:
+        fenc = pc.dictionary_encode(F.flags)
         fd = [flag_bits(x) for x in fenc.dictionary.to_pylist()]
         fi = fenc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         fb = np.where(fi >= 0, np.array(fd + [0], np.int64)[fi], -1)
@@ -523,7 +529,7 @@ def build(F: Fields, tz: str, port_number, flag_bits) -> dict[str, object]:
 
     def nums(name: str, dtype: str) -> pd.api.extensions.ExtensionArray:
         v, h = F.num[name]
-        info = np.iinfo(pd.api.types.pandas_dtype(dtype).numpy_dtype)
+        info = np.iinfo(schema.numpy_dtype(dtype))
         h = h & (v >= info.min) & (v <= info.max)  # beyond the column's range: not a value
         return schema.masked(np.where(h, v, 0), h, dtype)
 

@@ -1,92 +1,169 @@
-"""``spkrunbook capture FILE [FILE...] [--json] [--top N]``: summary + top conversations.
+"""``spkrunbook capture FILE [FILE...] [--json | --csv [WHAT]] [--top N]``: summary + top conversations.
 
 Only argument handling and output here; the main CLI wires ``add_arguments`` and
-``run`` into its sub-command.  Exit 0 when every file was read, 2 on a
-:class:`~spkrunbook.errors.CaptureError` (message printed, no traceback).
+``run`` into its sub-command.  Every file is read even when one fails: its error
+is printed (``--json``: an ``error`` entry beside the good files) and the exit
+code is 2; otherwise 0.  A capture with no packets is reported with a warning.
+
+Terminal tables never cut an address or a port: endpoints are kept whole
+(``no_wrap``, as wide as the longest one).  When A and B do not fit side by side
+with the numbers (long IPv6 endpoints at 80 columns), they are stacked in one
+column, A over B; only a terminal narrower than one endpoint folds it (never
+``…``).  ``--json`` and ``--csv`` are for pipelines.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import warnings
+from typing import Any
 
 import pandas as pd
 
 from spkrunbook.errors import CaptureError
 
 from . import read_capture, stats
+from .limits import MAX_PACKETS
+
+CSV_COLUMNS = ("file", "protocol", "a", "a_port", "b", "b_port", "packets_ab", "packets_ba", "bytes", "duration", "bps")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the capture sub-command's arguments to ``parser``."""
     parser.add_argument("files", nargs="+", metavar="FILE", help="pcap, pcapng or tcpdump text file(s)")
-    parser.add_argument("--json", action="store_true", help="print JSON (for pipelines) instead of tables")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON (for pipelines) instead of tables")
+    out.add_argument("--csv", nargs="?", const="conversations", choices=("conversations", "summary"), default=None,
+                     metavar="WHAT", help="print CSV: 'conversations' (default) or 'summary', one row per file and item")
     parser.add_argument("--top", type=int, default=10, metavar="N", help="how many conversations to show (default 10)")
     parser.add_argument("--tz", default="UTC", help="time zone of tcpdump text timestamps (default UTC)")
+    parser.add_argument("--max-packets", type=int, default=MAX_PACKETS, metavar="N",
+                        help=f"stop reading a file after N packets (text: lines), with a warning (default {MAX_PACKETS:,}; 0: no limit)")
 
 
 def _jsonable(v: object) -> object:
     if v is None or v is pd.NA or (isinstance(v, float) and v != v):
         return None
-    if hasattr(v, "item"):
-        return v.item()  # numpy scalars
     if isinstance(v, (pd.Timestamp, pd.Timedelta)):
         return str(v)
+    item = getattr(v, "item", None)
+    if callable(item):
+        return item()  # numpy scalars
     return v
 
 
-def _report(path: str, top: int, tz: str) -> tuple[dict[str, object], pd.DataFrame, list[str]]:
+def _report(path: str, top: int, tz: str, max_packets: int | None) -> dict[str, Any]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        df = read_capture(path, tz=tz)
-    summ = {k: _jsonable(v) for k, v in stats.summary(df)["value"].items()}
+        df = read_capture(path, tz=tz, max_packets=max_packets)
+    summ = {str(k): _jsonable(v) for k, v in stats.summary(df)["value"].items()}
     conv = stats.conversations(df).head(top)
-    return summ, conv, [str(w.message) for w in caught]
+    rows = [{str(k): _jsonable(v) for k, v in r.items()} for r in conv.astype(object).to_dict("records")]
+    warns = [str(w.message) for w in caught]
+    if len(df) == 0:
+        warns.append(f"{path}: no packets in this capture (an empty file, or every line/record was skipped)")
+    return {"file": path, "summary": summ, "top_conversations": rows, "warnings": warns}
+
+
+def _endpoint(addr: object, port: object) -> str:
+    a = "" if addr is None else str(addr)
+    if port is None:
+        return a
+    return f"[{a}]:{port}" if ":" in a else f"{a}:{port}"
 
 
 def run(args: argparse.Namespace) -> int:
     """Print summary and top conversations of each file; return the exit code."""
-    out: list[dict[str, object]] = []
+    out: list[dict[str, Any]] = []
+    rc = 0
+    max_packets = getattr(args, "max_packets", MAX_PACKETS) or None
     for path in args.files:
         try:
-            summ, conv, warns = _report(path, args.top, getattr(args, "tz", "UTC"))
+            out.append(_report(path, args.top, getattr(args, "tz", "UTC"), max_packets))
         except CaptureError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return exc.exit_code if hasattr(exc, "exit_code") else 2
-        rows = [{k: _jsonable(v) for k, v in r.items()} for r in conv.astype(object).to_dict("records")]
-        out.append({"file": path, "summary": summ, "top_conversations": rows, "warnings": warns})
+            rc = max(rc, exc.exit_code)
+            out.append({"file": path, "error": exc.message, "hint": exc.hint})
+            if not args.json:
+                print(f"error: {exc}", file=sys.stderr)
     if args.json:
         print(json.dumps(out if len(out) > 1 else out[0], indent=2, default=str))
-        return 0
+        return rc
+    good = [item for item in out if "error" not in item]
+    if getattr(args, "csv", None):
+        _print_csv(good, args.csv)
+        for item in good:
+            for w in item["warnings"]:
+                print(f"warning: {w}", file=sys.stderr)
+        return rc
+    _print_tables(good, args.top)
+    return rc
+
+
+def _print_csv(items: list[dict[str, Any]], what: str) -> None:
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    if what == "summary":
+        w.writerow(("file", "metric", "value"))
+        for item in items:
+            for k, v in item["summary"].items():
+                w.writerow((item["file"], k, "" if v is None else v))
+        return
+    w.writerow(CSV_COLUMNS)
+    for item in items:
+        for r in item["top_conversations"]:
+            w.writerow([item["file"]] + ["" if r.get(c) is None else r.get(c) for c in CSV_COLUMNS[1:]])
+
+
+def _print_tables(items: list[dict[str, Any]], top: int) -> None:
+    from rich import box
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
-    for item in out:
-        for w in item["warnings"]:  # type: ignore[union-attr]
-            console.print(f"[yellow]warning:[/] {w}")
-        t = Table(title=f"capture summary: {item['file']}", show_header=True)
-        t.add_column("metric")
-        t.add_column("value", justify="right")
-        for k, v in item["summary"].items():  # type: ignore[union-attr]
-            t.add_row(str(k), "" if v is None else str(v))
+    for item in items:
+        for w in item["warnings"]:
+            console.print(f"[yellow]warning:[/] {escape(w)}")
+        t = Table(title=escape(f"capture summary: {item['file']}"), show_header=True)
+        t.add_column("metric", overflow="fold")
+        t.add_column("value", justify="right", overflow="fold")
+        for k, v in item["summary"].items():
+            t.add_row(escape(str(k)), "" if v is None else escape(str(v)))
         console.print(t)
-        c = Table(title=f"top {args.top} conversations", show_header=True)
-        for col in ("protocol", "A", "B", "packets A→B", "packets B→A", "bytes", "duration s", "bit/s"):
-            c.add_column(col, justify="left" if col in ("protocol", "A", "B") else "right")
-        for r in item["top_conversations"]:  # type: ignore[union-attr]
-            bps = r["bps"]
-            c.add_row(str(r["protocol"]), f"{r['a']}:{r['a_port']}", f"{r['b']}:{r['b_port']}", str(r["packets_ab"]),
-                      str(r["packets_ba"]), str(r["bytes"]), f"{r['duration']:.3f}", "" if bps is None else f"{bps:,.0f}")
+        convs = item["top_conversations"]
+        ends = [(_endpoint(r["a"], r["a_port"]), _endpoint(r["b"], r["b_port"])) for r in convs]
+        nums = [(str(r["protocol"]), f"{r['packets_ab']}/{r['packets_ba']}", str(r["bytes"]), f"{r['duration']:.3f}",
+                 "" if r["bps"] is None else f"{r['bps']:,.0f}") for r in convs]
+        heads = ("proto", "pkts →/←", "bytes", "dur s", "bit/s")
+        wn = [max([len(h)] + [len(x[i]) for x in nums]) for i, h in enumerate(heads)]
+        wa = max([len(a) for a, _ in ends] + [1])
+        wb = max([len(b) for _, b in ends] + [1])
+        # side by side when everything fits on one line (3 = a cell's padding and border), else A over B in one column
+        stacked = sum(wn) + wa + wb + 3 * (len(heads) + 2) + 1 > console.width
+        if stacked:  # narrow terminal: A over B, the numbers two by two beside them, no vertical rules
+            c = Table(title=f"top {top} conversations", show_header=True, box=box.SIMPLE_HEAD, pad_edge=False)
+            c.add_column("A → B", no_wrap=True, min_width=max(wa, wb + 2), overflow="fold")
+            c.add_column("proto pkts →/←\nbytes", justify="right", overflow="fold")
+            c.add_column("dur s\nbit/s", justify="right", overflow="fold")
+            for (a, b), x in zip(ends, nums):
+                c.add_row(escape(f"{a}\n→ {b}"), f"{x[0]} {x[1]}\n{x[2]}", f"{x[3]}\n{x[4]}")
+        else:
+            c = Table(title=f"top {top} conversations", show_header=True)
+            c.add_column(heads[0], no_wrap=True)
+            c.add_column("A", no_wrap=True, min_width=wa, overflow="fold")
+            c.add_column("B", no_wrap=True, min_width=wb, overflow="fold")
+            for h in heads[1:]:
+                c.add_column(h, justify="right", no_wrap=True)
+            for (a, b), x in zip(ends, nums):
+                c.add_row(x[0], escape(a), escape(b), *x[1:])
         console.print(c)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry (``python -m spkrunbook.capture.cli``) until the main CLI wires it."""
-    p = argparse.ArgumentParser(prog="spkrunbook capture", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="spkrunbook capture", description=(__doc__ or "").splitlines()[0])
     add_arguments(p)
     return run(p.parse_args(argv))
 

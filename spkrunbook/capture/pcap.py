@@ -19,13 +19,14 @@ block raise :class:`spkrunbook.errors.CaptureError`.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import socket
 import struct
 import warnings
 from collections.abc import Callable, Iterable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ import pandas as pd
 from spkrunbook.errors import CaptureError
 
 from . import schema
+from .limits import MAX_BLOCK, MAX_PACKETS, MAX_RECORD, CaptureLimitWarning, open_regular
 
 CHUNK = 16 * 1024 * 1024
 
@@ -73,6 +75,10 @@ def _unsupported_linktype(lt: int) -> CaptureError:
 
 
 # --------------------------------------------------------------------------- addresses
+def _ntoa(u: int) -> str:
+    return socket.inet_ntoa(u.to_bytes(4, "big"))
+
+
 class _AddressTable:
     """Global address -> category code mapping, shared by every chunk of one read."""
 
@@ -93,7 +99,7 @@ class _AddressTable:
             return np.empty(0, np.int32)
         fc, uniq = pd.factorize(values)
         m = np.fromiter(
-            (self._code(int(u), lambda u=u: socket.inet_ntoa(int(u).to_bytes(4, "big"))) for u in uniq),
+            (self._code(int(u), functools.partial(_ntoa, int(u))) for u in uniq),
             np.int32,
             len(uniq),
         )
@@ -116,7 +122,7 @@ class _AddressTable:
         out = np.empty(len(uniq), np.int32)
         for i, k in enumerate(uniq):
             raw = int(uh[k // len(ul)]).to_bytes(8, "little") + int(ul[k % len(ul)]).to_bytes(8, "little")
-            out[i] = self._code(raw, lambda raw=raw: socket.inet_ntop(socket.AF_INET6, raw))
+            out[i] = self._code(raw, functools.partial(socket.inet_ntop, socket.AF_INET6, raw))
         return out[fc]
 
 
@@ -124,11 +130,7 @@ class _AddressTable:
 class _Columns:
     """Accumulates decoded chunk columns; builds the DataFrame once at the end."""
 
-    NAMES = (
-        "frame ts ifid ifindex pkttype vlan vlan_inner src dst sport dport proto ipv ipproto "
-        "wire cap payload flags seq ack win itype icode "
-        "m_ifindex m_pkttype m_vlan m_vlan_inner m_ports m_ipv m_tcp m_ack m_payload m_icmp wscale m_wscale"
-    ).split()
+    NAMES = ["frame", "ts", "ifid", "ifindex", "pkttype", "vlan", "vlan_inner", "src", "dst", "sport", "dport", "proto", "ipv", "ipproto", "wire", "cap", "payload", "flags", "seq", "ack", "win", "itype", "icode", "m_ifindex", "m_pkttype", "m_vlan", "m_vlan_inner", "m_ports", "m_ipv", "m_tcp", "m_ack", "m_payload", "m_icmp", "wscale", "m_wscale"]
 
     def __init__(self) -> None:
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in self.NAMES}
@@ -136,9 +138,10 @@ class _Columns:
         self.addrs = _AddressTable()
         self.ifnames: dict[int, str] = {}
 
-    def add(self, cols: dict[str, np.ndarray]) -> None:
+    def add(self, cols: dict[str, np.ndarray], frames: np.ndarray | None = None) -> None:
         n = len(cols["ts"])
-        cols["frame"] = np.arange(self.count + 1, self.count + n + 1, dtype=np.uint32)
+        cols["frame"] = (np.arange(self.count + 1, self.count + n + 1, dtype=np.uint32) if frames is None
+                         else frames.astype(np.uint32))
         self.count += n
         for k in self.NAMES:
             self.parts[k].append(cols[k])
@@ -223,7 +226,7 @@ class _Columns:
             ifv = ifid >= 0
             if ifv.any():
                 d["interface"] = pd.Categorical.from_codes(np.where(ifv, ifid, -1),
-                                                           categories=[f"if{i}" for i in range(int(ifid.max()) + 1)])
+                                                           categories=pd.Index([f"if{i}" for i in range(int(ifid.max()) + 1)]))
         df = pd.DataFrame(d, copy=False)
         return df
 
@@ -609,6 +612,9 @@ def _py_walk_ng(buf: bytes | bytearray, start: int, end: int, big: bool, snaplen
             cap.tobytes(), wire.tobytes())
 
 
+_Walk = Callable[..., tuple[Any, ...]]
+_c_walk_pcap: _Walk | None
+_c_walk_ng: _Walk | None
 try:  # the C walk, when the optional extension was built
     from ._walk import walk_ng as _c_walk_ng
     from ._walk import walk_pcap as _c_walk_pcap
@@ -616,8 +622,8 @@ except ImportError:  # pragma: no cover - depends on the build
     _c_walk_pcap = _c_walk_ng = None
 
 HAVE_C_WALK = _c_walk_pcap is not None
-_walk_pcap = _c_walk_pcap or _py_walk_pcap
-_walk_ng = _c_walk_ng or _py_walk_ng
+_walk_pcap: _Walk = _c_walk_pcap or _py_walk_pcap
+_walk_ng: _Walk = _c_walk_ng or _py_walk_ng
 
 
 def use_c_walk(enabled: bool) -> bool:
@@ -626,8 +632,8 @@ def use_c_walk(enabled: bool) -> bool:
     before = _walk_pcap is _c_walk_pcap and HAVE_C_WALK
     if enabled and not HAVE_C_WALK:
         raise RuntimeError("spkrunbook.capture._walk is not built")
-    _walk_pcap = _c_walk_pcap if enabled else _py_walk_pcap  # type: ignore[assignment]
-    _walk_ng = _c_walk_ng if enabled else _py_walk_ng  # type: ignore[assignment]
+    _walk_pcap = _c_walk_pcap if enabled and _c_walk_pcap is not None else _py_walk_pcap
+    _walk_ng = _c_walk_ng if enabled and _c_walk_ng is not None else _py_walk_ng
     return before
 
 
@@ -637,11 +643,12 @@ def _i64(b: bytes) -> np.ndarray:
 
 # --------------------------------------------------------------------------- framing
 class _Interface:
-    __slots__ = ("linktype", "snaplen", "mult", "div", "shift", "offset_ns", "name")
+    __slots__ = ("div", "linktype", "mult", "name", "offset_ns", "shift", "snaplen")
 
     def __init__(self, linktype: int, snaplen: int) -> None:
         self.linktype, self.snaplen = linktype, snaplen
-        self.mult, self.div, self.shift, self.offset_ns, self.name = 1000, 1, 0, 0, None
+        self.mult, self.div, self.shift, self.offset_ns = 1000, 1, 0, 0
+        self.name: str | None = None
 
     def set_tsresol(self, r: int) -> None:
         if r & 0x80:
@@ -667,9 +674,16 @@ class PcapStreamReader:
     DataFrame (for live tables); ``packets`` and ``bytes_read`` count progress.
     """
 
-    def __init__(self, source: str = "<stream>", *, min_batch: int = 1 << 20) -> None:
+    def __init__(self, source: str = "<stream>", *, min_batch: int = 1 << 20,
+                 max_packets: int | None = MAX_PACKETS, max_bytes: int | None = None) -> None:
         self.source = source
         self.min_batch = min_batch
+        self.max_packets = max_packets
+        self.max_bytes = max_bytes
+        self.records = 0  # records seen, skipped ones included (frame numbers count them)
+        self.skipped_records = 0  # zero-length records (caplen == orig_len == 0) skipped
+        self.limit_reached: str | None = None
+        self._damage: str | None = None
         self._buf = bytearray()
         self._base = 0  # file offset of _buf[0]
         self._fmt: str | None = None
@@ -696,21 +710,32 @@ class PcapStreamReader:
         """Add bytes; decode every complete record; return how many packets were added."""
         if self._closed:
             raise CaptureError("feed() after close()", hint="create a new PcapStreamReader")
+        if self.limit_reached is not None or self.truncated_at is not None:
+            return 0  # past a limit or damage: the rest is not kept
+        if self.max_bytes is not None and self.bytes_read + len(data) >= self.max_bytes:
+            data = memoryview(data)[: max(self.max_bytes - self.bytes_read, 0)]
+            self.limit_reached = f"max_bytes={self.max_bytes}"
         self._buf += data
         self.bytes_read += len(data)
         if len(self._buf) < self.min_batch and self._fmt is not None:
             return 0
         return self._process()
 
-    def _read_file(self, f: BinaryIO, chunk_size: int) -> None:
+    def _read_file(self, f: Any, chunk_size: int) -> None:
         """Read a whole file through one reused buffer (``readinto``, no per-chunk copies)."""
         buf = bytearray(max(chunk_size, 4096))
         n = 0
         while True:
             if n == len(buf):  # one record larger than the buffer: grow
                 buf.extend(bytes(len(buf)))
+            want = len(buf) - n
+            if self.max_bytes is not None:
+                want = min(want, self.max_bytes - self.bytes_read)
+                if want <= 0:
+                    self.limit_reached = f"max_bytes={self.max_bytes}"
+                    break
             with memoryview(buf) as mv:
-                k = f.readinto(mv[n:])
+                k = f.readinto(mv[n:n + want])
             if not k:
                 break
             n += k
@@ -720,7 +745,7 @@ class PcapStreamReader:
                 self._base += used
                 buf[: n - used] = buf[used:n]
                 n -= used
-            if self.truncated_at is not None:
+            if self.truncated_at is not None or self.limit_reached is not None:
                 break
         self._buf = bytearray(buf[:n])
 
@@ -748,7 +773,7 @@ class PcapStreamReader:
             self._fmt = "pcap"
             self._endian, self._tsmult = PCAP_MAGICS[magic]
             _, _, _, _, snap, lt = struct.unpack_from(self._endian + "HHiIII", head, 4)
-            self._snaplen = max(snap, _MAX_CAPLEN)
+            self._snaplen = min(max(snap, _MAX_CAPLEN), MAX_RECORD)
             self._linktype = lt & 0x0FFFFFFF
             if self._linktype not in SUPPORTED_LINKTYPES:
                 raise _unsupported_linktype(self._linktype)
@@ -769,22 +794,64 @@ class PcapStreamReader:
             self._stop(off, f"record header at byte {self._base + off} claims {cl} captured bytes "
                             f"(more than the snapshot length {self._snaplen}); the file is damaged there")
         if count:
-            arr = np.frombuffer(buf, np.uint8, count=off)
-            try:
-                self._cols.add(_decode(arr, _i64(d0), _i64(cap), _i64(wire), _i64(ts), self._linktype, None, self._cols.addrs))
-            finally:
-                del arr
+            d0a, capa, wirea, tsa = _i64(d0), _i64(cap), _i64(wire), _i64(ts)
+            keep, frames, off = self._select(capa, wirea, d0a, off)
+            if keep is not None:
+                d0a, capa, wirea, tsa = d0a[keep], capa[keep], wirea[keep], tsa[keep]
+            if len(d0a):
+                arr = np.frombuffer(buf, np.uint8, count=off)
+                try:
+                    self._cols.add(_decode(arr, d0a, capa, wirea, tsa, self._linktype, None, self._cols.addrs), frames)
+                finally:
+                    del arr
         return off
+
+    def _select(self, cap: np.ndarray, wire: np.ndarray, d0: np.ndarray, off: int
+                ) -> tuple[np.ndarray | None, np.ndarray, int]:
+        """Which of these records to keep: zero-length ones skipped, at most ``max_packets`` in all.
+
+        Returns (indices to keep or None for all, their frame numbers, bytes consumed).
+        """
+        n = len(cap)
+        empty = (cap == 0) & (wire == 0)
+        nskip = int(np.count_nonzero(empty))
+        keep: np.ndarray | None = None
+        if nskip:
+            keep = np.flatnonzero(~empty)
+            self.skipped_records += nskip
+        idx = keep if keep is not None else np.arange(n)
+        room = None if self.max_packets is None else self.max_packets - self._cols.count
+        if room is not None and len(idx) > room:
+            idx = idx[:max(room, 0)]
+            keep = idx
+            self.limit_reached = f"max_packets={self.max_packets}"
+            last = int(idx[-1]) if len(idx) else -1
+            # consume up to the end of the last kept record (pcap: header + data); the rest is not read
+            off = int(d0[last] + cap[last]) if last >= 0 else int(d0[0]) - 16
+            n_seen = last + 1
+        else:
+            n_seen = n
+        frames = self.records + 1 + idx
+        self.records += n_seen
+        return keep, frames, off
 
     def _pcapng_blocks(self, buf: bytearray, n: int) -> int:
         off = 0
-        parts: list[tuple] = []
+        parts: list[tuple[Any, ...]] = []
         while True:
             snap0 = self._ifaces[0].snaplen if self._ifaces else 0
             count, off, status, *cols = _walk_ng(buf, off, n, self._endian == ">", snap0)
             if count:
-                parts.append(cols)
+                parts.append(tuple(cols))
             if status == 0:
+                if off + 8 <= n:  # an incomplete block: refuse to wait for an absurd one
+                    btype, blen = struct.unpack_from(self._endian + "II", buf, off)
+                    if blen > MAX_BLOCK and buf[off:off + 4] != PCAPNG_SHB:
+                        raise CaptureError(
+                            f"bad pcapng block at byte {self._base + off}: type {btype:#x} claims {blen:,} bytes "
+                            f"(more than the {MAX_BLOCK:,} this reader accepts); the file is damaged there",
+                            hint="the file is damaged; 'editcap' or 'pcapfix' may recover the good part",
+                        )
                 break
             # the block at ``off`` needs Python: SHB, IDB or damage
             if buf[off:off + 4] == PCAPNG_SHB:
@@ -802,7 +869,7 @@ class PcapStreamReader:
                 self._ifbase += len(self._ifaces)
                 self._ifaces = []
             btype, blen = struct.unpack_from(self._endian + "II", buf, off)
-            if blen < 12 or blen % 4 or blen > 0x10000000:
+            if blen < 12 or blen % 4 or blen > MAX_BLOCK:
                 raise CaptureError(
                     f"bad pcapng block at byte {self._base + off}: type {btype:#x} with length {blen}",
                     hint="the file is damaged; 'editcap' or 'pcapfix' may recover the good part",
@@ -851,8 +918,8 @@ class PcapStreamReader:
         if lt not in SUPPORTED_LINKTYPES:
             raise _unsupported_linktype(lt)
 
-    def _flush_ng(self, buf: bytearray, parts: list) -> None:
-        if not parts:
+    def _flush_ng(self, buf: bytearray, parts: list[tuple[Any, ...]]) -> None:
+        if not parts or self.limit_reached is not None:
             return
         if not self._ifaces:
             raise CaptureError("pcapng packet block before any interface description block",
@@ -861,6 +928,11 @@ class PcapStreamReader:
             d0, ifid, tsr, cap, wire = (_i64(x) for x in parts[0])
         else:
             d0, ifid, tsr, cap, wire = (np.concatenate([_i64(p[k]) for p in parts]) for k in range(5))
+        keep, frames, _ = self._select(cap, wire, d0, 0)
+        if keep is not None:
+            d0, ifid, tsr, cap, wire = d0[keep], ifid[keep], tsr[keep], cap[keep], wire[keep]
+        if not len(d0):
+            return
         tsr = tsr.view(np.uint64)
         nif = len(self._ifaces)
         lt_of = np.array([i.linktype for i in self._ifaces], np.int64)
@@ -884,7 +956,8 @@ class PcapStreamReader:
         arr = np.frombuffer(buf, np.uint8)
         try:
             lt = lt_of[ifid] if nif > 1 else int(lt_of[0])
-            self._cols.add(_decode(arr, d0, cap, wire, ts, lt, (ifid + self._ifbase).astype(np.int32), self._cols.addrs))
+            self._cols.add(_decode(arr, d0, cap, wire, ts, lt, (ifid + self._ifbase).astype(np.int32), self._cols.addrs),
+                           frames)
         finally:
             del arr
 
@@ -910,12 +983,26 @@ class PcapStreamReader:
                     self._header(bytes(self._buf[:4]).ljust(4, b"\0")) if len(self._buf) >= 4 and bytes(self._buf[:4]) not in PCAP_MAGICS and bytes(self._buf[:4]) != PCAPNG_SHB else None
                     raise CaptureError(f"{self.source} is too short to be a capture ({self.bytes_read} bytes)",
                                        hint="the capture file is cut off before its header ended")
-            if getattr(self, "_damage", None) is None:
+            if self._damage is None and self.limit_reached is None:
                 self._process()
-            if self.truncated_at is None and len(self._buf):
+            if self.truncated_at is None and len(self._buf) and self.limit_reached is None:
                 self.truncated_at = self._base
+            if self.limit_reached is not None:
+                warnings.warn(f"{self.source}: stopped at {self.limit_reached} after {self.packets:,} packets "
+                              f"({self.bytes_read:,} bytes read); the rest of the capture is not read. "
+                              "Pass a larger limit (max_packets=None for no limit), or cut the file first "
+                              "('editcap -r FILE OUT 1-1000000')", CaptureLimitWarning, stacklevel=3)
+            if self.skipped_records:
+                if not self.packets and self.limit_reached is None:
+                    raise CaptureError(
+                        f"{self.source} holds no packets: {self.skipped_records:,} zero-length records "
+                        f"({self.bytes_read:,} bytes); the file is zero-filled or damaged after its header",
+                        hint="capture again ('tcpdump -w FILE'); a file pre-allocated or cut by a full disk reads like this")
+                warnings.warn(f"{self.source}: skipped {self.skipped_records:,} zero-length records "
+                              "(no captured bytes, no wire length): the file is damaged or zero-filled there",
+                              CaptureTruncatedWarning, stacklevel=3)
             if self.truncated_at is not None:
-                why = getattr(self, "_damage", None) or (
+                why = self._damage or (
                     f"the capture ends inside a record at byte {self.truncated_at} "
                     f"({self._base + len(self._buf) - self.truncated_at} trailing bytes ignored)"
                 )
@@ -928,6 +1015,10 @@ class PcapStreamReader:
         df.attrs.update({"source": self.source, "format": self._fmt, "linktypes": sorted(self.linktypes)})
         if self.truncated_at is not None:
             df.attrs["truncated_at"] = self.truncated_at
+        if self.skipped_records:
+            df.attrs["skipped_records"] = self.skipped_records
+        if self.limit_reached is not None:
+            df.attrs["limit_reached"] = self.limit_reached
         return df
 
 
@@ -935,11 +1026,17 @@ class CaptureTruncatedWarning(UserWarning):
     """A capture ended (or was damaged) mid-record; the packets before it were kept."""
 
 
-def read_pcap(source: str | os.PathLike[str] | BinaryIO | bytes, *, chunk_size: int = CHUNK) -> pd.DataFrame:
+def read_pcap(source: str | os.PathLike[str] | BinaryIO | bytes, *, chunk_size: int = CHUNK,
+              max_packets: int | None = MAX_PACKETS, max_bytes: int | None = None) -> pd.DataFrame:
     """Read a classic pcap or pcapng file (format auto-detected) into the capture schema.
 
-    ``source`` is a path, a binary file object or the bytes themselves.  The file
-    is read ``chunk_size`` bytes at a time so memory stays bounded.
+    ``source`` is a path (a regular file: FIFOs and devices are refused), a
+    binary file object or the bytes themselves.  The file is read ``chunk_size``
+    bytes at a time, so memory is a fixed budget plus what the packets kept take
+    (see :mod:`spkrunbook.capture.limits`).  At most ``max_packets`` packets are
+    kept and at most ``max_bytes`` bytes read (None: no limit); at a limit the
+    read stops with a :class:`~spkrunbook.capture.limits.CaptureLimitWarning`
+    and ``df.attrs["limit_reached"]``.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         f: BinaryIO = io.BytesIO(source)
@@ -949,13 +1046,10 @@ def read_pcap(source: str | os.PathLike[str] | BinaryIO | bytes, *, chunk_size: 
         f, name, close = source, getattr(source, "name", "<stream>"), False  # type: ignore[assignment]
     else:
         name = os.fspath(source)
-        try:
-            f = open(name, "rb")
-        except OSError as exc:
-            raise CaptureError(f"cannot open capture {name}: {exc.strerror}", hint="check the path") from exc
+        f = open_regular(name)
         close = True
     try:
-        r = PcapStreamReader(str(name), min_batch=0)
+        r = PcapStreamReader(str(name), min_batch=0, max_packets=max_packets, max_bytes=max_bytes)
         if hasattr(f, "readinto"):
             r._read_file(f, chunk_size)
         else:
@@ -964,7 +1058,7 @@ def read_pcap(source: str | os.PathLike[str] | BinaryIO | bytes, *, chunk_size: 
                 if not data:
                     break
                 r.feed(data)
-                if r.truncated_at is not None:
+                if r.truncated_at is not None or r.limit_reached is not None:
                     break
         return r.close()
     finally:
@@ -977,17 +1071,21 @@ def read_pcap_stream(
     *,
     on_progress: Callable[[int, int], None] | None = None,
     source: str = "<stream>",
+    max_packets: int | None = MAX_PACKETS,
+    max_bytes: int | None = None,
 ) -> pd.DataFrame:
     """Decode pcap/pcapng bytes arriving in pieces (a websocket, a pipe).
 
     ``on_progress(packets, bytes)`` is called after every piece, so a notebook
     can show a live counter.
     """
-    r = PcapStreamReader(source)
+    r = PcapStreamReader(source, max_packets=max_packets, max_bytes=max_bytes)
     for c in chunks:
         r.feed(c)
         if on_progress is not None:
             on_progress(r.packets, r.bytes_read)
+        if r.limit_reached is not None or r.truncated_at is not None:
+            break
     df = r.close()
     if on_progress is not None:
         on_progress(r.packets, r.bytes_read)

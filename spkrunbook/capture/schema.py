@@ -90,6 +90,8 @@ offset where a cut-off file stopped) and, for text, ``unparsed`` -- a list of
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -109,7 +111,7 @@ def flags_to_str(bits: int) -> str:
 FLAG_STRINGS: tuple[str, ...] = tuple(flags_to_str(i) for i in range(256))
 FLAG_BITS: dict[str, int] = {s: i for i, s in enumerate(FLAG_STRINGS)}
 
-COLUMNS: dict[str, object] = {
+COLUMNS: dict[str, Any] = {
     "frame": "UInt32",
     "timestamp": "datetime64[ns, UTC]",
     "time_of_day": "timedelta64[ns]",
@@ -139,9 +141,15 @@ COLUMNS: dict[str, object] = {
 }
 
 
+def numpy_dtype(dtype: str) -> np.dtype[Any]:
+    """The numpy dtype behind a pandas nullable integer dtype name (``"UInt16"`` -> ``uint16``)."""
+    dt: Any = pd.api.types.pandas_dtype(dtype)
+    return np.dtype(dt.numpy_dtype)
+
+
 def masked(values: np.ndarray, valid: np.ndarray | None, dtype: str) -> pd.api.extensions.ExtensionArray:
     """A nullable integer array from numpy values + a validity mask, without copies."""
-    np_dtype = pd.api.types.pandas_dtype(dtype).numpy_dtype
+    np_dtype = numpy_dtype(dtype)
     values = np.asarray(values).astype(np_dtype, copy=False)
     mask = np.zeros(len(values), dtype=bool) if valid is None else ~np.asarray(valid, dtype=bool)
     if dtype.startswith("U"):
@@ -151,7 +159,8 @@ def masked(values: np.ndarray, valid: np.ndarray | None, dtype: str) -> pd.api.e
 
 def empty_frame() -> pd.DataFrame:
     """A zero-row DataFrame with the full schema (so callers never special-case)."""
-    return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in COLUMNS.items()})
+    empty: list[Any] = []
+    return pd.DataFrame({c: pd.Series(empty, dtype=d) for c, d in COLUMNS.items()})
 
 
 def conform(df: pd.DataFrame) -> pd.DataFrame:
@@ -159,5 +168,6 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     n = len(df)
     for c, d in COLUMNS.items():
         if c not in df.columns:
-            df[c] = pd.Series(pd.array([None] * n, dtype=d) if n else [], dtype=d, index=df.index)
+            values: Any = pd.array([None] * n, dtype=d) if n else []
+            df[c] = pd.Series(values, dtype=d, index=df.index)
     return df[list(COLUMNS) + [c for c in df.columns if c not in COLUMNS]]

@@ -27,16 +27,18 @@ from __future__ import annotations
 import os
 import re
 import socket
+import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
-
-from spkrunbook.errors import CaptureError
+from pandas.api.types import union_categoricals
 
 from . import schema
+from .limits import MAX_LINE, MAX_PACKETS, MAX_UNPARSED_KEPT, TEXT_CHUNK, CaptureLimitWarning, open_regular
 
 try:  # pyarrow is the fast path; the fallback keeps the parser usable without it
     import pyarrow as pa
@@ -58,7 +60,11 @@ LINE_RE = (
     rf"(?:vlan (?P<vlan2>\d+), p \d+, {_ETYPE},? )?"
     r"(?:(?P<l3>IP6?|ARP|LLDP) ?,? )?"
     r"(?:"
-    r"(?P<src>[^ ]+) > (?P<dst>[^ ]+?):(?: \[[^\]]*\])? (?:HBH |frag \([^)]*\) )*(?P<kind>Flags \[|UDP|ICMP6|ICMP|)"
+    r"(?P<src>[^ ]+) > (?P<dst>[^ ]+?):(?: \[[^\]]*\])? "
+    # IPv6 extension headers; after them tcpdump prints the ports alone: "HBH 40000 > 443: Flags [P.]"
+    r"(?:(?:(?:HBH|DSTOPT)(?: \([^)]*\))*|RT6 \([^)]*\)|frag \([^)]*\)) )*"
+    r"(?:(?P<xsp>\d+|[a-z][a-z0-9-]*) > (?P<xdp>\d+|[a-z][a-z0-9-]*): )?"
+    r"(?P<kind>Flags \[|UDP|ICMP6|ICMP|)"
     r"(?:(?P<flags>[^\]]*)\](?:, seq (?P<seq>\d+)(?::\d+)?)?(?:, ack (?P<ack>\d+))?(?:, win (?P<win>\d+))?)?"
     r"|(?P<arp>Request who-has (?P<arp_t>[^ ]+)(?: \([^)]*\))? tell (?P<arp_s>[^ ,]+)|Reply (?P<arp_r>[^ ]+) is-at)"
     r"|(?P<lldp>length)"
@@ -66,7 +72,7 @@ LINE_RE = (
     r"(?:.*length (?P<len>\d+))?"
 )
 _FIELDS = ["date", "tod", "epoch", "iface", "dir", "ifindex", "flen", "vlan", "vlan2", "l3", "src", "dst", "kind",
-           "flags", "seq", "ack", "win", "arp", "arp_t", "arp_s", "arp_r", "lldp", "len"]
+           "flags", "seq", "ack", "win", "arp", "arp_t", "arp_s", "arp_r", "lldp", "len", "xsp", "xdp"]
 _PY_RE = re.compile(LINE_RE)
 
 _WELL_KNOWN = {"http": 80, "https": 443, "domain": 53, "ssh": 22, "http-alt": 8080, "ntp": 123, "bootps": 67,
@@ -108,28 +114,28 @@ def _to_ns_of_day(tod: pd.Series) -> np.ndarray:
     return ((hh * 60 + mm) * 60 + ss) * 1_000_000_000 + fr
 
 
-def read_tcpdump_text(source: str | os.PathLike[str] | Iterable[str], *, tz: str = "UTC") -> pd.DataFrame:
+def read_tcpdump_text(source: str | os.PathLike[str] | Iterable[str], *, tz: str = "UTC",
+                      max_lines: int | None = MAX_PACKETS, chunk_size: int = TEXT_CHUNK) -> pd.DataFrame:
     """Parse tcpdump one-line output (a path, or an iterable of lines) into the schema.
 
     ``tz`` is the zone the printed times are in (tcpdump prints local time);
     timestamps are converted to UTC.  Non-packet lines are returned in
-    ``df.attrs["unparsed"]`` as ``(lineno, text)``.
+    ``df.attrs["unparsed"]`` as ``(lineno, text)`` (the first
+    ``MAX_UNPARSED_KEPT``; ``unparsed_count`` counts them all).
+
+    A path (a regular file; FIFOs and devices are refused) is read
+    ``chunk_size`` bytes at a time, cut at line ends, so memory is a fixed
+    budget plus the rows kept; at most ``max_lines`` lines are read (None: no
+    limit), then the read stops with a
+    :class:`~spkrunbook.capture.limits.CaptureLimitWarning` and
+    ``df.attrs["limit_reached"]``.  Lines longer than ``MAX_LINE`` bytes are
+    reported as unparsed and skipped.
     """
     name = "<lines>"
     if isinstance(source, (str, os.PathLike)) and not (isinstance(source, str) and "\n" in source):
         name = os.fspath(source)
-        try:
-            with open(name, "rb") as f:
-                raw = f.read()
-        except OSError as exc:
-            raise CaptureError(f"cannot open tcpdump text {name}: {exc.strerror}", hint="check the path") from exc
-        arr = _fast.lines_array(raw) if pa is not None else None
-        if arr is not None:
-            return _read_arrow(arr, name, tz)
-        text = raw.decode("utf-8", "replace")
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
+        with open_regular(name, "tcpdump text") as f:
+            return _read_text_file(f, name, tz, max_lines, chunk_size)
     elif isinstance(source, str):
         lines = source.splitlines()
     else:
@@ -138,6 +144,100 @@ def read_tcpdump_text(source: str | os.PathLike[str] | Iterable[str], *, tz: str
     if pa is not None and lines:
         return _read_arrow(pa.array(lines, type=pa.string()), name, tz)
     return _read_python(lines, name, tz)
+
+
+def _read_raw(raw: bytes, name: str, tz: str) -> pd.DataFrame:
+    """One chunk of whole lines (bytes) through the fast engine, or the careful Python route."""
+    arr = _fast.lines_array(raw) if pa is not None else None
+    if arr is not None:
+        return _read_arrow(arr, name, tz)
+    lines = raw.decode("utf-8", "replace").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines = [ln.removesuffix("\r") for ln in lines] if any(ln.endswith("\r") for ln in lines[:10]) else lines
+    if pa is not None and lines:
+        return _read_arrow(pa.array(lines, type=pa.string()), name, tz)
+    return _read_python(lines, name, tz)
+
+
+def _read_text_file(f: BinaryIO, name: str, tz: str, max_lines: int | None, chunk_size: int) -> pd.DataFrame:
+    """Stream a text file: whole lines ``chunk_size`` bytes at a time, one frame per chunk, joined once."""
+    parts: list[pd.DataFrame] = []
+    unparsed: list[tuple[int, str]] = []
+    n_unparsed = 0
+    line_base = 0  # lines before the current chunk
+    date_known = True
+    limit: str | None = None
+    carry = b""
+    skipping = False  # inside an over-long line: drop bytes until its end
+    eof = False
+    while not eof and limit is None:
+        data = f.read(max(chunk_size, 1))
+        eof = not data
+        if skipping:
+            nl = data.find(b"\n")
+            if nl < 0:
+                continue
+            data, skipping = data[nl + 1:], False
+        buf = carry + data if carry else data
+        cut = len(buf) if eof else buf.rfind(b"\n") + 1
+        if cut == 0:
+            if len(buf) > MAX_LINE:  # one line longer than any tcpdump line: report it, skip the rest of it
+                line_base += 1
+                n_unparsed += 1
+                if len(unparsed) < MAX_UNPARSED_KEPT:
+                    unparsed.append((line_base, buf[:200].decode("utf-8", "replace") + f"... ({len(buf):,}+ bytes, no line end)"))
+                carry, skipping = b"", True
+            else:
+                carry = buf
+            continue
+        chunk, carry = buf[:cut], buf[cut:]
+        if not chunk:
+            break
+        nlines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+        if max_lines is not None and line_base + nlines > max_lines:
+            keep = max_lines - line_base
+            ends = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10)
+            chunk, nlines = (chunk[:int(ends[keep - 1]) + 1] if keep > 0 else b""), keep
+            limit = f"max_lines={max_lines}"
+            if not chunk:
+                break
+        df = _read_raw(chunk, name, tz)
+        del chunk
+        if line_base:
+            df["frame"] = df["frame"] + line_base
+        n_unparsed += int(df.attrs.get("unparsed_count", 0))
+        room = MAX_UNPARSED_KEPT - len(unparsed)
+        if room > 0:
+            unparsed += [(ln + line_base, t) for ln, t in df.attrs.get("unparsed", [])[:room]]
+        if len(df):
+            date_known &= bool(df.attrs.get("date_known", False))
+            parts.append(df)
+        line_base += nlines
+    out = _join(parts) if parts else _read_python([], name, tz)
+    out.attrs.update({"source": name, "format": "text", "unparsed": unparsed, "unparsed_count": n_unparsed,
+                      "date_known": bool(date_known and parts)})
+    if limit is not None:
+        out.attrs["limit_reached"] = limit
+        warnings.warn(f"{name}: stopped at {limit} after {line_base:,} lines ({len(out):,} packets); the rest is not read. "
+                      "Pass a larger limit (max_lines=None for no limit), or cut the file first (head -n N)",
+                      CaptureLimitWarning, stacklevel=3)
+    return out
+
+
+def _join(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate chunk frames column by column (categories unioned), freeing each part's column as it goes."""
+    if len(parts) == 1:
+        return parts[0]
+    cols: dict[str, object] = {}
+    for c in list(parts[0].columns):
+        pieces = [p.pop(c) for p in parts]
+        if isinstance(pieces[0].dtype, pd.CategoricalDtype) and any(x.dtype != pieces[0].dtype for x in pieces):
+            cols[c] = pd.Series(union_categoricals(pieces, sort_categories=True))
+        else:
+            cols[c] = pd.concat(pieces, ignore_index=True)
+        del pieces
+    return pd.DataFrame(cols)
 
 
 def _read_arrow(arr: pa.Array, name: str, tz: str) -> pd.DataFrame:
@@ -156,11 +256,12 @@ def _read_arrow(arr: pa.Array, name: str, tz: str) -> pd.DataFrame:
     slow = _fast.slow_fields(arr, rest, LINE_RE, _FIELDS) if len(rest) else None
     F = _fast.concat(parts + ([slow] if slow is not None else []))
     unparsed_idx = np.setdiff1d(rest, slow.rows, assume_unique=True) if slow is not None else rest
-    texts = arr.take(pa.array(unparsed_idx, pa.int64())).to_pylist() if len(unparsed_idx) else []
-    unparsed = [(int(i) + 1, t) for i, t in zip(unparsed_idx.tolist(), texts)]
+    kept_idx = unparsed_idx[:MAX_UNPARSED_KEPT]  # every one is counted, the first ones keep their text
+    texts = arr.take(pa.array(kept_idx, pa.int64())).to_pylist() if len(kept_idx) else []
+    unparsed = [(int(i) + 1, t) for i, t in zip(kept_idx.tolist(), texts)]
     d, date_known = _fast.build(F, tz, _port_number, _flag_bits)
     df = pd.DataFrame(d)
-    df.attrs.update({"source": name, "format": "text", "unparsed": unparsed, "unparsed_count": len(unparsed),
+    df.attrs.update({"source": name, "format": "text", "unparsed": unparsed, "unparsed_count": len(unparsed_idx),
                      "date_known": date_known})
     return df
 
@@ -170,14 +271,18 @@ def _read_python(lines: list[str], name: str, tz: str) -> pd.DataFrame:
     rows = [_PY_RE.match(ln) for ln in lines]
     valid = np.array([m is not None for m in rows], bool)
     cols = {f: pd.Series([m.group(f) if m is not None else None for m in rows], dtype=object) for f in _FIELDS}
-    for k in cols:
-        cols[k] = cols[k].replace("", None) if k != "kind" else cols[k]
+    for f in cols:
+        cols[f] = cols[f].replace("", None) if f != "kind" else cols[f]
+    for end, port in (("src", "xsp"), ("dst", "xdp")):  # ports printed after IPv6 extension headers
+        has = cols[port].notna() & cols[end].notna()
+        if has.any():
+            cols[end] = cols[end].where(~has, cols[end] + "." + cols[port])
     src, dst = cols["src"], cols["dst"]
     kind = cols["kind"].fillna("")
     is_pkt = valid & (src.notna() | cols["arp"].notna() | cols["lldp"].notna()).to_numpy()
     # a line counts only if something after the time was recognised
     unparsed_idx = np.nonzero(~is_pkt)[0]
-    unparsed = [(int(i) + 1, lines[i]) for i in unparsed_idx]
+    unparsed = [(int(i) + 1, lines[i]) for i in unparsed_idx[:MAX_UNPARSED_KEPT]]
     keep = np.nonzero(is_pkt)[0]
 
     def k(name: str) -> pd.Series:
@@ -221,14 +326,17 @@ def _read_python(lines: list[str], name: str, tz: str) -> pd.DataFrame:
         u = pd.unique(p.dropna())
         mp = {x: _port_number(x) for x in u}
         v = p.map(mp)
-        return pd.array(v, dtype="UInt16")
+        values: Any = v
+        return pd.array(values, dtype="UInt16")
 
     def nums(name: str, dtype: str) -> pd.api.extensions.ExtensionArray:
-        return pd.array(pd.to_numeric(k(name), errors="coerce"), dtype=dtype)
+        values: Any = pd.to_numeric(k(name), errors="coerce")
+        return pd.array(values, dtype=dtype)
 
     flags = k("flags")
     fb_map = {x: _flag_bits(x) for x in pd.unique(flags.dropna())}
-    fbits = pd.array(flags.map(fb_map), dtype="UInt8")
+    fb_values: Any = flags.map(fb_map)
+    fbits = pd.array(fb_values, dtype="UInt8")
     fb_np = fbits.to_numpy(dtype=np.int16, na_value=-1)
     ack = nums("ack", "UInt32")
 
@@ -288,6 +396,6 @@ def _read_python(lines: list[str], name: str, tz: str) -> pd.DataFrame:
         "icmp_code": pd.array([None] * m, dtype="UInt8"),
     }
     df = pd.DataFrame(d)
-    df.attrs.update({"source": name, "format": "text", "unparsed": unparsed, "unparsed_count": len(unparsed),
+    df.attrs.update({"source": name, "format": "text", "unparsed": unparsed, "unparsed_count": len(unparsed_idx),
                      "date_known": bool(has_date.all() or has_ep.all()) if m else False})
     return df

@@ -1,0 +1,73 @@
+"""``spkrunbook capture``: tables that never cut an endpoint, --json and --csv for pipelines, every file reported."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spkrunbook.capture import read_capture, stats
+from spkrunbook.capture.cli import _endpoint, main
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "captures"
+
+
+def _cli(*args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, COLUMNS=str(columns), PYTHONPATH=str(ROOT), TERM="dumb")
+    return subprocess.run([sys.executable, "-m", "spkrunbook.capture.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=120)
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_tables_never_cut_an_endpoint(columns: int, tmp_path: Path) -> None:
+    # long IPv6 endpoints: rewrite the text capture's addresses to full-length ones
+    long = "fd00:1111:2222:3333:4444:5555:6666:7777"
+    text = (DATA / "eth.nn.txt").read_text().replace("fd00:99::1", long)
+    p = tmp_path / "long.txt"
+    p.write_text(text)
+    r = _cli(str(p), str(DATA / "eth.pcap"), columns=columns)
+    assert r.returncode == 0, r.stderr
+    assert "…" not in r.stdout
+    flat = r.stdout
+    for path in (p, DATA / "eth.pcap"):
+        conv = stats.conversations(read_capture(path)).head(10)
+        for _, row in conv.iterrows():
+            for a, port in ((row["a"], row["a_port"]), (row["b"], row["b_port"])):
+                ep = _endpoint(a, None if port is None or port != port else int(port))
+                assert ep in flat, (ep, columns)
+    assert max(len(line) for line in flat.splitlines()) <= columns
+
+
+def test_json_keeps_good_files_beside_a_bad_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"\x00" * 100)
+    assert main([str(DATA / "eth.pcap"), str(bad), "--json"]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out[0]["file"].endswith("eth.pcap") and out[0]["summary"]["packets"] == 236
+    assert out[1]["file"] == str(bad) and "error" in out[1] and out[1]["hint"]
+
+
+def test_csv_conversations_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(DATA / "eth.pcap"), str(DATA / "vlan.pcap"), "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["file"] for r in rows} == {str(DATA / "eth.pcap"), str(DATA / "vlan.pcap")}
+    assert set(rows[0]) == {"file", "protocol", "a", "a_port", "b", "b_port", "packets_ab", "packets_ba", "bytes",
+                            "duration", "bps"}
+    assert main([str(DATA / "eth.pcap"), "--csv", "summary"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {"file", "metric", "value"} == set(rows[0]) and any(r["metric"] == "packets" and r["value"] == "236" for r in rows)
+
+
+def test_empty_capture_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "empty.pcap"
+    p.write_bytes((DATA / "eth.pcap").read_bytes()[:24])
+    assert main([str(p), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["summary"]["packets"] == 0 and any("no packets" in w for w in out["warnings"])
