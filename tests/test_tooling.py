@@ -1,0 +1,45 @@
+"""The rules a tool enforces, run as tests so `make test` fails when one breaks.
+
+ruff (lint), mypy (types of the package) and import-linter (the contracts in
+pyproject.toml: only cluster.live imports kubernetes, capture stands alone, nothing
+below widgets imports them, ...). Each runs the installed tool on the checkout.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _tool(name: str) -> str:
+    exe = BIN / name if (BIN / name).exists() else shutil.which(name)
+    if exe is None:
+        pytest.skip(f"{name} is not installed (pip install -e '.[test]' installs it)")
+    return str(exe)
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_ruff_finds_nothing_in_the_package() -> None:
+    done = _run([_tool("ruff"), "check", "--no-cache", "spkrunbook"])
+    assert done.returncode == 0, done.stdout[-4000:]
+
+
+@pytest.mark.slow
+def test_mypy_finds_nothing_in_the_package() -> None:
+    done = _run([_tool("mypy"), "spkrunbook"])
+    assert done.returncode == 0, done.stdout[-4000:]
+
+
+def test_import_contracts_are_kept() -> None:
+    done = _run([_tool("lint-imports"), "--no-cache"])
+    assert done.returncode == 0 and "0 broken" in done.stdout, done.stdout[-4000:]
