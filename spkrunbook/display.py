@@ -91,6 +91,9 @@ def cell_text(value: Any) -> str:
     """What a reader should see for one value (plain text, not yet escaped)."""
     if _is_missing(value):
         return MISSING
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # a numpy scalar: its Python value
+        kind = value.dtype.kind
+        value = pd.Timedelta(value) if kind == "m" else pd.Timestamp(value) if kind == "M" else value.item()
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (pd.Timestamp, datetime)):

@@ -230,6 +230,16 @@ def tcp_anomalies(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _when(t: object) -> str:
+    """A capture time as text: an ISO timestamp, or a time of day for tcpdump text without a date."""
+    if isinstance(t, pd.Timedelta):
+        secs = t.total_seconds()
+        h, rem = divmod(secs, 3600)
+        m, sec = divmod(rem, 60)
+        return f"{int(h):02d}:{int(m):02d}:{sec:09.6f} (time of day; the text has no date)"
+    return str(t)
+
+
 def summary(df: pd.DataFrame) -> pd.DataFrame:
     """One table: packets, bytes, first/last time, duration, rate, packets per protocol."""
     nbytes, how = _bytes(df)
@@ -239,7 +249,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     if len(valid):
         ti = _time_index(np.array([valid.min(), valid.max()]), df) if len(df) and df["timestamp"].notna().all() else pd.TimedeltaIndex(np.array([valid.min(), valid.max()]).view("m8[ns]"))
         dur = (valid.max() - valid.min()) / 1e9
-        rows += [("start", str(ti[0])), ("end", str(ti[1])), ("duration_s", round(float(dur), 6)),
+        rows += [("start", _when(ti[0])), ("end", _when(ti[1])), ("duration_s", round(float(dur), 6)),
                  ("avg_bps", round(float(nbytes.sum() * 8 / dur), 1) if dur > 0 else None)]
     for p, c in df["protocol"].value_counts().items():
         if c:

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from ... import capture as engine
-from ...capture import stats
+from ... import display
+from ...capture import expert, flows, plots, stats
 from ...cluster.base import Obj, Target
 from ...errors import CaptureError, ExecError, NotAvailable, ResourceMissing, SpkRunbookError
 from ...params import Lab
@@ -182,6 +183,7 @@ class CaptureResult:
     notes: list[str] = field(default_factory=list)
     data: bytes = b""  # the pcap (or text) as read or captured, for the record
     suffix: str = ".pcap"
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -207,6 +209,30 @@ class CaptureResult:
     def anomalies(self) -> pd.DataFrame:
         return stats.tcp_anomalies(self.frame) if self.frame is not None else pd.DataFrame()
 
+    def expert(self) -> expert.TcpExpert | None:
+        """tshark's TCP expert flags for every TCP packet (computed once)."""
+        if self.frame is None or self.frame.empty:
+            return None
+        if "expert" not in self._cache:
+            self._cache["expert"] = expert.analyze(self.frame)
+        return self._cache["expert"]  # type: ignore[no-any-return]
+
+    def expert_counts(self) -> pd.DataFrame:
+        """Wireshark's Expert Information for TCP: each kind, its display filter, how many, and how sure."""
+        ex = self.expert()
+        if ex is None:
+            return pd.DataFrame(columns=["kind", "tshark_filter", "packets", "exact", "note"])
+        c = ex.counts()
+        return c[c["available"]][["kind", "tshark_filter", "packets", "exact", "note"]].reset_index(drop=True)
+
+    def expert_events(self, n: int = 25) -> pd.DataFrame:
+        """The first ``n`` flagged packets, as Wireshark's expert list shows them."""
+        ex = self.expert()
+        if ex is None or self.frame is None:
+            return pd.DataFrame()
+        ev = ex.events(self.frame)
+        return ev.head(n).drop(columns=["timestamp"], errors="ignore")
+
     def per_second(self) -> pd.DataFrame:
         if self.frame is None or self.frame.empty:
             return pd.DataFrame(columns=["time", "interface", "packets"])
@@ -216,7 +242,7 @@ class CaptureResult:
         return stats.per_interval(df, "1s", by="interface")
 
     def tcp_counts(self) -> dict[str, Any]:
-        """TCP conversations, data segments, resets, retransmissions and the two ratios the findings use."""
+        """TCP conversations, data segments, resets, and tshark's retransmission and duplicate-ACK counts."""
         if self.frame is None:
             return {}
         df = self.frame
@@ -225,12 +251,19 @@ class CaptureResult:
         rst = stats.resets(df) if len(tcp) else pd.DataFrame(columns=["src", "sport", "dst", "dport"])
         reset_convs = {frozenset([(str(r.src), r.sport), (str(r.dst), r.dport)]) for r in rst.itertuples()}
         data = int((tcp["payload_len"].fillna(0) > 0).sum())
-        anomalies = stats.tcp_anomalies(df) if len(tcp) else pd.DataFrame(columns=["kind"])
-        retrans = int((anomalies["kind"] == "retransmission").sum())
+        counts = self.expert_counts().set_index("kind")["packets"] if len(tcp) else pd.Series(dtype="Int64")
+
+        def count(kind: str) -> int:
+            v = counts.get(kind, 0)
+            return 0 if pd.isna(v) else int(v)
+
+        retrans = count("retransmission")
         return {
             "tcp_packets": len(tcp), "tcp_conversations": int(convs), "tcp_data_segments": data,
             "resets": len(rst), "reset_conversations": len(reset_convs),
-            "retransmissions": retrans, "duplicate_acks": int((anomalies["kind"] == "duplicate_ack").sum()),
+            "retransmissions": retrans, "duplicate_acks": count("duplicate_ack"),
+            "out_of_order": count("out_of_order"), "lost_segments": count("lost_segment"),
+            "zero_windows": count("zero_window"),
             "reset_ratio": round(len(reset_convs) / convs, 4) if convs else 0.0,
             "retransmission_ratio": round(retrans / data, 4) if data else 0.0,
         }
@@ -244,24 +277,57 @@ class CaptureResult:
         return pd.DataFrame([row])
 
     def figures(self) -> dict[str, Any]:
-        """``rate`` (packets per second per interface) and ``protocols`` (packets per protocol and TCP flags)."""
+        """The pictures a Wireshark user looks for, made once: the I/O graph, top conversations and
+        talkers, TCP flags, handshake RTTs, and for the worst conversations (resets, retransmissions)
+        their flow (ladder) diagram and sequence graph."""
         if self.frame is None or self.frame.empty:
             return {}
-        return {"rate": plot_rate(self.per_second(), title=f"{self.name}: packets per second"),
-                "protocols": plot_protocols(self.frame, self.tcp_flags(), title=self.name)}
+        if "figures" not in self._cache:
+            df, ex = self.frame, self.expert()
+            if df["interface"].isna().all():
+                df = df.assign(interface=self.interface)
+            figs: dict[str, Any] = {"io": plots.io_graph(df), "conversations": plots.top_conversations(df),
+                                    "talkers": plots.top_talkers(df)}
+            if ex is not None and not ex.packets.empty:
+                figs["tcp-flags"] = plots.tcp_flags(df)
+                if not flows.handshake_rtts(df, ex).empty:
+                    figs["rtt"] = flows.rtt_plot(df, ex)
+                figs.update(flows.problem_figures(df, n=1, ex=ex))  # the worst conversation; the rest are a filter away
+            for key, fig in figs.items():
+                if not fig.axes or not fig.axes[0].get_title():
+                    fig.suptitle(f"{self.name}: {key}", fontsize=10)
+            self._cache["figures"] = figs
+        return self._cache["figures"]  # type: ignore[no-any-return]
+
+    def _png(self, key: str, fig: Any) -> bytes:
+        cache = self._cache.setdefault("png", {})
+        if key not in cache:
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+            cache[key] = buf.getvalue()
+        return bytes(cache[key])
 
     def images(self) -> list[Any]:
         """The figures as PNG images for ``display`` (shown the same with or without a matplotlib backend)."""
-        import io
-
         from IPython.display import Image
 
-        out = []
-        for fig in self.figures().values():
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-            out.append(Image(data=buf.getvalue(), format="png"))
-        return out
+        return [Image(data=self._png(k, f), format="png") for k, f in self.figures().items()]
+
+    def _repr_html_(self) -> str:
+        """The tables; the pictures are ``images()`` (PNG outputs, so a record stores each once)."""
+        parts = [display.heading(f"{self.name} ({self.interface})"),
+                 display.frame_html(self.overview(), status_column=None)]
+        if not self.ok:
+            return "".join(parts)
+        parts += [display.heading("Capture file properties", 5),
+                  display.frame_html(self.summary().reset_index(), status_column=None),
+                  display.heading("Conversations (top 15 by bytes)", 5),
+                  display.frame_html(self.conversations().head(15), status_column=None, empty="no conversations"),
+                  display.heading("Expert information (TCP)", 5),
+                  display.frame_html(self.expert_counts(), status_column=None, empty="no TCP packets"),
+                  display.heading("First flagged packets", 5),
+                  display.frame_html(self.expert_events(), status_column=None, empty="none flagged")]
+        return "".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "interface": self.interface, "source": self.source, "path": self.path,
@@ -269,10 +335,11 @@ class CaptureResult:
                 "skipped": self.skipped, "exit_code": self.exit_code, "duration_s": round(self.duration, 3),
                 "stderr": self.stderr[-2000:], "notes": self.notes,
                 "summary": {str(k): v for k, v in self.summary()["value"].items()} if self.ok else {},
-                "tcp": self.tcp_counts() if self.ok else {}}
+                "tcp": self.tcp_counts() if self.ok else {},
+                "expert": self.expert_counts().to_dict(orient="records") if self.ok else []}
 
     def files(self) -> dict[str, str | bytes]:
-        """The capture itself, its statistics (JSON, CSV) and its figures (PNG) for the record."""
+        """The capture itself, its statistics (JSON, CSV) and its figures (PNG, SVG for the diagrams)."""
         out: dict[str, str | bytes] = {}
         base = f"captures/{self.name}"
         if self.data:
@@ -280,11 +347,15 @@ class CaptureResult:
         out[f"{base}.json"] = json.dumps(self.to_dict(), indent=2, default=str) + "\n"
         if self.ok:
             out[f"{base}.conversations.csv"] = self.conversations().to_csv(index=False)
-            out[f"{base}.anomalies.csv"] = self.anomalies().to_csv(index=False)
+            ex = self.expert()
+            if ex is not None and self.frame is not None:
+                out[f"{base}.expert.csv"] = ex.events(self.frame).to_csv(index=False)
             for key, fig in self.figures().items():
-                buf = io.BytesIO()
-                fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-                out[f"{base}.{key}.png"] = buf.getvalue()
+                out[f"{base}.{key}.png"] = self._png(key, fig)
+                if key.endswith("-flow"):  # a ladder diagram is read zoomed in: SVG
+                    buf = io.StringIO()
+                    fig.savefig(buf, format="svg", bbox_inches="tight")
+                    out[f"{base}.{key}.svg"] = buf.getvalue()
         return out
 
 
@@ -313,22 +384,6 @@ def plot_rate(rate: pd.DataFrame, *, title: str = "packets per second", ax: Any 
     return fig
 
 
-def plot_protocols(frame: pd.DataFrame, flags: pd.DataFrame, *, title: str = "") -> Any:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(9, 3))
-    a, b = fig.subplots(1, 2)
-    vc = frame["protocol"].astype(object).value_counts()
-    a.bar(vc.index.astype(str), vc.to_numpy(), color="#4c72b0")
-    a.set_title(f"{title}: packets per protocol")
-    if len(flags):
-        b.bar(flags["flags"].astype(str), flags["packets"].to_numpy(), color="#dd8452")
-    b.set_title(f"{title}: TCP flags")
-    fig.tight_layout()
-    return fig
-
-
-# -- offline ------------------------------------------------------------------------------------------------
 def _name_for(path: Path, taken: set[str]) -> str:
     base = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem) or "capture"
     name, n = base, 2

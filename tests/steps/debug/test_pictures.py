@@ -1,0 +1,57 @@
+"""The debugging step's capture results: the pictures a Wireshark user expects, and TCP counts that are
+tshark's (checked against the real tshark on the demo captures)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from spkrunbook import bundle, cluster, params
+from spkrunbook.steps import debug
+
+
+@pytest.fixture(scope="module")
+def result() -> debug.DebugResult:
+    lab = params.load(bundle.demo_params())
+    return debug.run(lab, cluster.connect(lab))
+
+
+def test_each_capture_has_the_wireshark_pictures_once(result: debug.DebugResult) -> None:
+    for c in result.captures:
+        figs = c.figures()
+        assert {"io", "conversations", "talkers", "tcp-flags", "rtt"} <= set(figs), c.name
+        flows = [k for k in figs if k.endswith("-flow")]
+        assert len(flows) == 1 and flows[0].replace("-flow", "-sequence") in figs
+        assert c.figures() is figs, "made once, reused by the notebook and the record"
+        files = c.files()
+        assert f"captures/{c.name}.{flows[0]}.svg" in files and files[f"captures/{c.name}.io.png"][:4] == b"\x89PNG"
+        assert f"captures/{c.name}.expert.csv" in files
+
+
+def test_the_io_graph_axis_reads_as_time_not_nanoseconds(result: debug.DebugResult) -> None:
+    for c in result.captures:  # three pcaps and one tcpdump text rendering
+        ax = c.figures()["io"].axes[-1]
+        assert "s" in ax.get_xlabel().lower(), c.name
+        assert max(abs(t) for t in ax.get_xlim()) < 1e6, f"{c.name}: seconds since the first packet, not nanoseconds"
+
+
+def test_capture_tables_render_without_raw_reprs(result: debug.DebugResult) -> None:
+    html = "".join(c._repr_html_() for c in result.captures)
+    assert "Expert information" in html and "tcp.analysis.retransmission" in html
+    for raw in ("NaN", "NaT", "0 days", "<NA>"):
+        assert raw not in html, raw
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (bootstrap.sh test installs it)")
+def test_retransmissions_and_duplicate_acks_are_tsharks(result: debug.DebugResult) -> None:
+    for c in result.captures:
+        path = c.source.removeprefix("file ")
+        if not path.endswith(".pcap"):
+            continue
+        t = c.tcp_counts()
+        for kind, key in (("retransmission", "retransmissions"), ("duplicate_ack", "duplicate_acks")):
+            out = subprocess.run(["tshark", "-r", path, "-Y", f"tcp.analysis.{kind}", "-T", "fields", "-e",
+                                  "frame.number"], capture_output=True, text=True, check=True).stdout
+            assert t[key] == len(out.split()), (c.name, kind)
