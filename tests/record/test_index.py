@@ -19,6 +19,7 @@ from spkrunbook import runbook
 from tests.support.paths import DEMO_PARAMS
 
 pytestmark = pytest.mark.slow
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"  # screenshots kept for a reader (git-ignored)
 
 
 class _Links(HTMLParser):
@@ -101,7 +102,43 @@ def test_run_page_reads_in_a_browser_without_a_server(two_runs: tuple[Path, list
             broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length")
             assert broken == 0
             page.locator("summary", has_text="passed or skipped").first.click()
-            page.screenshot(path=str(tmp_path / "record-index.png"), full_page=True)
-            assert (tmp_path / "record-index.png").stat().st_size > 10_000
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "record-index.png"), full_page=True)
+            assert (ARTIFACTS / "record-index.png").stat().st_size > 10_000
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("step", ["prerequisites", "network-attachments", "spk-install", "debugging"])
+def test_each_notebook_page_reads_without_raw_reprs_and_shows_every_warning(
+        two_runs: tuple[Path, list[Path]], step: str) -> None:
+    """The executed notebook as a reader opens it: no pandas reprs, every WARN/FAIL on screen, images drawn."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    from tests.widgets.test_browser import CHROMIUM_ARGS, ensure_chromium
+
+    chromium = ensure_chromium()
+    _root, (record, _) = two_runs
+    run = records.read(record)
+    outcome = next(s for s in run.run["steps"] if s["step"] == step)
+    loud = [r for r in run.step(step).rows() if r.status in ("warn", "fail")]
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto((record / outcome["html"]).as_uri())
+            page.wait_for_load_state("load")
+            text = page.evaluate("document.body.innerText")
+            for raw in ("NaT", "NaN", "Timedelta(", "0 days ", "<NA>", "dtype:"):
+                assert raw not in text, f"{step}: {raw!r} on the page"
+            flat = " ".join(text.split())
+            for r in loud:
+                assert " ".join(r.evidence.split())[:50] in flat, f"{step}: the {r.status} {r.check!r} is not visible"
+            broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length")
+            assert broken == 0
+            if step == "debugging":
+                assert page.evaluate("document.images.length") >= 20, "the capture pictures are in the page"
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"record-{step}.png"), full_page=True)
         finally:
             browser.close()

@@ -428,7 +428,9 @@ class ValuesMerge:
         df = self.to_frame().rename(columns={"action": "status"})
         df["status"] = df["status"].map({"keep": "pass", "add": "info", "change": "warn"}).fillna("info")
         df.insert(1, "action", self.to_frame()["action"])
-        return head + display.frame_html(df, code_columns=("old", "new")) + notes
+        # what the step warns about is shown here, not only in the record's JSON
+        return head + self.findings._repr_html_() + display.heading("Every change", 5) \
+            + display.frame_html(df, code_columns=("old", "new")) + notes
 
     def __repr__(self) -> str:
         # Never the texts or secrets: a notebook shows repr() as text/plain.
