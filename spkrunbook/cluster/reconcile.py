@@ -335,6 +335,11 @@ def apply_one(target: Target, res: str | Resource, desired: Obj, *, force: bool 
             last = exc
             continue
         except ClusterError as exc:
+            landed = _landed_anyway(target, r, name, ns, body, rules)
+            if landed is not None:  # the write reached the cluster; only its answer was lost
+                change.applied = True
+                change.reason += f" ({change.action}d; the response was lost ({exc.message}), read back: {landed})"
+                return change
             return Change(r.kind, name, ns or "", "failed", f"{change.action} failed: {exc.message}", change.diff, error=exc, role=role)
         change.applied = True
         if attempt == 2:
@@ -342,6 +347,18 @@ def apply_one(target: Target, res: str | Resource, desired: Obj, *, force: bool 
         return change
     assert last is not None
     return Change(r.kind, name, ns or "", "failed", f"409 conflict twice: {last.message}; another writer keeps changing it", error=last, role=role)
+
+
+def _landed_anyway(target: Target, r: Resource, name: str, ns: str | None, body: Obj, rules: Rules) -> str | None:
+    """After a failed write whose request may have reached the server (a timeout, a dropped
+    connection), read the object back: what the cluster shows is the outcome, never a guess."""
+    try:
+        now = read(target, r, name, ns)
+    except ClusterError:
+        return None
+    if now is None or not is_managed(now) or not rules.same(now, body):
+        return None
+    return f"present with our content, resourceVersion {(now.get('metadata') or {}).get('resourceVersion', '?')}"
 
 
 def _rules(rules: Rules | None, force_hint: str | None) -> Rules:

@@ -349,3 +349,22 @@ def test_notebook_applies_and_tears_down_on_a_live_target(api, kubeconfig, tmp_p
     assert [r["evidence"].split(":")[0] for r in removal["rows"]] == ["deleted", "kept"]
     assert api.get_object(NAD, "macvlan-internal", "default") is None
     assert api.get_object(NAD, "macvlan-external", "default") is not None
+
+
+def test_a_create_whose_response_was_lost_is_read_back_and_recorded_as_created(api, kubeconfig):
+    """The server carried out the POST but answered after the client's timeout: the record says what
+    the cluster shows (created, response lost), never failed-and-present."""
+    seed(api, nads=False)
+    lab = make_lab(kubeconfig)
+    slow = LiveTarget.from_kubeconfig(kubeconfig, retries=0, request_timeout=0.5)
+    try:
+        api.answer_late("POST", r"/network-attachment-definitions$", 2.0)
+        res = nad.apply(lab, slow)
+        first = res.changes[0]
+        assert (first.action, first.applied, first.outcome(False)) == ("create", True, "created")
+        assert "response was lost" in first.reason and "read back: present with our content" in first.reason
+        assert res.ok and all(c.applied for c in res.changes)
+        verified = nad.verify(lab, slow)
+        assert verified.findings.ok, "apply and verify agree"
+    finally:
+        slow.close()

@@ -256,6 +256,7 @@ class FakeApiServer:
         self.exec_protocols = tuple(exec_protocols)
         self.git_version = git_version
         self.kubelet_configs: dict[str, dict[str, Any]] = {}
+        self._slow: list[list[Any]] = []  # [method, path regex, seconds, times left]: see answer_late
         # (namespace, pod, container, previous) -> log text, as GET pods/<p>/log serves it
         self.pod_logs: dict[tuple[str, str, str, bool], str] = {}
         self.requests: list[RequestRecord] = []
@@ -453,6 +454,13 @@ class FakeApiServer:
     def clear_failures(self) -> None:
         with self._lock:
             self._failures.clear()
+            self._slow.clear()
+
+    def answer_late(self, method: str, path_regex: str, seconds: float, times: int = 1) -> None:
+        """Carry out the next ``times`` matching requests, then wait ``seconds`` before answering:
+        a client with a shorter timeout sees a lost response for a write that did happen."""
+        with self._lock:
+            self._slow.append([method.upper(), re.compile(path_regex), seconds, times])
 
     def on_exec(self, pod_regex: str, container: str | None, handler: ExecHandler, *,
                 namespace: str | None = None) -> None:
@@ -593,6 +601,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._exec(method, path, query)
                 return
             code, result = self._route(method, path, query, body)
+            with api._lock:
+                late = next((s for s in api._slow if s[0] in ("*", method) and s[1].search(path) and s[3] > 0), None)
+                if late is not None:
+                    late[3] -= 1
+            if late is not None:
+                time.sleep(late[2])
             self._send_json(code, result)
         except ApiError as err:
             self._send_error(err)
