@@ -215,7 +215,7 @@ class CaptureResult:
             return None
         if "expert" not in self._cache:
             self._cache["expert"] = expert.analyze(self.frame)
-        return self._cache["expert"]  # type: ignore[no-any-return]
+        return self._cache["expert"]
 
     def expert_counts(self) -> pd.DataFrame:
         """Wireshark's Expert Information for TCP: each kind, its display filter, how many, and how sure."""
@@ -297,7 +297,7 @@ class CaptureResult:
                 if not fig.axes or not fig.axes[0].get_title():
                     fig.suptitle(f"{self.name}: {key}", fontsize=10)
             self._cache["figures"] = figs
-        return self._cache["figures"]  # type: ignore[no-any-return]
+        return self._cache["figures"]
 
     def _png(self, key: str, fig: Any) -> bytes:
         cache = self._cache.setdefault("png", {})
