@@ -219,10 +219,13 @@ def cmd_records(args: argparse.Namespace) -> int:
 
     out = _console()
     if args.what:
-        if args.what[0] != "diff" or len(args.what) != 3:
-            raise ParameterError([Problem("records", f"unknown: {' '.join(args.what)}")],
-                                 hint="`spkrunbook records` lists, `spkrunbook records diff RECORD RECORD` compares")
-        return _records_diff(out, args.what[1], args.what[2], args)
+        if args.what[0] == "diff" and len(args.what) == 3:
+            return _records_diff(out, args.what[1], args.what[2], args)
+        if args.what[0] == "share" and len(args.what) == 2:
+            return _records_share(out, args.what[1], args)
+        raise ParameterError([Problem("records", f"unknown: {' '.join(args.what)}")],
+                             hint="`spkrunbook records` lists, `records diff A B` compares, `records share A` "
+                                  "writes a copy for a vendor")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         df = list_records(Path(args.records))
@@ -252,16 +255,31 @@ def cmd_records(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _record_path(name: str, args: argparse.Namespace) -> Path:
+    p = Path(name)
+    return p if p.is_dir() or p.is_absolute() else Path(args.records) / name
+
+
+def _records_share(out: Any, name: str, args: argparse.Namespace) -> int:
+    from .record.share import share
+
+    res = share(_record_path(name, args), args.out)
+    if args.json:
+        out.print_json(data=res.to_dict())
+        return EXIT_OK
+    _say(out, "green", "shared copy:", f"{res.out} ({len(res.files)} files, {len(res.captures)} captures rewritten)")
+    for k, why in sorted(res.left_out.items()):
+        _say(out, "yellow", "left out:", f"{k}: {why}")
+    _say(out, "", "the original record is unchanged:", str(res.source))
+    return EXIT_OK
+
+
 def _records_diff(out: Any, before: str, after: str, args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from .record.diff import diff
 
-    def where(name: str) -> Path:
-        p = Path(name)
-        return p if p.is_dir() or p.is_absolute() else Path(args.records) / name
-
-    d = diff(where(before), where(after))
+    d = diff(_record_path(before, args), _record_path(after, args))
     if args.json:
         out.print_json(data=d.to_dict())
         return EXIT_OK
@@ -321,7 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser("records", help="list past runs, open their page, or compare two (records diff A B)",
                          epilog="`spkrunbook records diff A B` compares two records (names under --records, or paths)")
-    rec.add_argument("what", nargs="*", metavar="diff A B", help="compare two records")
+    rec.add_argument("what", nargs="*", metavar="diff A B | share A",
+                     help="compare two records, or write a copy of one with addresses replaced for a vendor")
+    rec.add_argument("--out", default=None, help="where `records share` writes (default: RECORD-shared beside it)")
     rec.add_argument("--records", default="records", help="the records folder (default: ./records)")
     rec.add_argument("--json", action="store_true", help="print JSON instead of a table")
     rec.add_argument("--html", action="store_true", help="also write records/index.html and print its path")

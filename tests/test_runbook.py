@@ -40,7 +40,7 @@ def test_prerequisites_step_passes_and_leaves_a_record(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "step 1/1 prerequisites" in out and "cell 6: result = prereqs.run" in out
-    (record,) = list((tmp_path / "rec").iterdir())
+    (record,) = [p for p in (tmp_path / "rec").iterdir() if p.is_dir()]
     assert record.name.endswith("-demo")
     run = json.loads((record / "run.json").read_text())
     assert run["status"] == "passed" and run["lab"] == "demo"
@@ -64,7 +64,7 @@ def test_failed_check_fails_the_run_with_error_visible(tmp_path, capsys):
     p = params_for(tmp_path, tmp_path / "sdn")
     rc = cli.main(["run", str(p), "--records", str(tmp_path / "rec")])
     assert rc == 1
-    (record,) = list((tmp_path / "rec").iterdir())
+    (record,) = [p for p in (tmp_path / "rec").iterdir() if p.is_dir()]
     run = json.loads((record / "run.json").read_text())
     assert run["status"] == "failed"
     assert [s["status"] for s in run["steps"]] == ["failed", "skipped", "skipped", "skipped"]
@@ -164,7 +164,7 @@ def test_interrupted_run_is_marked_and_earlier_records_untouched(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         runbook.run(DEMO, records_root=tmp_path, steps=["prerequisites"], progress=interrupt)
-    runs = {p.name: records.read_run(p) for p in tmp_path.iterdir()}
+    runs = {p.name: records.read_run(p) for p in tmp_path.iterdir() if p.is_dir()}
     assert len(runs) == 2
     statuses = sorted(r["status"] for r in runs.values())
     assert statuses == ["incomplete", "passed"]
@@ -177,7 +177,7 @@ def test_interrupted_run_is_marked_and_earlier_records_untouched(tmp_path):
 def test_relative_records_folder_holds_every_artifact(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["run", str(DEMO), "--step", "prerequisites", "--records", "rel-records"]) == 0
-    (record,) = list((tmp_path / "rel-records").iterdir())
+    (record,) = [p for p in (tmp_path / "rel-records").iterdir() if p.is_dir()]
     assert (record / "prerequisites" / "prerequisites.json").is_file()
     assert (record / "steps" / "prerequisites.json").is_file()
     assert not (NOTEBOOKS_DIR / "rel-records").exists()

@@ -101,6 +101,20 @@ class OvnRoutes:
         df = self.gateway_routes
         return df[df["nexthop"].isin(selfips)] if not df.empty else df
 
+    def route_tables(self) -> display.HTML:
+        """The three tables ``ovn-nbctl`` printed, as readable tables (nothing cut, no index)."""
+        where = self.location.reason if self.location else (self.skipped or self.error or "not read")
+        return display.HTML(
+            f"<p style='color:#57606a'>{display.esc(where)}</p>"
+            + display.heading(f"{self.gateway_router or 'gateway router'}: static routes", 5)
+            + display.frame_html(self.gateway_routes, status_column=None, code_columns=("prefix", "nexthop"),
+                                 empty="no routes")
+            + display.heading(f"{CLUSTER_ROUTER}: static routes", 5)
+            + display.frame_html(self.cluster_routes, status_column=None, empty="no routes")
+            + display.heading(f"{CLUSTER_ROUTER}: policies", 5)
+            + display.frame_html(self.policies, status_column=None, code_columns=("match",), empty="no policies",
+                                 fold_at=400))
+
     def files(self) -> dict[str, str | bytes]:
         out: dict[str, str | bytes] = {f"ovn/{k}.txt": text for k, text in self.raw.items()}
         out["ovn/routes.json"] = json.dumps(self.to_dict(), indent=2, default=str) + "\n"
