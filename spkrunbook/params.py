@@ -312,6 +312,12 @@ class InstallParams(_Model):
     wait_timeout: float = Field(600.0, gt=0, le=7200)
     image_credentials: ImageCredentials | None = None
     run_helm: bool = True
+    # helm waits for the release's resources itself (v3 --wait, v4 --wait=watcher); the runbook waits for TMM anyway
+    helm_wait: bool = False
+    # a failed install or upgrade is rolled back by helm (v3 --atomic, v4 --rollback-on-failure)
+    rollback_on_failure: bool = False
+    # uninstall the release at the end of the step (the install step's teardown)
+    teardown: bool = False
 
     @field_validator("helm_timeout")
     @classmethod

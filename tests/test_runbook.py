@@ -181,3 +181,18 @@ def test_relative_records_folder_holds_every_artifact(tmp_path, monkeypatch):
     assert (record / "prerequisites" / "prerequisites.json").is_file()
     assert (record / "steps" / "prerequisites.json").is_file()
     assert not (NOTEBOOKS_DIR / "rel-records").exists()
+
+
+def test_a_live_run_connects_once_and_each_kernel_reads_the_lab_from_the_record(tmp_path, api):
+    """Validate once, connect once: one GET /version for the whole run (the parent's), however many steps."""
+    api.seed_from_snapshot(DEMO_DIR / "snapshot")
+    kc = write_kubeconfig(tmp_path / "kubeconfig", api.url, token=api.token)
+    p = tmp_path / "live.yaml"
+    p.write_text(demo_text().replace(f"kind: snapshot\n  snapshot: {DEMO_DIR}/snapshot", f"kind: live\n  kubeconfig: {kc}"))
+    api.reset_requests()
+    result = runbook.run(p, records_root=tmp_path / "rec", steps=["prerequisites", "network-attachments"])
+    assert [s.status for s in result.steps] == ["passed", "passed"], result.steps
+    versions = [r for r in api.requests if r.path == "/version"]
+    assert len(versions) == 1, f"{len(versions)} GET /version in a 2-step run"
+    lab_json = json.loads((result.record / "lab.json").read_text())
+    assert lab_json["lab"] == "demo" and "kubeconfig" in json.dumps(lab_json)

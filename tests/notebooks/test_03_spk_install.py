@@ -33,7 +33,8 @@ def outputs_of(nb: Any) -> list[dict[str, Any]]:
 def test_notebook_plans_on_the_demo_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nb, summary, record = run_notebook(tmp_path, DEMO_PARAMS, monkeypatch)
     assert summary["status"] == "passed", json.dumps(summary["findings"], indent=1)
-    assert [f["title"] for f in summary["findings"]] == ["SPK values", "F5SPKVlan CRs", "helm upgrade --install", "TMM verification"]
+    assert [f["title"] for f in summary["findings"]] == ["SPK values", "F5SPKVlan CRs", "helm upgrade --install",
+                                                        "TMM verification", "helm uninstall"]
     assert summary["data"]["result"]["helm"]["ran"] is False
     files = {p.relative_to(record).as_posix() for p in record.rglob("*") if p.is_file()}
     assert {
@@ -96,21 +97,12 @@ def test_notebook_live_fails_on_a_wrong_tmm(api: FakeApiServer, kubeconfig: Path
 
 @pytest.mark.slow
 def test_notebook_live_runs_helm_streaming(api: FakeApiServer, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import stat
-    import sys
 
     api.add_many(labdata.lab_objects())
+    from tests.support import fakehelm
+
     bindir = tmp_path / "bin"
-    bindir.mkdir()
-    helm = bindir / "helm"
-    helm.write_text(
-        f"#!{sys.executable}\n"
-        "import json, os, sys\n"
-        "open(os.environ['FAKE_HELM_LOG'], 'w').write(json.dumps(sys.argv[1:]))\n"
-        "print('Release \"f5ingress\" has been upgraded. Happy Helming!', flush=True)\n"
-        "print('STATUS: deployed', flush=True)\n"
-    )
-    helm.chmod(helm.stat().st_mode | stat.S_IXUSR)
+    fakehelm.install(bindir)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_HELM_LOG", str(tmp_path / "helm.json"))
     chart = tmp_path / "f5ingress-5.0.29.tgz"
@@ -118,7 +110,7 @@ def test_notebook_live_runs_helm_streaming(api: FakeApiServer, kubeconfig: Path,
     nb, summary, record = run_notebook(tmp_path, live_params(tmp_path, kubeconfig, chart=str(chart)), monkeypatch)
     assert summary["status"] == "passed", json.dumps(summary["findings"], indent=1)
     assert summary["data"]["result"]["helm"]["ran"] is True
-    argv = json.loads((tmp_path / "helm.json").read_text())
+    argv = json.loads((tmp_path / "helm.json").read_text())["argv"]
     assert argv[:4] == ["upgrade", "--install", "f5ingress", str(chart)]
     shown = json.dumps(outputs_of(nb))  # helm's lines and the TMM wait, in the one updating progress output
     assert "STATUS: deployed" in shown

@@ -32,7 +32,7 @@ from ...params import Lab
 from ...progress import Progress
 from ...results import Findings, combine
 from . import helm, values, verify, vlans
-from .helm import HelmOutcome
+from .helm import HelmOutcome, Uninstall
 from .values import Change, ValuesMerge
 from .verify import TmmResult
 from .vlans import VlanPlan
@@ -60,10 +60,11 @@ class InstallResult:
     vlans: VlanPlan
     helm: HelmOutcome
     tmm: TmmResult
+    removed: Uninstall | None = None
 
     @property
     def parts(self) -> list[Any]:
-        return [self.values, self.vlans, self.helm, self.tmm]
+        return [p for p in (self.values, self.vlans, self.helm, self.tmm, self.removed) if p is not None]
 
     @property
     def findings(self) -> Findings:
@@ -83,7 +84,8 @@ class InstallResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"values_changes": len(self.values.applied), "values_backup": str(self.values.backup or "") or None,
-                "helm": self.helm.to_dict(), "vlans": self.vlans.to_dict(), "tmm": self.tmm.to_dict()}
+                "helm": self.helm.to_dict(), "vlans": self.vlans.to_dict(), "tmm": self.tmm.to_dict(),
+                "teardown": self.removed.to_dict() if self.removed is not None else None}
 
     def files(self) -> dict[str, str | bytes]:
         out: dict[str, str | bytes] = {}
@@ -107,4 +109,5 @@ def run(lab: Lab, target: Target, *, progress: Progress | None = None,
     vlan_plan = vlans.apply(lab, target)
     outcome = helm.install(lab, target.kind, merged, progress=progress, which=which)
     tmm = verify.tmm(lab, target, wait=outcome.ok, progress=progress, timeout=wait_timeout, interval=wait_interval)
-    return InstallResult(merged, vlan_plan, outcome, tmm)
+    removed = helm.uninstall(lab, target.kind, when=lab.install.teardown, which=which)
+    return InstallResult(merged, vlan_plan, outcome, tmm, removed)

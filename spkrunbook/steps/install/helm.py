@@ -63,8 +63,28 @@ def hint_for(stderr: str, release: str = "RELEASE", namespace: str = "NS") -> st
     return "read helm's message above; after fixing the cause, run the step again (upgrade --install is safe to repeat)"
 
 
-def command(lab: Lab, values_files: Sequence[str | os.PathLike[str]], *, chart: str | None = None) -> list[str]:
-    """``helm upgrade --install RELEASE CHART -n NS -f ... --timeout T [--version V]`` as argv."""
+#: helm's flags by major version: v4 renamed --atomic and gave --wait a strategy (kstatus "watcher").
+FLAGS: dict[int, dict[str, list[str]]] = {
+    3: {"wait": ["--wait"], "rollback": ["--atomic"]},
+    4: {"wait": ["--wait=watcher"], "rollback": ["--rollback-on-failure"]},
+}
+PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+
+
+def _cluster_flags(lab: Lab) -> list[str]:
+    out: list[str] = []
+    if lab.target.kind == "live":
+        if lab.target.kubeconfig:
+            out += ["--kubeconfig", str(lab.target.kubeconfig)]
+        if lab.target.context:
+            out += ["--kube-context", lab.target.context]
+    return out
+
+
+def command(lab: Lab, values_files: Sequence[str | os.PathLike[str]], *, chart: str | None = None,
+            major: int = 3) -> list[str]:
+    """``helm upgrade --install RELEASE CHART -n NS -f ... --timeout T [--version V]`` as argv, with the
+    wait and rollback flags of helm ``major`` when the params ask for them."""
     inst = lab.install
     argv = ["helm", "upgrade", "--install", inst.release, chart or inst.chart or CHART_PLACEHOLDER, "-n", lab.tmm.namespace]
     for f in values_files:
@@ -72,12 +92,57 @@ def command(lab: Lab, values_files: Sequence[str | os.PathLike[str]], *, chart: 
     argv += ["--timeout", inst.helm_timeout]
     if inst.chart_version:
         argv += ["--version", inst.chart_version]
-    if lab.target.kind == "live":
-        if lab.target.kubeconfig:
-            argv += ["--kubeconfig", str(lab.target.kubeconfig)]
-        if lab.target.context:
-            argv += ["--kube-context", lab.target.context]
-    return argv
+    flags = FLAGS.get(major, FLAGS[4] if major > 4 else FLAGS[3])
+    if inst.helm_wait:
+        argv += flags["wait"]
+    if inst.rollback_on_failure:
+        argv += flags["rollback"]
+    return argv + _cluster_flags(lab)
+
+
+def _capture(argv: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return subprocess.CompletedProcess(list(argv), 127, "", str(exc))
+
+
+def major_version(helm: str) -> int | None:
+    """3 or 4, from ``helm version --short`` (``v3.16.2+g13654a5``); None when helm does not say."""
+    done = _capture([helm, "version", "--short"], 15)
+    m = re.search(r"\bv(\d+)\.\d+", done.stdout)
+    return int(m.group(1)) if done.returncode == 0 and m else None
+
+
+def release_status(helm: str, lab: Lab) -> dict[str, Any] | None:
+    """``helm status -o json`` of the release (None: no such release); HelmError when helm cannot tell."""
+    import json
+
+    argv = [helm, "status", lab.install.release, "-n", lab.tmm.namespace, "-o", "json", *_cluster_flags(lab)]
+    done = _capture(argv, 60)
+    if done.returncode != 0:
+        if re.search(r"(?i)release: not found", done.stderr):
+            return None
+        tail = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
+        raise HelmError(f"helm status failed with exit code {done.returncode}: {tail[0]}", returncode=done.returncode,
+                        stderr_tail=done.stderr[-2000:], hint=hint_for(done.stderr, lab.install.release, lab.tmm.namespace))
+    try:
+        data = json.loads(done.stdout)
+    except ValueError:
+        raise HelmError("helm status -o json printed something that is not JSON", returncode=0,
+                        hint="check the helm binary on PATH is helm 3 or 4") from None
+    return data if isinstance(data, dict) else None
+
+
+def recovery(status: str, release: str, namespace: str) -> str:
+    """The command that gets a release out of a pending state, chosen by the state."""
+    look = f"`helm history {release} -n {namespace}` shows the revisions"
+    if status == "pending-install":
+        return (f"{look}; nothing was deployed before the interrupted install: `helm uninstall {release} -n "
+                f"{namespace}`, then run the step again (a rollback needs an earlier deployed revision)")
+    return (f"{look}; roll back to the last deployed revision: `helm rollback {release} <revision> -n {namespace}` "
+            "(the newest one marked deployed or superseded), then run the step again")
 
 
 def shell(argv: Sequence[str]) -> str:
@@ -236,6 +301,9 @@ class HelmOutcome:
     error: HelmError | None = None
     script: str = ""  # the command for a person to run, when helm did not run here
     error_lines: list[str] = field(default_factory=list)  # helm's output when it failed, for the record
+    major: int | None = None  # helm's major version, which chose the flags
+    status: str = ""  # the release's status (helm status -o json) after the run, or the pending one found
+    revision: int = 0
 
     @property
     def ran(self) -> bool:
@@ -254,7 +322,8 @@ class HelmOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ran": self.ran, "reason": self.decision.reason, "command": self.command_line,
-                "returncode": (self.error.returncode if self.error else (self.run.returncode if self.run else None))}
+                "returncode": (self.error.returncode if self.error else (self.run.returncode if self.run else None)),
+                "helm_major": self.major, "status": self.status, "revision": self.revision}
 
     def files(self) -> dict[str, str | bytes]:
         if self.script:
@@ -268,7 +337,8 @@ class HelmOutcome:
         if self.error is not None:
             f.add("helm install", "fail", f"exit {self.error.returncode}: {self.error.message}", self.error.hint or "", self.argv[3])
         elif self.run is not None:
-            f.add("helm install", "pass", f"exit 0, {len(self.run.lines)} line(s) of output", subject=self.argv[3])
+            f.add("helm install", "pass", f"exit 0, release {self.status or 'deployed'} at revision {self.revision} "
+                  f"(helm v{self.major}), {len(self.run.lines)} line(s) of output", subject=self.argv[3])
         else:
             f.add("helm install", "skip", self.decision.reason,
                   "run the command in the record (spk-install/helm-command.sh) after filling in masked secrets", self.argv[3])
@@ -313,6 +383,20 @@ def install(lab: Lab, target_kind: str, values: ValuesMerge, *, progress: Progre
         )
         return HelmOutcome(argv, decision, script=script)
     scrub = scrubber or Scrubber(set(values.secrets))
+    helm_bin = decision.helm or "helm"
+    major = major_version(helm_bin) or 3
+    shown = command(lab, ["values.yaml", *extras], major=major)
+    try:
+        before = release_status(helm_bin, lab)
+    except HelmError as exc:
+        return HelmOutcome(shown, decision, error=exc, major=major)
+    state = str(((before or {}).get("info") or {}).get("status", ""))
+    if state in PENDING:  # helm would refuse; say which state and how to recover, and touch nothing
+        rev = (before or {}).get("version", "?")
+        err = HelmError(f"release {lab.install.release} is {state} (revision {rev}): another operation "
+                        "(install/upgrade/rollback) is in progress or was interrupted; nothing was run",
+                        returncode=0, hint=recovery(state, lab.install.release, lab.tmm.namespace))
+        return HelmOutcome(shown, decision, error=err, major=major, status=state)
     tmp = Path(tempfile.mkdtemp(prefix="spkrunbook-helm-"))
     lines: list[str] = []
 
@@ -323,14 +407,97 @@ def install(lab: Lab, target_kind: str, values: ValuesMerge, *, progress: Progre
 
     try:
         values_path = write_private(tmp / "values.yaml", values.merged)
-        argv = command(lab, [str(values_path), *extras])
-        shown = command(lab, ["values.yaml", *extras])
+        argv = command(lab, [str(values_path), *extras], major=major)
+        argv[0] = helm_bin
         try:
             result = run(argv, on_line=sink, scrubber=scrub,
                          timeout=go_duration_seconds(lab.install.helm_timeout) + PROCESS_GRACE,
                          release=lab.install.release, namespace=lab.tmm.namespace)
-            return HelmOutcome(shown, decision, run=result)
         except HelmError as exc:
-            return HelmOutcome(shown, decision, error=exc, error_lines=lines)
+            return HelmOutcome(shown, decision, error=exc, error_lines=lines, major=major)
+        # success is the exit code and the release's own status, never what helm wrote to stderr
+        try:
+            after = release_status(helm_bin, lab)
+        except HelmError as exc:
+            return HelmOutcome(shown, decision, run=result, error=exc, major=major)
+        state = str(((after or {}).get("info") or {}).get("status", "absent"))
+        if state != "deployed":
+            err = HelmError(f"helm exited 0 but release {lab.install.release} is {state}", returncode=0,
+                            hint=recovery(state, lab.install.release, lab.tmm.namespace) if state in PENDING
+                            else f"`helm history {lab.install.release} -n {lab.tmm.namespace}` says why")
+            return HelmOutcome(shown, decision, run=result, error=err, major=major, status=state)
+        return HelmOutcome(shown, decision, run=result, major=major, status=state,
+                           revision=int((after or {}).get("version") or 0))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
+class Uninstall:
+    """The install step's teardown: ``helm uninstall`` of the release, on request only."""
+
+    requested: bool
+    argv: list[str]
+    ran: bool = False
+    outcome: str = ""  # uninstalled | absent | planned | failed | not requested
+    detail: str = ""
+    hint: str = ""
+
+    @property
+    def findings(self) -> Findings:
+        f = Findings("helm uninstall")
+        subject = self.argv[2] if len(self.argv) > 2 else ""
+        if not self.requested:
+            f.add("helm uninstall", "skip", "not requested (install.teardown is false)", subject=subject)
+        elif self.outcome == "failed":
+            f.add("helm uninstall", "fail", self.detail, self.hint, subject)
+        elif self.outcome == "planned":
+            f.add("helm uninstall", "skip", self.detail, f"run it by hand: {shell(self.argv)}", subject)
+        else:
+            f.add("helm uninstall", "pass", f"{self.outcome}: {self.detail}", subject=subject)
+        return f
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.findings.to_frame()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requested": self.requested, "command": shell(self.argv), "ran": self.ran, "outcome": self.outcome,
+                "detail": self.detail}
+
+    def files(self) -> dict[str, str | bytes]:
+        if not self.requested:
+            return {}
+        return {"helm-uninstall.sh": f"#!/bin/sh\n# {self.outcome}: {self.detail}\n{shell(self.argv)}\n"}
+
+    def _repr_html_(self) -> str:
+        if not self.requested:
+            return "<p>Teardown not requested (<code>install.teardown: false</code>): the release stays.</p>"
+        return self.findings._repr_html_() + display.code(shell(self.argv), title="command")
+
+
+def uninstall(lab: Lab, target_kind: str, *, when: bool, which: Callable[[str], str | None] = shutil.which) -> Uninstall:
+    """Uninstall the release when asked (``when``: the params' ``install.teardown``, or a confirmed button).
+
+    Only the release this lab names, in its namespace; on a snapshot it is a plan.
+    A release that is not there is reported as absent, not as a failure.
+    """
+    argv = ["helm", "uninstall", lab.install.release, "-n", lab.tmm.namespace, *_cluster_flags(lab)]
+    if not when:
+        return Uninstall(False, argv, outcome="not requested")
+    decision = decide(lab, target_kind, which=which)
+    if target_kind != "live" or decision.helm is None or not lab.install.run_helm:
+        return Uninstall(True, argv, outcome="planned", detail=decision.reason)
+    helm_bin = decision.helm
+    try:
+        status = release_status(helm_bin, lab)
+    except HelmError as exc:
+        return Uninstall(True, argv, outcome="failed", detail=exc.message, hint=exc.hint or "")
+    if status is None:
+        return Uninstall(True, argv, outcome="absent", detail=f"no release {lab.install.release} in {lab.tmm.namespace}")
+    done = _capture([helm_bin, *argv[1:]], go_duration_seconds(lab.install.helm_timeout) + PROCESS_GRACE)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+        return Uninstall(True, argv, ran=True, outcome="failed", detail=f"exit {done.returncode}: {tail}",
+                         hint=hint_for(done.stderr, lab.install.release, lab.tmm.namespace))
+    return Uninstall(True, argv, ran=True, outcome="uninstalled",
+                     detail=f"release {lab.install.release} (revision {status.get('version', '?')}) removed")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,7 +15,7 @@ from spkrunbook.cluster.snapshot import SnapshotTarget
 from spkrunbook.errors import HelmError
 from spkrunbook import progress
 from spkrunbook.steps.install import helm, values
-from tests.support import FakeApiServer, labdata
+from tests.support import FakeApiServer, fakehelm, labdata
 from tests.support import paths
 from tests.support.paths import DEMO_DIR, DEMO_PARAMS
 
@@ -25,37 +23,13 @@ ROOT = paths.ROOT
 DEMO = DEMO_PARAMS
 PASSWORD = "registry-pw-DO-NOT-LEAK-42"
 
-FAKE_HELM = """\
-#!{python}
-import json, os, sys, time
-log = os.environ["FAKE_HELM_LOG"]
-argv = sys.argv[1:]
-values = []
-for i, a in enumerate(argv):
-    if a == "-f":
-        p = argv[i + 1]
-        values.append({{"path": p, "text": open(p).read(), "mode": oct(os.stat(p).st_mode & 0o777)}})
-with open(log, "w") as fh:
-    json.dump({{"argv": argv, "values": values}}, fh)
-print("Release \\"f5ingress\\" does not exist. Installing it now.", flush=True)
-print("NAME: f5ingress", flush=True)
-print("using password " + os.environ.get("FAKE_HELM_ECHO", "nothing"), flush=True)
-rc = int(os.environ.get("FAKE_HELM_RC", "0"))
-if rc:
-    print("Error: INSTALLATION FAILED: Kubernetes cluster unreachable: connection refused", file=sys.stderr, flush=True)
-print("STATUS: deployed", flush=True)
-sys.exit(rc)
-"""
 
 
 @pytest.fixture
 def fake_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A ``helm`` on PATH that logs its argv and the values files it was given."""
     bindir = tmp_path / "bin"
-    bindir.mkdir()
-    exe = bindir / "helm"
-    exe.write_text(FAKE_HELM.format(python=sys.executable))
-    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    fakehelm.install(bindir)
     log = tmp_path / "helm-log.json"
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_HELM_LOG", str(log))
@@ -142,7 +116,7 @@ def test_run_output_is_scrubbed(fake_helm: Path, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setenv("FAKE_HELM_ECHO", PASSWORD)
     seen: list[str] = []
-    result = helm.run(["helm", "version"], on_line=seen.append, scrubber=Scrubber({PASSWORD}))
+    result = helm.run(["helm", "upgrade", "--install", "f5ingress", "chart.tgz"], on_line=seen.append, scrubber=Scrubber({PASSWORD}))
     assert PASSWORD not in result.output and PASSWORD not in "".join(seen)
     assert "using password ***" in seen
 
@@ -240,5 +214,73 @@ def test_install_run_is_the_whole_step_on_a_snapshot(tmp_path: Path, fake_helm: 
     result = install.run(lab, SnapshotTarget(lab.target.snapshot))
     assert result.ok and not result.helm.ran and not fake_helm.exists()
     assert [p.findings.title for p in result.parts] == ["SPK values", "F5SPKVlan CRs", "helm upgrade --install",
-                                                        "TMM verification"]
+                                                        "TMM verification", "helm uninstall"]
+    assert result.removed is not None and not result.removed.requested
     assert {"values.yaml", "values.diff", "f5spkvlans.yaml", "helm-command.sh", "tmm-verification.json"} <= set(result.files())
+
+
+# -- helm 3 / helm 4, the release's own status, teardown ------------------------------------------------------
+
+def live_lab(tmp_path: Path, **install_over: Any) -> params.Lab:
+    kc = tmp_path / "kc"
+    kc.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    data = lab_data(chart=str(tmp_path / "f5ingress.tgz"), **install_over)
+    data["target"] = {"kind": "live", "kubeconfig": str(kc)}
+    return params.parse(data)
+
+
+@pytest.mark.parametrize(("major", "wait", "rollback"), [(3, "--wait", "--atomic"), (4, "--wait=watcher", "--rollback-on-failure")])
+def test_helm_version_decides_the_flags(fake_helm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        major: int, wait: str, rollback: str) -> None:
+    monkeypatch.setenv("FAKE_HELM_MAJOR", str(major))
+    lab = live_lab(tmp_path, helm_wait=True, rollback_on_failure=True)
+    outcome = helm.install(lab, "live", values.prepare(lab))
+    assert outcome.ok and outcome.major == major and outcome.status == "deployed" and outcome.revision == 1
+    argv = json.loads(fake_helm.read_text())["argv"]
+    assert wait in argv and rollback in argv
+    other = {3: ("--wait=watcher", "--rollback-on-failure"), 4: ("--atomic",)}[major]
+    assert not set(other) & set(argv)
+    assert f"helm v{major}" in outcome.findings.rows[0].evidence
+    plain = helm.command(live_lab(tmp_path), ["v.yaml"], major=major)
+    assert not {"--wait", "--wait=watcher", "--atomic", "--rollback-on-failure"} & set(plain)
+
+
+@pytest.mark.parametrize(("state", "recover"), [("pending-install", "helm uninstall f5ingress -n default"),
+                                                ("pending-upgrade", "helm rollback f5ingress <revision> -n default")])
+def test_a_pending_release_is_reported_with_its_recovery_and_not_touched(fake_helm: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        state: str, recover: str) -> None:
+    monkeypatch.setenv("FAKE_HELM_STATUS", state)
+    lab = live_lab(tmp_path)
+    outcome = helm.install(lab, "live", values.prepare(lab))
+    assert not outcome.ok and outcome.status == state
+    assert not fake_helm.exists(), "no upgrade was run on a pending release"
+    (row,) = outcome.findings.rows
+    assert row.status == "fail" and state in row.evidence and recover in row.action
+    assert "helm history f5ingress -n default" in row.action
+
+
+def test_exit_0_with_a_release_that_is_not_deployed_fails(fake_helm: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Success is the exit code AND the release's status: helm 0 with a "failed" release is a failure."""
+    monkeypatch.setenv("FAKE_HELM_STATUS", "failed")
+    lab = live_lab(tmp_path)
+    outcome = helm.install(lab, "live", values.prepare(lab))
+    assert fake_helm.exists(), "the upgrade ran (failed is not a pending state)"
+    assert not outcome.ok and outcome.error is not None
+    assert "exited 0 but release f5ingress is failed" in outcome.error.message
+    assert "helm history f5ingress -n default" in (outcome.error.hint or "")
+
+
+def test_teardown_uninstalls_only_when_asked(fake_helm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab = live_lab(tmp_path)
+    assert helm.uninstall(lab, "live", when=False).findings.rows[0].status == "skip"
+    absent = helm.uninstall(lab, "live", when=True)
+    assert absent.outcome == "absent" and absent.findings.ok
+    helm.install(lab, "live", values.prepare(lab))
+    gone = helm.uninstall(lab, "live", when=True)
+    assert gone.outcome == "uninstalled" and gone.ran and "revision 1" in gone.detail
+    assert helm.uninstall(lab, "live", when=True).outcome == "absent", "the release is gone"
+    planned = helm.uninstall(lab, "snapshot", when=True)
+    assert planned.outcome == "planned" and not planned.ran
+    assert "helm uninstall f5ingress -n default" in planned.findings.rows[0].action
