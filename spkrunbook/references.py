@@ -80,6 +80,7 @@ BY_CHECK: dict[str, str] = {
     "requests == limits": TMM_RESOURCES,
     "user value overridden": SPK_INSTALL,
     "PAL_CPU_SET": TMM_MAPRES_CRASH,
+    "TMM placement": TMM_RESOURCES,
     "helm install": HELM_UPGRADE,
     "helm release": HELM_STUCK,
     "TMM pods": SPK_INSTALL,

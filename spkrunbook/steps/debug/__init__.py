@@ -22,9 +22,10 @@ import pandas as pd
 
 from ... import display
 from ...cluster.base import Target
+from ...errors import SpkRunbookError
 from ...params import Lab
 from ...progress import Progress
-from ...results import Findings
+from ...results import CheckResult, Findings
 from . import parsers, sidecar
 from .captures import (
     CaptureProgress,
@@ -168,7 +169,48 @@ def findings(lab: Lab, att: Attachments | None, routes: OvnRoutes | None,
         f.add("TCP retransmissions", "warn" if xr > xt else "pass",
               f"{t['retransmissions']} retransmitted of {t['tcp_data_segments']} data segments ({xr:.1%}; threshold {xt:.1%})",
               "packet loss on this path: check the macvlan master NIC, promiscuous mode and MTU" if xr > xt else "", subject)
+    if att is not None and caps:
+        f.extend(promiscuous_rows(lab, att, caps))
     return f
+
+
+def promiscuous_rows(lab: Lab, att: Attachments, caps: list[CaptureResult]) -> list[CheckResult]:
+    """Promiscuous mode verified, not assumed: frames addressed to each macvlan interface's own MAC,
+    seen in a capture of that interface, came through the master and the switch beyond it."""
+    from ...capture.l2 import mac_counts
+
+    rows = []
+    for p in att.pods:
+        for role, network, _tmm_if in p.expected:
+            a = p.attachment_for(network)
+            if a is None or not a.get("mac"):
+                continue
+            mac, ifname = str(a["mac"]).lower(), a["interface"]
+            master = getattr(lab.networks, role).master
+            for c in caps:
+                if c.interface != ifname or not c.ok or not c.data:
+                    continue
+                try:
+                    to_mac, from_mac = mac_counts(c.data)
+                except SpkRunbookError:
+                    continue
+                subject = f"{p.pod} {ifname} ({mac})"
+                if to_mac[mac]:
+                    rows.append(CheckResult("promiscuous works", "pass",
+                                            f"{to_mac[mac]} frame(s) to {mac} arrived on {ifname} through {master} "
+                                            f"({from_mac[mac]} sent from it): the network delivers the macvlan MAC",
+                                            subject=subject))
+                elif from_mac[mac]:
+                    rows.append(CheckResult("promiscuous works", "fail",
+                                            f"{from_mac[mac]} frame(s) sent from {mac} on {ifname}, none came back to it "
+                                            f"in {c.name}: frames to a MAC the {master} port did not learn are dropped",
+                                            f"allow promiscuous mode and forged transmits on {master}'s port group "
+                                            "(or MAC learning), or use a NIC the hypervisor does not filter", subject))
+                else:
+                    rows.append(CheckResult("promiscuous works", "skip",
+                                            f"no frame to or from {mac} in {c.name}", "capture while TMM has traffic",
+                                            subject))
+    return rows
 
 
 @dataclass

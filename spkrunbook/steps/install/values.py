@@ -790,6 +790,34 @@ def check(values: Mapping[str, Any], lab: Lab, *, cni_networks: str | None = Non
     else:
         f.add("NADs in order", "fail", f"{cni!r}, expected {ov.cni_networks!r}", "set tmm.cniNetworks to the NADs in interface order", subject="tmm.cniNetworks")
     f.extend(check_resources(tmm.get("resources") or {}).rows)
+    f.extend(check_placement(tmm, lab).rows)
+    return f
+
+
+def check_placement(tmm: Mapping[str, Any], lab: Lab) -> Findings:
+    """The nodes the chart will schedule TMM on (``tmm.nodeSelector`` in the values) are the nodes the
+    prerequisites and NAD checks looked at (``tmm.node_selector`` in the params)."""
+    f = Findings("TMM placement")
+    sel = tmm.get("nodeSelector")
+    ours = dict(lab.tmm.node_selector)
+    if tmm.get("affinity"):
+        f.add("TMM placement", "warn", "the values set tmm.affinity: the checks only follow tmm.node_selector",
+              "make tmm.node_selector in the params select the same nodes the affinity allows", subject="tmm.affinity")
+    if sel is None:
+        f.add("TMM placement", "pass" if not ours or ours == {"node-role.kubernetes.io/worker": ""} else "warn",
+              f"the values set no tmm.nodeSelector; the checks looked at nodes matching {lab.tmm.selector_string() or 'all'}",
+              "" if not ours or ours == {"node-role.kubernetes.io/worker": ""}
+              else f"set tmm.nodeSelector to {ours} in the values, or the chart may place TMM elsewhere",
+              subject="tmm.nodeSelector")
+        return f
+    theirs = {str(k): "" if v is None else str(v) for k, v in dict(sel).items()} if isinstance(sel, Mapping) else None
+    if theirs == ours:
+        f.add("TMM placement", "pass", f"tmm.nodeSelector {theirs} is the params' tmm.node_selector",
+              subject="tmm.nodeSelector")
+    else:
+        f.add("TMM placement", "fail", f"the chart schedules TMM by tmm.nodeSelector {theirs}, but the masters and "
+              f"hugepages were checked on nodes matching {ours}: TMM could land where the NICs were never checked",
+              "make tmm.node_selector in the params equal the values' tmm.nodeSelector", subject="tmm.nodeSelector")
     return f
 
 

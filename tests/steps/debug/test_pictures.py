@@ -55,3 +55,26 @@ def test_retransmissions_and_duplicate_acks_are_tsharks(result: debug.DebugResul
             out = subprocess.run(["tshark", "-r", path, "-Y", f"tcp.analysis.{kind}", "-T", "fields", "-e",
                                   "frame.number"], capture_output=True, text=True, check=True).stdout
             assert t[key] == len(out.split()), (c.name, kind)
+
+
+def test_promiscuous_mode_is_verified_from_the_frames_to_the_macvlan_mac(result: debug.DebugResult) -> None:
+    rows = [r for r in result.findings if r.check == "promiscuous works"]
+    assert [(r.status, r.subject.split()[1]) for r in rows] == [("pass", "net1"), ("pass", "net2")]
+    assert "7e:12:9c:4a:01:b1" in rows[0].evidence and "ens224" in rows[0].evidence
+
+
+@pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is not installed (bootstrap.sh test installs it)")
+def test_frames_only_from_the_macvlan_mac_fail_with_the_port_group_settings(result: debug.DebugResult, tmp_path) -> None:
+    """A capture where TMM sends but nothing comes back to its MAC: what a port group without
+    promiscuous mode / forged transmits does."""
+    from spkrunbook.steps.debug.captures import analyse_file
+
+    src = next(c for c in result.captures if c.interface == "net1").source.removeprefix("file ")
+    out = tmp_path / "one-way.pcap"
+    subprocess.run(["tcpdump", "-r", src, "-w", str(out), "ether", "src", "7e:12:9c:4a:01:b1"], check=True,
+                   capture_output=True)
+    cap = analyse_file(out, interface="net1")
+    lab = params.load(bundle.demo_params())
+    (row,) = [r for r in debug.promiscuous_rows(lab, result.attachments, [cap])]
+    assert row.status == "fail" and "none came back" in row.evidence
+    assert "forged transmits" in row.action and "ens224" in row.action

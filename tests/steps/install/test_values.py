@@ -366,3 +366,18 @@ def test_pal_cpu_set_is_checked_against_the_tmm_cpu_count_before_install(pal: st
     assert f.ok, "the rule is unconfirmed: a mismatch warns, never fails"
     if status == "warn":
         assert "mapres" in row.evidence and f"exactly {cpu} CPU" in row.action
+
+
+@pytest.mark.parametrize(("values_text", "status"), [
+    ("", "pass"),
+    ("tmm:\n  nodeSelector:\n    node-role.kubernetes.io/worker: ''\n", "pass"),
+    ("tmm:\n  nodeSelector:\n    spk: tmm\n", "fail"),
+])
+def test_tmm_placement_in_the_values_matches_the_nodes_the_checks_looked_at(values_text: str, status: str) -> None:
+    lab = make_lab()
+    m = values.merge(values_text or None, lab)
+    f = values.check(values.effective(m.merged), lab)
+    (row,) = [r for r in f.rows if r.check == "TMM placement"]
+    assert row.status == status, row
+    if status == "fail":
+        assert "spk" in row.evidence and "node_selector" in row.action
