@@ -28,7 +28,8 @@ def _frames(data: bytes) -> Iterator[tuple[int, memoryview]]:
             pos += 16 + incl
         return
     if len(data) >= 12 and data[:4] == b"\x0a\x0d\x0d\x0a":
-        pos, e, links = 0, "<", []
+        pos, e = 0, "<"
+        links: list[int] = []
         while pos + 12 <= len(data):
             if data[pos:pos + 4] == b"\x0a\x0d\x0d\x0a":
                 e, links = ("<" if data[pos + 8:pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"), []
