@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 #: What library functions accept as ``progress``: a Progress, or None for silence.
-ProgressLike = "Progress | None"
 
 
 def _in_notebook() -> bool:

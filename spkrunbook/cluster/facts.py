@@ -85,12 +85,6 @@ def network_status(pod: Obj) -> list[dict[str, Any]] | None:
     return None
 
 
-def network_status_key(pod: Obj) -> str | None:
-    """Which annotation ``network_status`` read (None when neither)."""
-    ann = (pod.get("metadata") or {}).get("annotations") or {}
-    return next((k for k in (NETWORK_STATUS, NETWORK_STATUS_LEGACY) if k in ann), None)
-
-
 def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
     """A ``LabelSelector`` (matchLabels + matchExpressions) against labels; an empty selector matches nothing."""
     if not selector:
