@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-#: What library functions accept as ``progress``: a Progress, or None for silence.
-
 
 def _in_notebook() -> bool:
     try:
