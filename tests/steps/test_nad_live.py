@@ -354,6 +354,8 @@ def test_notebook_applies_and_tears_down_on_a_live_target(api, kubeconfig, tmp_p
 def test_a_create_whose_response_was_lost_is_read_back_and_recorded_as_created(api, kubeconfig):
     """The server carried out the POST but answered after the client's timeout: the record says what
     the cluster shows (created, response lost), never failed-and-present."""
+    if not isinstance(api, FakeApiServer):
+        pytest.skip("a late answer is injected by the stand-in; the real server answers on time")
     seed(api, nads=False)
     lab = make_lab(kubeconfig)
     slow = LiveTarget.from_kubeconfig(kubeconfig, retries=0, request_timeout=0.5)
