@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 from tests.support import FakeApiServer
+
+if TYPE_CHECKING:
+    from tests.support.realcluster import RealApi, RealCluster
 
 #: The bearer token the ``api`` fixture requires (also ``api.token``); tests assert it never leaks.
 FAKE_TOKEN = "sha256~fake-token-DO-NOT-LEAK-1234567890"
@@ -24,3 +27,35 @@ def api() -> Iterator[FakeApiServer]:
 def kubeconfig(api: FakeApiServer, tmp_path: Path) -> Path:
     """Path of a kubeconfig for ``api`` (context ``fake-lab``, user ``lab-admin``, token ``api.token``)."""
     return api.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+# -- the real control plane (marker ``apiserver``) ------------------------------------------------
+@pytest.fixture(scope="session")
+def real_cluster() -> Iterator["RealCluster"]:
+    """etcd + kube-apiserver (+ controller-manager, scheduler) from scripts/build_k8s.sh, seeded from the demo
+    snapshot; once per session. Skips with the reason when the binaries are not built, except under CI=true."""
+    import os
+
+    from tests.support import realcluster
+    from tests.support.paths import DEMO_DIR
+
+    try:
+        bins = realcluster.binaries()
+    except realcluster.NotBuilt as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the apiserver tier: {exc}")
+        pytest.skip(str(exc))
+    with realcluster.RealCluster(bins) as cluster:
+        cluster.seed_from_snapshot(DEMO_DIR / "snapshot")
+        yield cluster
+
+
+@pytest.fixture
+def real_api(real_cluster: "RealCluster") -> "RealApi":
+    """The stand-in's surface over the session's real cluster; NADs, VLANs and workloads of earlier tests wiped."""
+    from tests.support.realcluster import RealApi
+
+    api = RealApi(real_cluster)
+    api.wipe()
+    api.reset_requests()
+    return api
