@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -31,7 +32,7 @@ def kubeconfig(api: FakeApiServer, tmp_path: Path) -> Path:
 
 # -- the real control plane (marker ``apiserver``) ------------------------------------------------
 @pytest.fixture(scope="session")
-def real_cluster() -> Iterator["RealCluster"]:
+def real_cluster() -> Iterator[RealCluster]:
     """etcd + kube-apiserver (+ controller-manager, scheduler) from scripts/build_k8s.sh, seeded from the demo
     snapshot; once per session. Skips with the reason when the binaries are not built, except under CI=true."""
     import os
@@ -51,11 +52,27 @@ def real_cluster() -> Iterator["RealCluster"]:
 
 
 @pytest.fixture
-def real_api(real_cluster: "RealCluster") -> "RealApi":
-    """The stand-in's surface over the session's real cluster; NADs, VLANs and workloads of earlier tests wiped."""
+def real_api(real_cluster: RealCluster) -> Iterator[RealApi]:
+    """The stand-in's surface over the session's real cluster; NADs, VLANs and workloads of earlier tests
+    wiped before, cluster-scoped objects the test changed put back after."""
     from tests.support.realcluster import RealApi
 
     api = RealApi(real_cluster)
     api.wipe()
     api.reset_requests()
-    return api
+    yield api
+    api.restore()
+
+
+def both_servers(request: pytest.FixtureRequest) -> Iterator[FakeApiServer | RealApi]:
+    """Body of a module's ``api`` fixture parametrized over the stand-in and the real server
+    (``params=SERVERS``): the same test runs against both."""
+    if request.param == "stand-in":
+        with FakeApiServer(token=FAKE_TOKEN) as server:
+            yield server
+    else:
+        yield request.getfixturevalue("real_api")
+
+
+#: ``@pytest.fixture(params=SERVERS)`` for ``both_servers``; the real one carries the marker ``apiserver``.
+SERVERS = ["stand-in", pytest.param("real", marks=pytest.mark.apiserver)]

@@ -7,10 +7,10 @@ differently, the stand-in was fixed (see the notes in ``tests/support/apiserver.
 
 from __future__ import annotations
 
-import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -35,9 +35,10 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ruamel.yaml import YAML
 
@@ -294,9 +295,16 @@ class RealCluster:
         kc = str(self.kubeconfig(FIXTURE))
         self._spawn("kube-controller-manager", [
             str(self.bins.controller_manager), "--kubeconfig", kc, "--leader-elect=false", "--secure-port=0",
-            "--controllers", "deployment,replicaset,garbage-collector", "--use-service-account-credentials=false"])
+            # No garbage collector: it would delete the seeded TMM pod, whose owner ReplicaSet only exists
+            # in the snapshot it came from (RealApi.wipe deletes what the tests make, children included).
+            "--controllers", "deployment-controller,replicaset-controller",
+            "--use-service-account-credentials=false"])
         self._spawn("kube-scheduler", [str(self.bins.scheduler), "--kubeconfig", kc, "--leader-elect=false",
                                        "--secure-port=0"])
+        time.sleep(1.0)  # neither serves a health endpoint here (--secure-port=0): a bad flag shows as an early exit
+        for name in ("kube-controller-manager", "kube-scheduler"):
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.procs[name].returncode}:\n{self.log(name)}")
 
     # -- clients ------------------------------------------------------------------------------------
     def kubeconfig(self, user: str = ADMIN, path: Path | None = None, *, context: str = "real-lab",
@@ -356,7 +364,7 @@ class RealCluster:
         for crd in crds:
             spec = crd["spec"]
             for v in spec["versions"]:
-                if not v.get("served") or (spec.get("conversion") or {}).get("strategy") == "Webhook" and not v.get("storage"):
+                if not v.get("served") or ((spec.get("conversion") or {}).get("strategy") == "Webhook" and not v.get("storage")):
                     continue
                 res = Resource(spec["group"], v["name"], spec["names"]["plural"], spec["scope"] == "Namespaced", spec["names"]["kind"])
                 while True:
@@ -394,7 +402,20 @@ class RealCluster:
                                  name=body["metadata"]["name"], namespace=ns, verb="update")
             except ResourceMissing:
                 pass  # no status subresource: the status went in with the object
+        if res.plural == "nodes":
+            out = self._untaint_ready_node(out)
         return out
+
+    def _untaint_ready_node(self, node: Obj) -> Obj:
+        """The real server's TaintNodesByCondition admission taints every new node ``not-ready``; the node
+        lifecycle controller lifts it once the kubelet reports Ready. There is no kubelet (and that controller
+        would then mark the node unreachable), so for a node whose status says Ready the fixture lifts it."""
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in (node.get("status") or {}).get("conditions") or [])
+        taints = (node.get("spec") or {}).get("taints") or []
+        keep = [t for t in taints if t.get("key") != "node.kubernetes.io/not-ready"]
+        if not ready or keep == taints:
+            return node
+        return self.admin.patch("nodes", node["metadata"]["name"], {"spec": {"taints": keep or None}})
 
     def ensure_namespace(self, ns: str) -> None:
         if ns in ("default", "kube-system", "kube-public"):
@@ -427,7 +448,7 @@ class RealCluster:
         snap = SnapshotTarget(path)
         objs = []
         for res in RESOURCES.values():
-            if res.plural in ("customresourcedefinitions", "pods", "events") or res.plural == "nodenetworkstates" and res.version == "v1":
+            if res.plural in ("customresourcedefinitions", "pods", "events") or (res.plural == "nodenetworkstates" and res.version == "v1"):
                 continue
             for obj in snap.list(res):
                 obj.setdefault("apiVersion", res.api_version)
@@ -502,6 +523,7 @@ class RealApi:
         self.cluster = cluster
         self.token = cluster.tokens[ADMIN]
         self._mark = cluster.audit_mark()
+        self._touched: set[tuple[Resource, str]] = set()  # cluster-scoped objects a test changed: restored after it
 
     @property
     def url(self) -> str:
@@ -526,10 +548,37 @@ class RealApi:
     def add(self, obj: Obj, res: Any = None) -> Obj:
         if obj.get("kind") == "CustomResourceDefinition":
             return obj  # the real CRDs are installed already
+        r = resource_for(obj)
+        if not r.namespaced and r.plural != "namespaces":
+            self._touched.add((r, obj["metadata"]["name"]))
         return self.cluster.put(obj)
 
     def add_many(self, objs: Iterable[Obj]) -> int:
-        return self.cluster.seed(objs)
+        n = 0
+        for obj in objs:
+            self.add(obj)
+            n += 1
+        return n
+
+    def restore(self) -> None:
+        """Put back the demo snapshot's version of every cluster-scoped object this test changed."""
+        if not self._touched:
+            return
+        from spkrunbook.cluster.snapshot import SnapshotTarget
+
+        from .paths import DEMO_DIR
+
+        snap = SnapshotTarget(DEMO_DIR / "snapshot")
+        for res, name in sorted(self._touched, key=lambda t: (t[0].plural, t[1])):
+            try:
+                original = snap.get(res, name)
+            except ClusterError:
+                self.remove(res, name)
+                continue
+            original.setdefault("apiVersion", res.api_version)
+            original.setdefault("kind", res.kind)
+            self.cluster.put(original)
+        self._touched.clear()
 
     def seed_from_snapshot(self, path: str | Path) -> int:
         return self.cluster.seed_from_snapshot(path)
