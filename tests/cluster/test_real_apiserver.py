@@ -17,7 +17,7 @@ import pytest
 from spkrunbook import params
 from spkrunbook.cluster.base import F5_VLAN_CRD, NAD_CRD
 from spkrunbook.cluster.live import LiveTarget
-from spkrunbook.errors import Forbidden, Invalid, ParameterError
+from spkrunbook.errors import Forbidden, Invalid, ParameterError, ResourceMissing
 from spkrunbook.steps import nad, prereqs
 from spkrunbook.steps.install import vlans
 from tests.support.paths import DEMO_PARAMS
@@ -205,3 +205,19 @@ def test_a_read_only_user_is_told_verb_resource_and_what_to_grant(real_api: Real
         vres = vlans.apply(lab, reader)
         verr = vres.result.changes[0].error
         assert isinstance(verr, Forbidden) and "f5-spk-vlans" in verr.hint and "k8s.f5net.com" in verr.hint
+
+
+def test_a_missing_nad_crd_is_a_clear_error(real_api: RealApi, real_cluster: RealCluster, admin_kc: Path,
+                                            target: LiveTarget) -> None:
+    real_cluster.kubectl("delete", "crd", NAD_CRD, "--wait=true")
+    try:
+        lab = lab_for(admin_kc)
+        with pytest.raises(ResourceMissing, match=NAD_CRD) as exc:
+            nad.apply(lab, target)
+        assert "Multus" in str(exc.value) and "oc get crd" in str(exc.value)
+        assert [r for r in real_api.requests if r.method != "GET"] == []
+        # the whole API is gone: a read of a NAD is the real server's plain-text 404, named as a missing CRD
+        with pytest.raises(ResourceMissing, match="is not installed"):
+            target.get("network-attachment-definitions", "macvlan-internal", "default")
+    finally:
+        real_cluster.install_crds()

@@ -271,7 +271,7 @@ def test_verify_reads_back_live(api, kubeconfig, target):
 
 def test_missing_nad_crd_is_a_clear_error(api, kubeconfig, target):
     if isinstance(api, RealApi):
-        pytest.skip("the real cluster of the session has the NAD CRD installed; removing it is test_real_apiserver's job")
+        pytest.skip("the real cluster of the session has the NAD CRD installed; test_real_apiserver deletes it for real")
     seed(api, "no-nad-crd")
     lab = make_lab(kubeconfig)
     with pytest.raises(ResourceMissing, match="network-attachment-definitions.k8s.cni.cncf.io") as exc:
