@@ -33,6 +33,25 @@ What it speaks (pure stdlib, one thread per connection):
 
 Left out on purpose: watch, pagination (``limit``/``continue``), server-side
 apply semantics, admission, RBAC beyond one bearer token and ``fail_next``.
+
+Why it is kept beside the real server (``tests/support/realcluster.py``, marker
+``apiserver``): it answers what the real one cannot here, with no kubelet and no
+faults on demand: ``pods/exec`` (the debug step), ``nodes/<n>/proxy/configz``,
+pods that start by themselves, and injected failures (``fail_next``: 429/5xx with
+``Retry-After``, a 409 at a chosen moment). It runs in every test run in
+milliseconds. Every live test that needs none of that runs against both servers
+(``tests/conftest.py``: ``SERVERS``/``both_servers``); where they disagreed the real
+server was right and this one was changed to answer like it:
+
+- a pod's ``status.qosClass`` is computed from its resources at creation and a
+  status write that changes it is refused (422, field is immutable);
+- a POST whose ``metadata.resourceVersion`` is set is answered 500
+  ``resourceVersion should not be set on objects to be created``.
+
+Things it still does differently, which no test relies on: it keeps unknown
+fields of a custom resource (the real server prunes them by the CRD's schema), it
+does not validate against a CRD's schema at all, and new nodes are not tainted
+``node.kubernetes.io/not-ready``.
 """
 
 from __future__ import annotations
