@@ -281,9 +281,11 @@ class VlanParams(_Model):
     def _v6(cls, v: list[str]) -> list[str]:
         for a in v:
             try:
-                ipaddress.IPv6Address(a)
+                ip = ipaddress.IPv6Address(a)
             except ValueError:
                 raise PydanticCustomError("ip", f"{a!r} is not an IPv6 address") from None
+            if ip.scope_id is not None:  # Python accepts fe80::1%eth0; the F5SPKVlan's format: ipv6 does not
+                raise PydanticCustomError("ip", f"{a!r} has a scope id (%{ip.scope_id}); a self IP is written without one")
         return v
 
 

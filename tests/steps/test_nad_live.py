@@ -1,4 +1,5 @@
-"""spkrunbook.steps.nad against a live target: the real ``kubernetes`` client talking HTTP to the stand-in API server.
+"""spkrunbook.steps.nad against a live target: the real ``kubernetes`` client talking HTTP to the stand-in
+API server and, parametrized (``api`` fixture), to the real kube-apiserver of the ``apiserver`` tier.
 
 Nothing is patched. Concurrent writers are simulated by a second LiveTarget that
 writes through the same HTTP API between our read and our write.
@@ -7,18 +8,20 @@ writes through the same HTTP API between our read and our write.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from spkrunbook import params
-from spkrunbook.steps import nad
 from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.errors import ApplyRefused, Conflict, ResourceMissing
-from tests.support import FakeApiServer, labdata
+from spkrunbook.steps import nad
+from tests.conftest import SERVERS, both_servers
+from tests.support import FakeApiServer, labdata, paths
 from tests.support.paths import DEMO_DIR, DEMO_PARAMS
-from tests.support import paths
+from tests.support.realcluster import RealApi
 
 NAD = nad.NAD
 
@@ -43,6 +46,12 @@ def seed(api: FakeApiServer, variant: str = "ok", *, nads: bool = True) -> None:
         if obj.get("kind") == "NetworkAttachmentDefinition" and not nads:
             continue
         api.add(obj)
+
+
+@pytest.fixture(params=SERVERS)
+def api(request: pytest.FixtureRequest) -> Iterator[FakeApiServer | RealApi]:
+    """Every test here runs against the stand-in and against the real API server."""
+    yield from both_servers(request)
 
 
 @pytest.fixture
@@ -261,6 +270,8 @@ def test_verify_reads_back_live(api, kubeconfig, target):
 
 
 def test_missing_nad_crd_is_a_clear_error(api, kubeconfig, target):
+    if isinstance(api, RealApi):
+        pytest.skip("the real cluster of the session has the NAD CRD installed; test_real_apiserver deletes it for real")
     seed(api, "no-nad-crd")
     lab = make_lab(kubeconfig)
     with pytest.raises(ResourceMissing, match="network-attachment-definitions.k8s.cni.cncf.io") as exc:

@@ -33,6 +33,25 @@ What it speaks (pure stdlib, one thread per connection):
 
 Left out on purpose: watch, pagination (``limit``/``continue``), server-side
 apply semantics, admission, RBAC beyond one bearer token and ``fail_next``.
+
+Why it is kept beside the real server (``tests/support/realcluster.py``, marker
+``apiserver``): it answers what the real one cannot here, with no kubelet and no
+faults on demand: ``pods/exec`` (the debug step), ``nodes/<n>/proxy/configz``,
+pods that start by themselves, and injected failures (``fail_next``: 429/5xx with
+``Retry-After``, a 409 at a chosen moment). It runs in every test run in
+milliseconds. Every live test that needs none of that runs against both servers
+(``tests/conftest.py``: ``SERVERS``/``both_servers``); where they disagreed the real
+server was right and this one was changed to answer like it:
+
+- a pod's ``status.qosClass`` is computed from its resources at creation and a
+  status write that changes it is refused (422, field is immutable);
+- a POST whose ``metadata.resourceVersion`` is set is answered 500
+  ``resourceVersion should not be set on objects to be created``.
+
+Things it still does differently, which no test relies on: it keeps unknown
+fields of a custom resource (the real server prunes them by the CRD's schema), it
+does not validate against a CRD's schema at all, and new nodes are not tainted
+``node.kubernetes.io/not-ready``.
 """
 
 from __future__ import annotations
@@ -48,10 +67,11 @@ import struct
 import threading
 import time
 import uuid
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Generator, Iterable, Iterator, NamedTuple, Union
+from typing import Any, NamedTuple, Union
 from urllib.parse import parse_qs, urlsplit
 
 from spkrunbook.cluster.base import RESOURCES, Obj, Resource, field_selector_matches, label_selector_matches
@@ -237,6 +257,29 @@ def _json_patch(doc: Any, ops: list[dict]) -> Any:
     return doc
 
 
+def pod_qos_class(spec: Obj) -> str:
+    """The QoS class the real API server computes when a pod is created (cpu and memory only; hugepages
+    do not count): no request or limit anywhere is BestEffort; limits for both in every container, with
+    requests equal to them (or unset), Guaranteed; anything else Burstable."""
+    from kubernetes.utils import parse_quantity
+
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    any_set, guaranteed = False, bool(containers)
+    for c in containers:
+        res = c.get("resources") or {}
+        req = {k: v for k, v in (res.get("requests") or {}).items() if k in ("cpu", "memory")}
+        lim = {k: v for k, v in (res.get("limits") or {}).items() if k in ("cpu", "memory")}
+        any_set = any_set or bool(req or lim)
+        if set(lim) != {"cpu", "memory"}:
+            guaranteed = False
+        for k, v in req.items():
+            if k not in lim or parse_quantity(v) != parse_quantity(lim[k]):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
 class FakeApiServer:
     """The stand-in API server: start it, seed it, point the real client at ``url``."""
 
@@ -274,7 +317,7 @@ class FakeApiServer:
             self.register(res)
 
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self) -> "FakeApiServer":
+    def start(self) -> FakeApiServer:
         """Bind 127.0.0.1 on a free port and serve in a daemon thread."""
         if self._httpd is not None:
             return self
@@ -301,7 +344,7 @@ class FakeApiServer:
         self._httpd = None
         self._thread = None
 
-    def __enter__(self) -> "FakeApiServer":
+    def __enter__(self) -> FakeApiServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -320,7 +363,7 @@ class FakeApiServer:
     def request_count(self) -> int:
         return len(self.requests)
 
-    def write_kubeconfig(self, path: "str | Path", *, token: str | None = None, context: str = "fake-lab",
+    def write_kubeconfig(self, path: str | Path, *, token: str | None = None, context: str = "fake-lab",
                          user: str = "lab-admin", namespace: str = "default") -> Path:
         """A kubeconfig for this server (bearer token: ``token`` or the server's own)."""
         return write_kubeconfig(path, self.url, token=token if token is not None else self.token,
@@ -374,7 +417,7 @@ class FakeApiServer:
                                        spec.get("scope", "Namespaced") == "Namespaced", names.get("kind", "")))
 
     # -- seeding and inspection ----------------------------------------------------------------
-    def add(self, obj: Obj, res: "Resource | str | None" = None) -> Obj:
+    def add(self, obj: Obj, res: Resource | str | None = None) -> Obj:
         """Store an object as-is (server fields filled only where missing); returns the stored copy."""
         with self._lock:
             r = RESOURCES[res] if isinstance(res, str) else res or self._resource_for(obj)
@@ -402,14 +445,14 @@ class FakeApiServer:
             n += 1
         return n
 
-    def remove(self, res: "Resource | str", name: str, namespace: str | None = None) -> bool:
+    def remove(self, res: Resource | str, name: str, namespace: str | None = None) -> bool:
         """Drop an object without an API call (e.g. to delete a CRD behind the client's back)."""
         r = RESOURCES[res] if isinstance(res, str) else res
         with self._lock:
             key = ((namespace or "") if r.namespaced else "", name)
             return self._store.get((r.group, r.plural), {}).pop(key, None) is not None
 
-    def objects(self, res: "Resource | str | None" = None, namespace: str | None = None) -> list[Obj]:
+    def objects(self, res: Resource | str | None = None, namespace: str | None = None) -> list[Obj]:
         """Stored objects (copies), optionally of one resource and namespace."""
         r = RESOURCES[res] if isinstance(res, str) else res
         with self._lock:
@@ -423,13 +466,13 @@ class FakeApiServer:
                         out.append(copy.deepcopy(obj))
             return out
 
-    def get_object(self, res: "Resource | str", name: str, namespace: str | None = None) -> Obj | None:
+    def get_object(self, res: Resource | str, name: str, namespace: str | None = None) -> Obj | None:
         r = RESOURCES[res] if isinstance(res, str) else res
         with self._lock:
             obj = self._store.get((r.group, r.plural), {}).get(((namespace or "") if r.namespaced else "", name))
             return copy.deepcopy(obj) if obj is not None else None
 
-    def seed_from_snapshot(self, path: "str | Path") -> int:
+    def seed_from_snapshot(self, path: str | Path) -> int:
         """Load every object of a must-gather style directory (CRDs first); returns how many."""
         from spkrunbook.cluster.snapshot import SnapshotTarget
 
@@ -498,6 +541,7 @@ class FakeApiServer:
         now = _now()
         containers = (obj.get("spec") or {}).get("containers") or []
         obj["status"] = {
+            **({"qosClass": obj["status"]["qosClass"]} if (obj.get("status") or {}).get("qosClass") else {}),
             "phase": "Running",
             "hostIP": "192.0.2.10",
             "podIP": "10.128.0.99",
@@ -522,8 +566,14 @@ class _Handler(BaseHTTPRequestHandler):
     api: FakeApiServer
     protocol_version = "HTTP/1.1"
     server_version = "fake-kube-apiserver/1.0"
+    # Headers and body leave in one send (a buffered writer, flushed once per request by
+    # BaseHTTPRequestHandler, and by the exec session per frame), and TCP_NODELAY is set:
+    # before, the body went out as a second small segment that Nagle held back until the
+    # client's delayed ACK, costing every request about 44 ms (issue 16).
+    disable_nagle_algorithm = True
+    wbufsize = 256 * 1024
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet, tests read api.requests
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
@@ -793,11 +843,14 @@ class _Handler(BaseHTTPRequestHandler):
             what = f"{res.plural}.{res.group}" if res.group else res.plural
             raise ApiError(409, f'{what} "{md["name"]}" already exists', reason="AlreadyExists",
                            details={"name": md["name"], "group": res.group, "kind": res.plural})
-        for k in ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp"):
+        if md.get("resourceVersion"):  # the real server's answer, word for word (and its odd 500)
+            raise ApiError(500, "resourceVersion should not be set on objects to be created")
+        for k in ("uid", "creationTimestamp", "generation", "deletionTimestamp"):
             md.pop(k, None)
         api._stamp(md, keep=False)
         if (res.group, res.plural) == ("", "pods"):
-            obj["status"] = {"phase": "Pending", "conditions": [
+            # Like the real server: the QoS class is computed from the resources at creation, never taken from the body.
+            obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj.get("spec") or {}), "conditions": [
                 {"type": "PodScheduled", "status": "True", "lastTransitionTime": _now()}]}
         if "dryRun" in query:
             return 201, obj
@@ -886,10 +939,21 @@ class _Handler(BaseHTTPRequestHandler):
         if sub == ["status"]:
             if method == "GET":
                 return 200, self._get(res, namespace, name)
+            before = copy.deepcopy(self._bucket(res).get((namespace or "", name)))
+            old_qos = ((before or {}).get("status") or {}).get("qosClass")
             if method == "PUT":
-                return self._replace(res, namespace, name, body, query)
-            if method == "PATCH":
-                return self._patch(res, namespace, name, body, query)
+                code, out = self._replace(res, namespace, name, body, query)
+            elif method == "PATCH":
+                code, out = self._patch(res, namespace, name, body, query)
+            else:
+                raise ApiError(405, f"{method} is not supported on {res.plural}/{name}/status")
+            new_qos = (out.get("status") or {}).get("qosClass")
+            if (res.group, res.plural) == ("", "pods") and old_qos and new_qos != old_qos:
+                # what the real server answers (status.qosClass is immutable); nothing of the write is kept
+                self._bucket(res)[(namespace or "", name)] = before
+                raise ApiError(422, f'Pod "{name}" is invalid: status.qosClass: Invalid value: "{new_qos}": field is immutable',
+                               reason="Invalid")
+            return code, out
         if (res.group, res.plural) == ("", "pods") and sub == ["exec"]:
             raise ApiError(400, "Upgrade request required")
         if (res.group, res.plural) == ("", "pods") and sub == ["log"] and method == "GET":
@@ -1113,7 +1177,7 @@ class _ExecSession:
                 "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
 
 
-def write_kubeconfig(path: "str | Path", server: str, *, token: str | None = None, context: str = "fake-lab",
+def write_kubeconfig(path: str | Path, server: str, *, token: str | None = None, context: str = "fake-lab",
                      user: str = "lab-admin", namespace: str = "default") -> Path:
     """A minimal kubeconfig (JSON, which is valid YAML) pointing at ``server`` with a bearer-token user."""
     cfg = {

@@ -280,8 +280,13 @@ def lab_objects(variant: str = "ok", *, workers: int = 3, masters: int = 3, with
             "metadata": _meta("version"),
             "spec": {"channel": "stable-4.10", "clusterID": "5b4f3d4e-6a19-4d5c-9b0e-2f1f1e7e6a10"},
             "status": {
+                # Every field the real ClusterVersion CRD requires in status (the real API server rejected less).
                 "desired": {"version": "4.10.13", "image": "quay.io/openshift-release-dev/ocp-release@sha256:4f516616"},
-                "history": [{"state": "Completed", "version": "4.10.13", "startedTime": CREATED, "completionTime": CREATED}],
+                "history": [{"state": "Completed", "version": "4.10.13", "image": "quay.io/openshift-release-dev/ocp-release@sha256:4f516616",
+                             "verified": False, "startedTime": CREATED, "completionTime": CREATED}],
+                "availableUpdates": None,
+                "observedGeneration": 1,
+                "versionHash": "hSnsT0cWuNc=",
             },
         }
     )

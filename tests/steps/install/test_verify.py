@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
 from spkrunbook import notebook, params
 from spkrunbook.cluster import facts
-from spkrunbook.progress import Progress, quiet
 from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.cluster.snapshot import SnapshotTarget
+from spkrunbook.progress import Progress, quiet
 from spkrunbook.steps.install import verify
-from tests.support import FakeApiServer, labdata
+from tests.conftest import SERVERS, both_servers
+from tests.support import FakeApiServer, labdata, paths
 from tests.support.paths import DEMO_DIR
-from tests.support import paths
+from tests.support.realcluster import RealApi
 
 ROOT = paths.ROOT
 
@@ -81,6 +83,13 @@ def seed(api: FakeApiServer, mutate: Callable[[dict[str, Any]], None] | None = N
         if obj["kind"] == "F5SPKVlan" and not crs:
             continue
         api.add(obj)
+
+
+@pytest.fixture(params=SERVERS)
+def api(request: pytest.FixtureRequest) -> Iterator[FakeApiServer | RealApi]:
+    """Against the stand-in and the real API server (which posts the pod and writes its status as a kubelet
+    and Multus would: there is no kubelet)."""
+    yield from both_servers(request)
 
 
 @pytest.fixture
@@ -148,10 +157,13 @@ def test_no_pod_and_too_few_replicas(api: FakeApiServer, kubeconfig: Path, targe
 
 
 def test_wait_ready_reports_progress_until_the_pod_is_ready(api: FakeApiServer, kubeconfig: Path, target: LiveTarget) -> None:
+    if isinstance(api, RealApi):
+        pytest.skip("pod_startup_delay is the stand-in's kubelet; no kubelet runs with the real server")
     seed(api, pod=False)
     api.pod_startup_delay = 0.5  # a pod created through the API turns Ready after this
     pod = labdata.tmm_pod()
     pod.pop("status")
+    del pod["metadata"]["resourceVersion"]  # a real server answers 500 to a create that carries one
     target.create("pods", pod, "default")
     shown = quiet()
     res = verify.wait_ready(target, make_lab(kubeconfig), timeout=10, interval=0.1, progress=shown)
@@ -289,3 +301,29 @@ def test_pal_cpu_set_must_name_the_tmm_cpu_count(api: FakeApiServer, kubeconfig:
     if status == "warn":
         assert row.action and "PAL_CPU_SET" in row.action
         assert f.ok, "an unconfirmed rule warns, it does not fail the step"
+
+
+def test_qos_comes_from_the_resources_not_from_the_status(api: FakeApiServer, kubeconfig: Path, target: LiveTarget) -> None:
+    """The real server computes qosClass when the pod is created and refuses a status write that changes it;
+    the stand-in used to store whatever status it was given (found by running this against the real one)."""
+    from spkrunbook.errors import Invalid
+
+    seed(api, pod=False)
+    if isinstance(api, FakeApiServer):
+        api.pod_startup_delay = None  # no kubelet, as with the real server: the status is only what we write
+    pod = labdata.tmm_pod()
+    status = pod.pop("status")
+    del pod["metadata"]["resourceVersion"]  # posting one is a 500 on the real server (and now on the stand-in)
+    pod["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "500m"  # limit 2: Burstable
+    created = target.create("pods", pod, "default")
+    assert created["status"]["qosClass"] == "Burstable"
+    body = {**created, "status": {**status, "qosClass": "Guaranteed"}}
+    with pytest.raises(Invalid, match="qosClass"):
+        target._request("PUT", target.path("pods", created["metadata"]["name"], "default", "status"), body=body,
+                        verb="update", what="pod status")
+    assert target.get("pods", created["metadata"]["name"], "default")["status"]["qosClass"] == "Burstable"
+    body["status"]["qosClass"] = "Burstable"
+    target._request("PUT", target.path("pods", created["metadata"]["name"], "default", "status"), body=body,
+                    verb="update", what="pod status")
+    f = verify.check(target, make_lab(kubeconfig))
+    assert [r.evidence for r in f.failed()] == ["qosClass: Burstable"], f.to_frame().to_string()

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from spkrunbook.cluster import reconcile as applier
 from spkrunbook import params
+from spkrunbook.cluster import reconcile as applier
 from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.cluster.snapshot import SnapshotTarget
 from spkrunbook.errors import ParameterError
 from spkrunbook.steps.install import vlans
+from tests.conftest import SERVERS, both_servers
 from tests.support import FakeApiServer, labdata
 from tests.support.paths import DEMO_DIR
+from tests.support.realcluster import RealApi
 
 DEMO_SNAPSHOT = DEMO_DIR / "snapshot"
 
@@ -197,6 +200,17 @@ def seed(api: FakeApiServer, *, crs: bool = False, crd: bool = True) -> None:
         api.add(obj)
 
 
+@pytest.fixture(params=SERVERS)
+def api(request: pytest.FixtureRequest) -> Iterator[FakeApiServer | RealApi]:
+    """The live tests run against the stand-in and against the real API server (real F5SPKVlan CRD schema)."""
+    yield from both_servers(request)
+
+
+def stand_in_only(api: Any, why: str) -> None:
+    if isinstance(api, RealApi):
+        pytest.skip(why)
+
+
 @pytest.fixture
 def target(kubeconfig: Path) -> Iterator[LiveTarget]:
     t = LiveTarget.from_kubeconfig(kubeconfig, retries=0)
@@ -261,6 +275,7 @@ def test_live_equal_foreign_cr_is_left_alone(api: FakeApiServer, kubeconfig: Pat
 
 
 def test_live_without_the_crd(api: FakeApiServer, kubeconfig: Path, target: LiveTarget) -> None:
+    stand_in_only(api, "the session's real cluster has the CRD installed")
     seed(api, crd=False)
     plan = vlans.apply(make_lab(kubeconfig), target)
     assert "F5SPKVlan CRD installed" in failed(plan.findings)
@@ -268,6 +283,7 @@ def test_live_without_the_crd(api: FakeApiServer, kubeconfig: Path, target: Live
 
 
 def test_live_conflict_is_retried_once(api: FakeApiServer, kubeconfig: Path, target: LiveTarget) -> None:
+    stand_in_only(api, "an injected 409 (fail_next) is the stand-in's; the real 409 is test_real_apiserver's")
     seed(api, crs=True)
     api.fail_next("PUT", r".*/f5-spk-vlans/external$", 409)
     plan = vlans.apply(make_lab(kubeconfig, vlans__external={"selfip_v4s": ["10.1.20.151"]}), target)
