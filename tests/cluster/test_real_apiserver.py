@@ -70,13 +70,14 @@ def test_it_is_a_real_kube_apiserver_over_verified_tls(real_cluster: RealCluster
 def test_prerequisites_pass_and_read_through_list_calls(real_api: RealApi, admin_kc: Path, target: LiveTarget) -> None:
     res = prereqs.run(lab_for(admin_kc), target)
     assert res.checks.failed() == [], [(r.check, r.evidence) for r in res.checks.failed()]
-    assert {r.status for r in res.checks.rows} == {"pass"}
+    # the one warning is the platform hint: the demo lab's Infrastructure says VSphere
+    assert [r.check for r in res.checks.rows if r.status != "pass"] == ["platform"]
     assert not res.interfaces.frame.empty
     reqs = real_api.requests
     assert all(r.method == "GET" for r in reqs), "prerequisites never write"
     paths = [r.path for r in reqs]
     # One read per kind, never per node: nodes, MCPs, KubeletConfigs, NodeNetworkStates are lists.
-    assert len(paths) == len(set(paths)) and len(paths) <= 10, paths
+    assert len(paths) == len(set(paths)) and len(paths) <= 11, paths
     for listed in ("/api/v1/nodes", "/apis/machineconfiguration.openshift.io/v1/machineconfigpools",
                    "/apis/machineconfiguration.openshift.io/v1/kubeletconfigs", "/apis/nmstate.io/v1beta1/nodenetworkstates"):
         assert listed in paths
