@@ -172,6 +172,12 @@ def _from_must_gather(target: Target, node: str, out: OvnRoutes, timeout: float)
     where = "network_logs/" + (source.member or source.path.name)
     out.location = NbdbLocation(where, "", f"{source.mode} must-gather database read with ovsdb-server and "
                                            f"ovn-nbctl: {source.describe()}", namespace="")
+    _parse(out, texts, where)
+    return True
+
+
+def _parse(out: OvnRoutes, texts: dict[str, str], where: str) -> None:
+    """The three listings into ``out``, from whichever database answered."""
     out.raw = texts
     try:
         out.gateway_routes = parsers.parse_lr_route_list(texts["gateway"])
@@ -179,7 +185,6 @@ def _from_must_gather(target: Target, node: str, out: OvnRoutes, timeout: float)
         out.policies = parsers.parse_lr_policy_list(texts["policies"])
     except parsers.ParseError as exc:
         out.error = f"{where} answered, but: {exc}"
-    return True
 
 
 def read_routes(lab: Lab, target: Target, node: str, *, timeout: float = 30.0) -> OvnRoutes:
@@ -213,13 +218,8 @@ def read_routes(lab: Lab, target: Target, node: str, *, timeout: float = 30.0) -
         except SpkRunbookError as exc:
             out.attempts.append(f"{loc.pod}/{loc.container}: {exc.message}")
             continue
-        out.location, out.raw = loc, texts
-        try:
-            out.gateway_routes = parsers.parse_lr_route_list(texts["gateway"])
-            out.cluster_routes = parsers.parse_lr_route_list(texts["cluster"])
-            out.policies = parsers.parse_lr_policy_list(texts["policies"])
-        except parsers.ParseError as exc:
-            out.error = f"{loc.pod}/{loc.container} answered, but: {exc}"
+        out.location = loc
+        _parse(out, texts, f"{loc.pod}/{loc.container}")
         return out
     if unavailable == len(candidates):
         out.skipped = ("the target holds no ovn-nbctl output for the NB database pods "
