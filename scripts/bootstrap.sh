@@ -3,7 +3,8 @@
 # missing), a virtual env in .venv with the package and its test extras, and the
 # python3 Jupyter kernel inside that env.
 #   scripts/bootstrap.sh          runtime only (the demo)
-#   scripts/bootstrap.sh test     plus what the tests use (tcpdump, tshark, chromium, OVN tools)
+#   scripts/bootstrap.sh test     plus what the tests use (tcpdump, tshark, chromium, OVN tools, and the
+#                                 data plane tier's containerd, runc, CNI plugins and image sources)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -18,6 +19,13 @@ if [ "$mode" = "test" ]; then
     want chromium chromium
     want ovsdb-tool openvswitch-common
     want ovn-nbctl ovn-central
+    # the dataplane tier: a real node (containerd + runc + the CNI plugins), images built from busybox-static
+    want containerd containerd
+    want runc runc
+    [ -x /usr/lib/cni/macvlan ] || apt_pkgs+=(containernetworking-plugins)
+    dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q "ok installed" || apt_pkgs+=(busybox-static)
+    want gcc gcc
+    [ -f /usr/include/stdio.h ] || apt_pkgs+=(libc6-dev)
 fi
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
@@ -46,5 +54,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
     touch "$stamp"
 fi
-# The real Kubernetes parts of the apiserver test tier (cached outside the checkout; seconds when warm).
-if [ "$mode" = "test" ]; then scripts/build_k8s.sh; fi
+# The real Kubernetes parts of the apiserver and dataplane test tiers, and the data plane's images
+# (cached outside the checkout; seconds when warm).
+if [ "$mode" = "test" ]; then
+    scripts/build_k8s.sh
+    .venv/bin/python scripts/build_dataplane_images.py
+fi

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Build the real Kubernetes parts the `apiserver` test tier runs against, once, into a cache outside
-# the checkout keyed by version (versions pinned in scripts/k8s-versions.env):
-#   $CACHE/kubernetes-<v>/{kube-apiserver,kube-controller-manager,kube-scheduler,etcd}
+# Build the real Kubernetes parts the `apiserver` and `dataplane` test tiers run against, once, into a
+# cache outside the checkout keyed by version (versions pinned in scripts/k8s-versions.env):
+#   $CACHE/kubernetes-<v>/{kube-apiserver,kube-controller-manager,kube-scheduler,etcd,kubelet,kubectl}
 #   $CACHE/helm-<v3>/helm  $CACHE/helm-<v4>/helm
 # CACHE is $SPKRUNBOOK_K8S_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/spkrunbook-k8s.
 #
 # k8s.io/kubernetes cannot be `go install`ed: its go.mod replaces each k8s.io/<staging> module with a
 # folder inside its own tree. So this writes a small module that requires k8s.io/kubernetes and
 # replaces each staging module with its published v0.<minor>.<patch>, the list read from
-# k8s.io/kubernetes's own go.mod. etcd's server is built from the same module (at the version
-# Kubernetes requires); helm with plain `go install`.
+# k8s.io/kubernetes's own go.mod. etcd's server, the kubelet and kubectl are built from the same module
+# (one Go build cache: what the servers compiled is not compiled again); helm with plain `go install`.
 #
 # Idempotent: what is already in the cache is not rebuilt (a warm run takes about a second).
 # Without Go or the module proxy it says so and exits 0; the tests then skip (and fail under CI=true).
@@ -23,7 +23,7 @@ say() { echo "build_k8s: $*"; }
 kdir="$cache/kubernetes-$KUBERNETES_VERSION"
 h3dir="$cache/helm-$HELM_V3_VERSION"
 h4dir="$cache/helm-$HELM_V4_VERSION"
-k_bins=(kube-apiserver kube-controller-manager kube-scheduler etcd)
+k_bins=(kube-apiserver kube-controller-manager kube-scheduler etcd kubelet kubectl)
 
 missing=()
 for b in "${k_bins[@]}"; do [ -x "$kdir/$b" ] || missing+=("kubernetes:$b"); done
@@ -94,6 +94,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 GO
     say "[2/4] resolving modules ($n_repl staging modules at $staging_v; downloads on a cold cache)"
@@ -102,7 +104,7 @@ GO
     [ "$got_etcd" = "$ETCD_VERSION" ] || say "note: k8s.io/kubernetes $KUBERNETES_VERSION requires etcd $got_etcd (k8s-versions.env says $ETCD_VERSION)"
     pkg=k8s.io/component-base/version
     ldflags="-s -w -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2) -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-    for b in kube-apiserver kube-controller-manager kube-scheduler; do
+    for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do
         [ -x "$kdir/$b" ] && continue
         say "[3/4] go build $b (cold: minutes)   $(( SECONDS - t0 ))s so far"
         "$go_bin" build -ldflags "$ldflags" -o "$kdir.tmp/$b" "k8s.io/kubernetes/cmd/$b"
