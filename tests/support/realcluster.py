@@ -87,6 +87,8 @@ class Binaries:
     helm3: Path | None
     helm4: Path | None
     kubernetes_version: str
+    kubelet: Path | None = None  # the data plane tier's (tests/support/dataplane.py)
+    kubectl: Path | None = None
 
 
 def _proxy_reason() -> str:
@@ -116,7 +118,7 @@ def binaries() -> Binaries:
 
     return Binaries(etcd, api, opt(kdir / "kube-controller-manager"), opt(kdir / "kube-scheduler"),
                     opt(cache / f"helm-{v['HELM_V3_VERSION']}" / "helm"), opt(cache / f"helm-{v['HELM_V4_VERSION']}" / "helm"),
-                    v["KUBERNETES_VERSION"])
+                    v["KUBERNETES_VERSION"], opt(kdir / "kubelet"), opt(kdir / "kubectl"))
 
 
 def free_port() -> int:
@@ -146,13 +148,23 @@ def clean(obj: Obj) -> Obj:
 
 
 class RealCluster:
-    """etcd + kube-apiserver (+ controller-manager and scheduler with ``controllers=True``) in a temp dir."""
+    """etcd + kube-apiserver (+ controller-manager and scheduler with ``controllers=True``) in a temp dir.
+
+    A subclass can add token users (``USERS``: name -> group), apiserver flags (``apiserver_args``) and
+    controllers (``CONTROLLERS``); the data plane tier's ``NodeCluster`` does (tests/support/dataplane.py).
+    """
+
+    USERS: dict[str, str] = {ADMIN: "system:masters", READER: "spkrunbook:readers", FIXTURE: "system:masters"}
+    # No garbage collector: it would delete the seeded TMM pod, whose owner ReplicaSet only exists
+    # in the snapshot it came from (RealApi.wipe deletes what the tests make, children included).
+    CONTROLLERS: tuple[str, ...] = ("deployment-controller", "replicaset-controller")
+    AUTHORIZATION_MODE = "RBAC"
 
     def __init__(self, bins: Binaries, *, controllers: bool = True) -> None:
         self.bins = bins
         self.controllers = controllers and bins.controller_manager is not None and bins.scheduler is not None
         self.tmp = Path(tempfile.mkdtemp(prefix="spkrunbook-k8s-"))
-        self.tokens = {u: base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=") for u in (ADMIN, READER, FIXTURE)}
+        self.tokens = {u: base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=") for u in self.USERS}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.port = 0
         self.etcd_port = 0
@@ -229,8 +241,7 @@ class RealCluster:
                    "-CAcreateserial", "-days", "2", "-extfile", str(pki / "san.ext"), "-out", str(pki / "apiserver.crt")])
         self._run([ossl, "genrsa", "-out", str(pki / "sa.key"), "2048"])
         self._run([ossl, "rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub")])
-        groups = {ADMIN: "system:masters", READER: "spkrunbook:readers", FIXTURE: "system:masters"}
-        (pki / "tokens.csv").write_text("".join(f'{self.tokens[u]},{u},{u},"{groups[u]}"\n' for u in self.tokens))
+        (pki / "tokens.csv").write_text("".join(f'{self.tokens[u]},{u},{u},"{self.USERS[u]}"\n' for u in self.tokens))
         (self.tmp / "audit-policy.yaml").write_text(json.dumps({
             "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
             "rules": [{"level": "Metadata", "users": [ADMIN, READER, FIXTURE]}, {"level": "None"}]}))
@@ -261,12 +272,16 @@ class RealCluster:
             "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", str(self.port),
             "--tls-cert-file", str(pki / "apiserver.crt"), "--tls-private-key-file", str(pki / "apiserver.key"),
             "--client-ca-file", str(pki / "ca.crt"), "--token-auth-file", str(pki / "tokens.csv"),
-            "--authorization-mode", "RBAC", "--anonymous-auth=false",
+            "--authorization-mode", self.AUTHORIZATION_MODE, "--anonymous-auth=false",
             "--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", str(pki / "sa.pub"),
             "--service-account-signing-key-file", str(pki / "sa.key"), "--service-cluster-ip-range", "10.96.0.0/24",
             "--allow-privileged=true", "--disable-admission-plugins", "ServiceAccount", "--profiling=false",
             "--audit-log-path", str(self.tmp / "audit.log"), "--audit-policy-file", str(self.tmp / "audit-policy.yaml"),
-            "--audit-log-mode", "blocking", "--audit-log-format", "json", "--cert-dir", str(pki)])
+            "--audit-log-mode", "blocking", "--audit-log-format", "json", "--cert-dir", str(pki), *self.apiserver_args()])
+
+    def apiserver_args(self) -> list[str]:
+        """Flags a subclass adds (none of the ones above: list flags would append, not replace)."""
+        return []
 
     def _wait(self, ok: Any, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -295,9 +310,7 @@ class RealCluster:
         kc = str(self.kubeconfig(FIXTURE))
         self._spawn("kube-controller-manager", [
             str(self.bins.controller_manager), "--kubeconfig", kc, "--leader-elect=false", "--secure-port=0",
-            # No garbage collector: it would delete the seeded TMM pod, whose owner ReplicaSet only exists
-            # in the snapshot it came from (RealApi.wipe deletes what the tests make, children included).
-            "--controllers", "deployment-controller,replicaset-controller",
+            "--controllers", ",".join(self.CONTROLLERS),
             "--use-service-account-credentials=false"])
         self._spawn("kube-scheduler", [str(self.bins.scheduler), "--kubeconfig", kc, "--leader-elect=false",
                                        "--secure-port=0"])
@@ -330,7 +343,7 @@ class RealCluster:
         return self._admin
 
     def kubectl(self, *args: str, user: str = FIXTURE, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        kubectl = shutil.which("kubectl") or "/usr/bin/kubectl"
+        kubectl = str(self.bins.kubectl) if self.bins.kubectl else shutil.which("kubectl") or "/usr/bin/kubectl"
         return subprocess.run([kubectl, "--kubeconfig", str(self.kubeconfig(user)), *args], input=input, text=True,
                               capture_output=True, timeout=60, check=check)
 
