@@ -35,6 +35,8 @@ ZONE_NAME = "k8s.ovn.org/zone-name"
 OVN_NAMESPACE = "openshift-ovn-kubernetes"
 # OVN-Kubernetes interconnect (a NB database per node) is the default from OpenShift 4.14.
 INTERCONNECT_SINCE = (4, 14)
+#: What the prerequisites read from the running kubelet when no KubeletConfig or PerformanceProfile says it.
+RUNNING_KUBELET_KEYS = ("cpuManagerPolicy", "topologyManagerPolicy", "reservedSystemCPUs", "systemReserved")
 
 
 # -- single objects --------------------------------------------------------------------------------
@@ -62,6 +64,27 @@ def pod_state(pod: Obj) -> str:
     extra = f" ({'; '.join(waits)})" if waits else ""
     extra += f", {restarts} restart(s)" if restarts else ""
     return f"{(pod.get('metadata') or {}).get('name')} {st.get('phase', 'Unknown')} {ready}/{n}{extra}"
+
+
+def pod_trouble(target: Target, pod: Obj) -> tuple[str, str] | None:
+    """Why a pod does not run, in the cluster's own words: ``(reason, message)`` of the scheduler's
+    ``PodScheduled=False`` condition, else of the pod's latest Warning event (a kubelet's
+    ``FailedCreatePodSandBox`` quotes the CNI error). None when neither says anything."""
+    md = pod.get("metadata") or {}
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "PodScheduled" and c.get("status") == "False" and c.get("message"):
+            return str(c.get("reason") or "Unschedulable"), str(c["message"])
+    try:
+        events = target.list("events", md.get("namespace"), field_selector=f"involvedObject.name={md.get('name')}")
+    except SpkRunbookError:
+        return None
+    warnings = [e for e in events if e.get("type") == "Warning"
+                and (e.get("involvedObject") or {}).get("uid") in (None, md.get("uid"))]
+    if not warnings:
+        return None
+    latest = max(warnings, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime")
+                                             or (e.get("metadata") or {}).get("creationTimestamp") or ""))
+    return str(latest.get("reason") or "Warning"), str(latest.get("message") or "").strip()
 
 
 def network_status(pod: Obj) -> list[dict[str, Any]] | None:
@@ -236,23 +259,57 @@ class ClusterFacts:
         return self._get("pp", lambda: self.target.list("performanceprofiles")) or []
 
     def kubelet_settings(self, node: Obj) -> dict[str, Any]:
-        """The kubelet settings that apply to a node, from KubeletConfigs and PerformanceProfiles."""
+        """The kubelet settings that apply to a node: from KubeletConfigs and PerformanceProfiles, and for
+        what those do not say (a node no Machine Config Operator manages), from the running kubelet itself.
+
+        ``_source_of`` names where each setting came from; ``_unread`` says why the running kubelet could
+        not be asked when it was needed.
+        """
         labels = node["metadata"].get("labels") or {}
         out: dict[str, Any] = {}
+        source_of: dict[str, str] = {}
         pools = [p for p in self.machineconfigpools if selector_matches(p.get("spec", {}).get("nodeSelector"), labels)]
         for kc in self.kubeletconfigs:
             sel = kc.get("spec", {}).get("machineConfigPoolSelector")
             if any(selector_matches(sel, p["metadata"].get("labels") or {}) for p in pools):
                 for k, v in (kc.get("spec", {}).get("kubeletConfig") or {}).items():
                     out[k] = v
+                    source_of[k] = f"KubeletConfig/{kc['metadata']['name']}"
                 out.setdefault("_sources", []).append(f"KubeletConfig/{kc['metadata']['name']}")
         for pp in self.performanceprofiles:
             if selector_matches({"matchLabels": pp.get("spec", {}).get("nodeSelector") or {}}, labels):
                 # A PerformanceProfile makes the node tuning operator set the static CPU manager.
                 out["cpuManagerPolicy"] = "static"
                 out["topologyManagerPolicy"] = (pp.get("spec", {}).get("numa") or {}).get("topologyPolicy", "best-effort")
+                source_of["cpuManagerPolicy"] = source_of["topologyManagerPolicy"] = f"PerformanceProfile/{pp['metadata']['name']}"
                 out.setdefault("_sources", []).append(f"PerformanceProfile/{pp['metadata']['name']}")
+        if any(k not in out for k in RUNNING_KUBELET_KEYS):
+            running, how = self.running_kubelet(node["metadata"]["name"])
+            if running is None:
+                out["_unread"] = how
+            else:
+                for k in RUNNING_KUBELET_KEYS:
+                    if k not in out and k in running:
+                        out[k] = running[k]
+                        source_of[k] = how
+                out.setdefault("_sources", []).append(how)
+        out["_source_of"] = source_of
         return out
+
+    def running_kubelet(self, node: str) -> tuple[dict[str, Any] | None, str]:
+        """The kubelet's running configuration on ``node`` (``oc get --raw /api/v1/nodes/<n>/proxy/configz``) and
+        how it was read; ``None`` and the reason when the target cannot ask (a snapshot, RBAC, no answer)."""
+        def fetch() -> tuple[dict[str, Any] | None, str]:
+            read = getattr(self.target, "kubelet_config", None)
+            if read is None:
+                return None, f"a {self.target.kind} target cannot ask the running kubelet"
+            try:
+                return dict(read(node)), f"the running kubelet: /api/v1/nodes/{node}/proxy/configz"
+            except SpkRunbookError as exc:
+                return None, f"the running kubelet's /api/v1/nodes/{node}/proxy/configz could not be read: {exc.message}"
+
+        got: tuple[dict[str, Any] | None, str] = self._get(f"configz/{node}", fetch)
+        return got
 
     # -- NICs -------------------------------------------------------------------------------------
     @property

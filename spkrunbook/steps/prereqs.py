@@ -194,19 +194,28 @@ def hugepages(f: ClusterFacts) -> list[CheckResult]:
     return _each_tmm_node(f, "hugepages", one)
 
 
+def _source(settings: dict[str, Any], key: str) -> str:
+    """Where a kubelet setting came from, for the evidence (or why nothing could say)."""
+    src = (settings.get("_source_of") or {}).get(key)
+    if src:
+        return str(src)
+    return "; ".join(["no KubeletConfig or PerformanceProfile applies", *([settings["_unread"]] if settings.get("_unread") else [])])
+
+
 @check("cpu-manager")
 def cpu_manager(f: ClusterFacts) -> list[CheckResult]:
     def one(n: Obj) -> CheckResult:
         name = n["metadata"]["name"]
         ks = f.kubelet_settings(n)
         policy = ks.get("cpuManagerPolicy")
-        src = ", ".join(ks.get("_sources", [])) or "no KubeletConfig or PerformanceProfile applies"
+        src = _source(ks, "cpuManagerPolicy")
         if str(policy).lower() == "static":
             return _r("cpu-manager", "pass", f"cpuManagerPolicy static ({src})", "", name)
         return _r(
             "cpu-manager",
             "fail",
-            f"cpuManagerPolicy {policy or 'none (default)'} ({src})",
+            f"cpuManagerPolicy {policy or 'none (default)'} ({src}): TMM would get no CPU of its own, "
+            "it would run on the node's shared CPUs",
             "create a KubeletConfig with cpuManagerPolicy: static for the node's MachineConfigPool; "
             f"confirm with: oc get --raw /api/v1/nodes/{name}/proxy/configz",
             name,
@@ -221,7 +230,9 @@ def topology_manager(f: ClusterFacts) -> list[CheckResult]:
 
     def one(n: Obj) -> CheckResult:
         name = n["metadata"]["name"]
-        policy = f.kubelet_settings(n).get("topologyManagerPolicy") or "none"
+        ks = f.kubelet_settings(n)
+        policy = ks.get("topologyManagerPolicy") or "none"
+        src = _source(ks, "topologyManagerPolicy")
         strict = policy in ("single-numa-node", "restricted")
         if not want and strict:
             return _r(
@@ -233,7 +244,7 @@ def topology_manager(f: ClusterFacts) -> list[CheckResult]:
             )
         if want and policy in ("none", "default"):
             return _r("topology-manager", "warn", "tmm.topologyManager is true but the kubelet policy is none", "set tmm.topology_manager: false (the seed's macvlan setting)", name)
-        return _r("topology-manager", "pass", f"kubelet topologyManagerPolicy {policy}, tmm.topologyManager {str(want).lower()}", "", name)
+        return _r("topology-manager", "pass", f"kubelet topologyManagerPolicy {policy} ({src}), tmm.topologyManager {str(want).lower()}", "", name)
 
     return _each_tmm_node(f, "topology-manager", one)
 
