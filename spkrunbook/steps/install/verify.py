@@ -25,7 +25,7 @@ import pandas as pd
 
 from ... import sizing
 from ...cluster.base import Obj, Target
-from ...cluster.facts import ClusterFacts, network_status, pod_ready, pod_state
+from ...cluster.facts import ClusterFacts, network_status, pod_ready, pod_state, pod_trouble
 from ...errors import ClusterError, ResourceMissing
 from ...params import Lab
 from ...progress import Progress
@@ -152,6 +152,31 @@ def _container(pod: Obj, name: str) -> Obj | None:
     return next((c for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == name), None)
 
 
+def not_ready(pod: Obj, lab: Lab, target: Target | None) -> tuple[str, str]:
+    """The ``pod Ready`` failure: the pod's state, what the scheduler or the kubelet said about it, what to do."""
+    name = (pod.get("metadata") or {}).get("name", "?")
+    ns = (pod.get("metadata") or {}).get("namespace") or lab.tmm.namespace
+    node = (pod.get("spec") or {}).get("nodeName") or "<node>"
+    state = pod_state(pod)
+    action = f"oc describe pod {name} -n {ns}; oc get events -n {ns}"
+    trouble = pod_trouble(target, pod) if target is not None else None
+    if trouble is None:
+        return state, action
+    reason, message = trouble
+    evidence = f"{state}; {reason}: {message[:1200]}"
+    if reason == "FailedCreatePodSandBox":
+        action = (f"the CNI could not attach the pod's networks (its error is quoted above): check that each NAD's master "
+                  f"exists on node {node} (oc debug node/{node} -- ip -br link) and that the NADs in tmm.cniNetworks exist "
+                  f"(step 02); the pod starts by itself once they do")
+    elif "Insufficient hugepages" in message:
+        action = ("no TMM node offers the hugepages TMM asks for: configure 2Mi hugepages on the TMM nodes (a "
+                  "PerformanceProfile or a MachineConfig; the kubelet counts them when it starts) or lower "
+                  "tmm.hugepages / tmm.cpu")
+    elif "Insufficient cpu" in message or "Insufficient memory" in message:
+        action = "no TMM node has the CPU or memory TMM and its debug sidecar ask for: lower tmm.cpu or free the nodes"
+    return evidence, action
+
+
 def check_pod(pod: Obj, lab: Lab, *, cni_networks: str | None = None, target: Target | None = None) -> Findings:
     name = (pod.get("metadata") or {}).get("name", "?")
     f = Findings(f"TMM pod {name}")
@@ -160,7 +185,8 @@ def check_pod(pod: Obj, lab: Lab, *, cni_networks: str | None = None, target: Ta
     if pod_ready(pod):
         f.add("pod Ready", "pass", pod_state(pod), subject=name)
     else:
-        f.add("pod Ready", "fail", pod_state(pod), f"oc describe pod {name} -n {lab.tmm.namespace}; oc get events -n {lab.tmm.namespace}", name)
+        evidence, action = not_ready(pod, lab, target)
+        f.add("pod Ready", "fail", evidence, action, name)
     qos = (pod.get("status") or {}).get("qosClass")
     if qos == "Guaranteed":
         f.add("QoS Guaranteed", "pass", "qosClass: Guaranteed", subject=name)
