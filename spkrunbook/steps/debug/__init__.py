@@ -22,7 +22,7 @@ import pandas as pd
 
 from ... import display
 from ...cluster.base import Target
-from ...errors import SpkRunbookError
+from ...errors import ResourceMissing, SpkRunbookError
 from ...params import Lab
 from ...progress import Progress
 from ...results import CheckResult, Findings
@@ -91,16 +91,38 @@ __all__ = [
 ]
 
 
+def missing_nads(lab: Lab, target: Target) -> set[str]:
+    """The params' NADs (``ns/name``) a live target no longer has; none when it cannot tell (a snapshot may
+    simply not have collected them)."""
+    gone: set[str] = set()
+    if not getattr(target, "can_write", False):
+        return gone
+    for _role, network, _tmm_if in sidecar.expected_networks(lab):
+        ns, name = network.split("/", 1)
+        try:
+            target.get("network-attachment-definitions", name, ns)
+        except ResourceMissing:
+            gone.add(network)
+        except SpkRunbookError:
+            continue
+    return gone
+
+
 def findings(lab: Lab, att: Attachments | None, routes: OvnRoutes | None,
-             caps: list[CaptureResult] | None) -> Findings:
+             caps: list[CaptureResult] | None, target: Target | None = None) -> Findings:
     """The step's verdict: attachments present, interfaces up, packets seen, resets/retransmissions, routes."""
     f = Findings("debugging")
+    gone = missing_nads(lab, target) if att is not None and att.pods and target is not None else set()
     if att is not None:
         if att.error:
             f.add("TMM pod", "fail", att.error, f"check `oc get pods -n {lab.tmm.namespace} -l {lab.tmm.pod_selector}`")
         for p in att.pods:
             if "error" in p.network_status.attrs:
                 f.add("network-status", "fail", p.network_status.attrs["error"], "check Multus on the node", p.pod)
+            for tbl in p.tables.values():
+                if tbl.error and not tbl.skipped:
+                    f.add("exec in debug", "fail", f"`{' '.join(tbl.argv)}`: {tbl.error}",
+                          tbl.hint or f"run it by hand: oc exec -n {p.namespace} {p.pod} -c debug -- {' '.join(tbl.argv)}", p.pod)
             probed, link = p.tables.get("device_probed"), p.tables.get("link")
             for role, network, tmm_if in p.expected:
                 subject = f"{p.pod} {network}"
@@ -114,6 +136,12 @@ def findings(lab: Lab, att: Attachments | None, routes: OvnRoutes | None,
                     continue
                 f.add("attachment present", "pass", f"{a['interface']} ({a['mac'] or 'no MAC'}) for {network} ({role}, TMM {tmm_if})",
                       "", subject)
+                if network in gone:
+                    f.add("NAD exists", "fail",
+                          f"NetworkAttachmentDefinition {network} was deleted after the pod started: the pod keeps "
+                          f"{a['interface']} until it restarts, and a new pod will not start (the CNI cannot find the NAD)",
+                          f"create it again before the pod restarts: run step 02 (network attachments), or "
+                          f"oc apply -n {network.split('/')[0]} -f <the NAD>", subject)
                 ifname = a["interface"]
                 if probed is None or probed.frame is None or "id" not in probed.frame:
                     why = probed.error if probed is not None else "not run"
@@ -263,4 +291,4 @@ def run(lab: Lab, target: Target, *, progress: Progress | None = None) -> DebugR
     routes = ovn_routes(lab, target)
     live = to_progress(progress, lab.debug.capture.seconds) if progress is not None else None
     caps = captures(lab, target, progress=live)
-    return DebugResult(att, routes, caps, findings(lab, att, routes, caps))
+    return DebugResult(att, routes, caps, findings(lab, att, routes, caps, target))

@@ -23,6 +23,8 @@ from ...params import Lab
 from . import parsers
 
 DEVICE_PROBED = ["tmctl", "-d", "blade", "tmm/xnet/device_probed"]
+#: F5's own tools in the TMM debug sidecar: a debug container without them (not F5's) cannot answer what they show.
+F5_TOOLS = frozenset({"tmctl", "bdt_cli", "configview"})
 IP_BR_LINK = ["ip", "-br", "link"]
 IP_BR_ADDR = ["ip", "-br", "addr"]
 STDERR_TAIL = 800
@@ -36,6 +38,13 @@ def check_argv(argv: Sequence[str]) -> list[str]:
     if not out or not out[0]:
         raise ValueError("argv must name a command")
     return out
+
+
+def command_missing(text: str) -> bool:
+    """The container has no such command: how runc, a shell and ``run_in_sidecar`` say so."""
+    t = text.lower()
+    return "executable file not found" in t or "no such file or directory" in t or "not found" in t \
+        or "exited with status 127" in t or "exited with status 126" in t
 
 
 def _tail(data: bytes, limit: int = STDERR_TAIL) -> str:
@@ -102,7 +111,8 @@ class Table:
     frame: pd.DataFrame | None = None
     raw: str = ""
     error: str = ""
-    skipped: bool = False  # True when the target cannot answer (snapshot without the output)
+    skipped: bool = False  # True when the target cannot answer (snapshot without the output, no F5 tool)
+    hint: str = ""  # what to do about ``error``
 
     def to_frame(self) -> pd.DataFrame:
         if self.frame is not None:
@@ -226,8 +236,13 @@ def sidecar_table(target: Target, pod: Obj, which: str, *, timeout: float = 30.0
         res = run_in_sidecar(target, pod, argv, timeout=timeout)
     except NotAvailable as exc:
         return Table(list(argv), error=exc.message, skipped=True)
+    except ExecError as exc:
+        if argv[0] in F5_TOOLS and command_missing(exc.message):
+            return Table(list(argv), error=f"`{argv[0]}` is F5's own tool and this debug container has none: "
+                                           "unavailable on this target", skipped=True)
+        return Table(list(argv), error=exc.message, hint=exc.hint or "")
     except SpkRunbookError as exc:
-        return Table(list(argv), error=str(exc))
+        return Table(list(argv), error=exc.message, hint=exc.hint or "")
     try:
         return Table(list(argv), frame=parse(res.stdout), raw=res.text)
     except parsers.ParseError as exc:
