@@ -1,0 +1,1 @@
+"""nad-delegate, the data plane tier's CNI meta-plugin (NPWG NetworkAttachmentDefinition standard)."""

@@ -1,0 +1,133 @@
+"""What the data plane tier's tests share: pods on the real node, waiting for them, traffic on the lab networks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from spkrunbook import params
+from spkrunbook.cluster.base import Obj
+from spkrunbook.cluster.live import LiveTarget
+from spkrunbook.errors import ClusterError, ResourceMissing
+from spkrunbook.steps import nad
+from tests.support.dataplane import DataPlane, NodeCluster
+from tests.support.paths import DEMO_DIR, DEMO_PARAMS, ROOT
+from tests.support.realcluster import ADMIN
+
+CHART = ROOT / "tests" / "fixtures" / "charts" / "f5ingress-test"
+NS = "default"
+
+
+def demo_lab() -> params.Lab:
+    return params.load(DEMO_PARAMS)
+
+
+def pod_manifest(name: str, dp: DataPlane, *, image: str = "debug", networks: str | None = None,
+                 command: list[str] | None = None, resources: dict[str, Any] | None = None,
+                 labels: dict[str, str] | None = None) -> Obj:
+    ann = {"k8s.v1.cni.cncf.io/networks": networks} if networks else {}
+    c: dict[str, Any] = {"name": "main", "image": dp.image_names[image], "imagePullPolicy": "IfNotPresent",
+                         "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}}
+    if command:
+        c["command"] = command
+    if resources:
+        c["resources"] = resources
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": NS, "annotations": ann, "labels": labels or {"spkrunbook-test": name}},
+            "spec": {"nodeName": None, "containers": [c], "terminationGracePeriodSeconds": 2}}
+
+
+def running(pod: Obj) -> bool:
+    st = pod.get("status") or {}
+    return st.get("phase") == "Running" and all(c.get("ready") for c in st.get("containerStatuses") or [{}])
+
+
+def wait_pod(target: LiveTarget, name: str, ok: Callable[[Obj], bool] = running, *, timeout: float = 90,
+             namespace: str = NS) -> Obj:
+    deadline = time.monotonic() + timeout
+    pod: Obj | None = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ResourceMissing):
+            pod = target.get("pods", name, namespace)
+            if ok(pod):
+                return pod
+        time.sleep(0.3)
+    raise AssertionError(f"pod {namespace}/{name} not as wanted after {timeout:g}s: {json.dumps((pod or {}).get('status'))[:1500]}")
+
+
+def wait_gone(target: LiveTarget, plural: str, name: str, *, namespace: str = NS, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            target.get(plural, name, namespace)
+        except ResourceMissing:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{plural}/{name} still there after {timeout:g}s")
+
+
+def events_of(target: LiveTarget, name: str, namespace: str = NS) -> list[Obj]:
+    return target.list("events", namespace, field_selector=f"involvedObject.name={name}")
+
+
+def apply_nads(target: LiveTarget, lab: params.Lab | None = None) -> list[Obj]:
+    out = []
+    for obj in nad.build(lab or demo_lab()):
+        with contextlib.suppress(ClusterError):
+            target.delete("network-attachment-definitions", obj["metadata"]["name"], obj["metadata"]["namespace"], missing_ok=True)
+        out.append(target.create("network-attachment-definitions", obj, obj["metadata"]["namespace"]))
+    return out
+
+
+def wipe(cluster: NodeCluster, dp: DataPlane, timeout: float = 90) -> None:
+    """What a test made in the shared cluster: workloads, pods (waited until the kubelet stopped them), NADs,
+    VLANs, helm releases and the OVN stand-in's namespace."""
+    dp.drain(timeout)
+    a = cluster.admin
+    for plural in ("network-attachment-definitions", "f5-spk-vlans"):
+        for obj in a.list(plural):
+            a.delete(plural, obj["metadata"]["name"], obj["metadata"]["namespace"], missing_ok=True)
+    for s in a.list("secrets", NS, label_selector="owner=helm") if False else []:
+        a.delete("secrets", s["metadata"]["name"], NS, missing_ok=True)
+
+
+def kubeconfig(cluster: NodeCluster, tmp: Path, user: str = ADMIN) -> Path:
+    return cluster.kubeconfig(user, tmp / f"kc-{user}")
+
+
+def write_yaml(path: Path, data: Any) -> Path:
+    with open(path, "w") as fh:
+        YAML().dump(data, fh)
+    return path
+
+
+@contextlib.contextmanager
+def traffic(dp: DataPlane, master: str, url: str, *, every: float = 0.2) -> Iterator[subprocess.Popen[bytes]]:
+    """HTTP requests from the lab network behind ``master`` to ``url`` (the TMM stand-in's self IP), every
+    ``every`` seconds, until the block ends: what the debugging step captures."""
+    m = next(x for x in dp.masters if x.name == master)
+    code = ("import time, urllib.request\n"
+            "while True:\n"
+            "    try:\n"
+            f"        urllib.request.urlopen({url!r}, timeout=2).read()\n"
+            "    except OSError:\n"
+            "        pass\n"
+            f"    time.sleep({every})\n")
+    proc = subprocess.Popen(["ip", "netns", "exec", m.netns, "python3", "-c", code], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def demo_values() -> Path:
+    return DEMO_DIR / "values" / "ingress-values.yaml"

@@ -1,0 +1,71 @@
+"""The real node itself: registered by a real kubelet, pods run by containerd and runc, NADs that give
+pods real macvlan interfaces through nad-delegate and the real macvlan plugin."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from spkrunbook.cluster.live import LiveTarget
+from tests.dataplane import helpers as h
+from tests.dataplane.conftest import HUGEPAGES
+from tests.support.dataplane import BRIDGE, DataPlane, NodeCluster
+from tests.support.realcluster import ADMIN
+
+pytestmark = [pytest.mark.dataplane, pytest.mark.slow]
+
+
+@pytest.fixture
+def admin(node_cluster: NodeCluster, node: DataPlane, tmp_path: Path) -> Iterator[LiveTarget]:
+    h.wipe(node_cluster, node)
+    with LiveTarget.from_kubeconfig(h.kubeconfig(node_cluster, tmp_path, ADMIN), retries=1) as target:
+        yield target
+    h.wipe(node_cluster, node)
+
+
+def test_the_kubelet_registers_the_node_with_what_it_found(node: DataPlane, admin: LiveTarget) -> None:
+    n = admin.get("nodes", node.name)
+    st = n["status"]
+    assert st["nodeInfo"]["kubeletVersion"] == node.bins.kubernetes_version
+    assert st["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://1.")
+    assert st["capacity"]["hugepages-2Mi"] == f"{HUGEPAGES * 2}Mi" == st["allocatable"]["hugepages-2Mi"]
+    assert st["capacity"]["cpu"] == "2" and st["allocatable"]["cpu"] == "1500m"  # 500m kept for the system
+    assert "node-role.kubernetes.io/worker" in n["metadata"]["labels"]
+    # the kubelet's own configuration, through the API server's node proxy
+    running = admin.kubelet_config(node.name)
+    assert running["cpuManagerPolicy"] == "static" and running["topologyManagerPolicy"] == "none"
+
+
+def test_a_pod_gets_real_macvlan_interfaces_on_the_masters(node: DataPlane, admin: LiveTarget) -> None:
+    h.apply_nads(admin)
+    admin.create("pods", h.pod_manifest("two-nets", node, networks="default/macvlan-internal,default/macvlan-external"), h.NS)
+    pod = h.wait_pod(admin, "two-nets")
+    status = json.loads(pod["metadata"]["annotations"]["k8s.v1.cni.cncf.io/network-status"])
+    assert [(s["name"], s["interface"], s.get("default", False)) for s in status] == [
+        ("cluster", "eth0", True), ("default/macvlan-internal", "net1", False), ("default/macvlan-external", "net2", False)]
+    assert status[0]["ips"] == [pod["status"]["podIP"]]
+    links = admin.exec(h.NS, "two-nets", "main", ["ip", "-d", "-j", "link", "show"], timeout=20)
+    by_name = {i["ifname"]: i for i in json.loads(links.stdout)}
+    for entry, master in ((status[1], "ens224"), (status[2], "ens256")):
+        link = by_name[entry["interface"]]
+        # a macvlan in bridge mode whose lower device is the host's master (its ifindex, seen from the pod)
+        assert link["linkinfo"]["info_kind"] == "macvlan" and link["linkinfo"]["info_data"]["mode"] == "bridge"
+        assert link["link_index"] == int(Path(f"/sys/class/net/{master}/ifindex").read_text())
+        assert link["address"] == entry["mac"]  # network-status was written from the plugin's own result
+    assert int(Path(f"/sys/class/net/{BRIDGE}/ifindex").read_text()) > 0  # the cluster network's bridge
+
+
+def test_deleting_the_pod_removes_its_interfaces(node: DataPlane, admin: LiveTarget) -> None:
+    h.apply_nads(admin)
+    admin.create("pods", h.pod_manifest("short", node, networks="macvlan-internal"), h.NS)
+    pod = h.wait_pod(admin, "short")
+    cache = list((node.tmp / "cni" / "cache").glob("*.json"))
+    assert len(cache) == 1 and json.loads(cache[0].read_text())["pod"] == "default/short"
+    ip = pod["status"]["podIP"]
+    admin.delete("pods", "short", h.NS)
+    h.wait_gone(admin, "pods", "short")
+    assert not list((node.tmp / "cni" / "cache").glob("*.json"))
+    assert not (node.tmp / "cni" / "ipam" / "cluster" / ip).exists()  # host-local gave the address back
