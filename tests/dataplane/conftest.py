@@ -49,9 +49,13 @@ def node_bins() -> realcluster.Binaries:
 
 @pytest.fixture(scope="session")
 def node_cluster(node_bins: realcluster.Binaries) -> Iterator[NodeCluster]:
-    with NodeCluster(node_bins) as cluster:
+    cluster = NodeCluster(node_bins)
+    cluster.start()
+    try:
         cluster.seed_openshift()
         yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")

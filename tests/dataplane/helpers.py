@@ -13,7 +13,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from spkrunbook import params
-from spkrunbook.cluster.base import Obj
+from spkrunbook.cluster.base import Obj, Resource
 from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.errors import ClusterError, ResourceMissing
 from spkrunbook.steps import nad
@@ -23,6 +23,7 @@ from tests.support.realcluster import ADMIN
 
 CHART = ROOT / "tests" / "fixtures" / "charts" / "f5ingress-test"
 NS = "default"
+SECRETS = Resource("", "v1", "secrets", True, "Secret")
 
 
 def demo_lab() -> params.Lab:
@@ -94,8 +95,8 @@ def wipe(cluster: NodeCluster, dp: DataPlane, timeout: float = 90) -> None:
     for plural in ("network-attachment-definitions", "f5-spk-vlans"):
         for obj in a.list(plural):
             a.delete(plural, obj["metadata"]["name"], obj["metadata"]["namespace"], missing_ok=True)
-    for s in a.list("secrets", NS, label_selector="owner=helm") if False else []:
-        a.delete("secrets", s["metadata"]["name"], NS, missing_ok=True)
+    for secret in a.list(SECRETS, None, label_selector="owner=helm"):
+        a.delete(SECRETS, secret["metadata"]["name"], secret["metadata"]["namespace"], missing_ok=True)
 
 
 def kubeconfig(cluster: NodeCluster, tmp: Path, user: str = ADMIN) -> Path:
