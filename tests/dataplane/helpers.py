@@ -132,3 +132,61 @@ def traffic(dp: DataPlane, master: str, url: str, *, every: float = 0.2) -> Iter
 
 def demo_values() -> Path:
     return DEMO_DIR / "values" / "ingress-values.yaml"
+
+
+OVN_NS = "openshift-ovn-kubernetes"
+
+
+def ovn_standin(cluster: NodeCluster, dp: DataPlane, routes: dict[str, str]) -> Obj:
+    """An ovnkube-node STAND-IN on the node: its ``nbdb`` container serves a real NB database (real
+    ovsdb-server) holding ``routes`` (source prefix -> next hop) as ``src-ip`` routes of ``GR_<node>``, what
+    OVN-Kubernetes writes for ICNI2. No OVN controller runs; the debugging step execs ovn-nbctl in it as it
+    would in OpenShift's."""
+    cluster.ensure_namespace(OVN_NS)
+    name = f"ovnkube-node-{dp.name[:20]}"
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "namespace": OVN_NS, "labels": {"app": "ovnkube-node"},
+                        "annotations": {"spkrunbook.test/stand-in": "an ovnkube-node stand-in: a real NB database, no OVN"}},
+           "spec": {"nodeName": dp.name, "terminationGracePeriodSeconds": 1,
+                    "containers": [{"name": "nbdb", "image": dp.image_names["nbdb"], "imagePullPolicy": "IfNotPresent",
+                                    "env": [{"name": "NODE_NAME", "value": dp.name},
+                                            {"name": "ICNI2_ROUTES", "value": " ".join(f"{s}={v}" for s, v in routes.items())}],
+                                    "readinessProbe": {"exec": {"command": ["ovn-nbctl", "--timeout=2", "lr-list"]},
+                                                       "periodSeconds": 1}}]}}
+    cluster.admin.create("pods", pod, OVN_NS)
+    return wait_pod(cluster.admin, name, namespace=OVN_NS)
+
+
+def app_pod(cluster: NodeCluster, dp: DataPlane, namespace: str = "spk-apps", name: str = "spk-app-0") -> Obj:
+    """An application pod in a namespace whose egress ICNI2 would route through TMM."""
+    cluster.ensure_namespace(namespace)
+    pod = pod_manifest(name, dp)
+    pod["metadata"]["namespace"] = namespace
+    pod["spec"]["containers"][0]["securityContext"] = {}
+    cluster.admin.create("pods", pod, namespace)
+    return wait_pod(cluster.admin, name, namespace=namespace)
+
+
+def node_params(tmp: Path, cluster: NodeCluster, dp: DataPlane, *, user: str = ADMIN, values: dict[str, Any] | None = None,
+                **over: Any) -> Path:
+    """The lab's params for the real node: the demo lab, live, the test chart, the data plane's images, the
+    f5-tmm stand-in's self IPs from the lab's F5SPKVlans, and a live capture on net1."""
+    data = params.read_yaml(DEMO_PARAMS)
+    data["lab"] = "dataplane"
+    data["target"] = {"kind": "live", "kubeconfig": str(kubeconfig(cluster, tmp, user)), "retries": 1}
+    lab = demo_lab()
+    self_ips = [f"net{i}={ip}/{getattr(lab.vlans, role).prefixlen_v4}"
+                for i, (role, _net) in enumerate(lab.networks.ordered(), start=1) for ip in getattr(lab.vlans, role).selfip_v4s]
+    overlay = {"tmm": {"image": {"repository": dp.image_names["tmm"].rsplit("/", 1)[0]}, "standIn": {"selfIPs": self_ips}},
+               "debug": {"image": {"repository": dp.image_names["debug"].rsplit("/", 1)[0]}}}
+    for key, val in (values or {}).items():
+        overlay.setdefault(key, {}).update(val)
+    data["install"] = {**data["install"], "values_file": str(demo_values()), "chart": str(CHART), "helm_timeout": "3m",
+                       "wait_timeout": 120, "extra_values_files": [str(write_yaml(tmp / "dataplane-values.yaml", overlay))]}
+    data["debug"] = {"live_capture": True, "capture": {"where": "pod", "interface": "net1", "seconds": 8}, "exec_timeout": 30}
+    for key, val in over.items():
+        if isinstance(val, dict):
+            data[key] = {**data.get(key, {}), **val}
+        else:
+            data[key] = val
+    return write_yaml(tmp / "dataplane.yaml", data)
