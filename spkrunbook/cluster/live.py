@@ -615,6 +615,15 @@ class LiveTarget:
                     pass
                 return ExecError(f"cannot exec `{' '.join(argv)}` in {namespace}/{pod} container {container}: {text}",
                                  hint=f"check that the pod is Running and has that container: `oc get pod {pod} -n {namespace}`")
+            if status == 403:
+                # exec is the pods/exec subresource: `get` over a websocket (how this client execs), `create` over SPDY
+                denied = self._translate(status, None, body, res=resource("pods"), name=pod, namespace=namespace,
+                                         verb="create", what=None)
+                detail = denied.message.split(": ", 1)[-1]
+                return Forbidden(f"not allowed to exec into {namespace}/{pod} (pods/exec): {detail}",
+                                 hint=f"check with `oc auth can-i create pods --subresource=exec -n {namespace}` (and `get`); "
+                                      "grant a Role allowing verbs get and create on pods/exec in that namespace "
+                                      "(OpenShift's admin and edit roles have them)", status=403, reason=denied.reason)
             return self._translate(status, None, body, res=resource("pods"), name=pod, namespace=namespace,
                                    verb="create", what=None)
         if isinstance(ctx, WebSocketException) and not isinstance(ctx, OSError):

@@ -36,6 +36,7 @@ the node-lifecycle and garbage-collector controllers, and a user for the meta-pl
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import fcntl
 import importlib.util
@@ -67,6 +68,9 @@ IMAGE_BUILDER = ROOT / "scripts" / "build_dataplane_images.py"
 CNI_DIR = Path("/usr/lib/cni")
 CNI_PLUGINS = ("bridge", "host-local", "macvlan", "loopback")
 CNI_USER = "nad-delegate"
+#: A user who may read what the runbook reads but not exec into pods. (``lab-reader``'s get on every
+#: resource includes ``pods/exec``, and Kubernetes 1.34 authorizes a websocket exec as ``get pods/exec``.)
+NO_EXEC = "lab-no-exec"
 CLUSTER_CIDR = "10.217.64.0/24"  # the pods' cluster network, on the bridge below
 BRIDGE = "cni0"  # the seed's `tcpdump -i cni0` interface
 #: The node's address: the cluster network's gateway on the bridge. The kubelet serves there, not on 127.0.0.1:
@@ -99,7 +103,7 @@ def sh_ok(argv: list[str]) -> bool:
 class NodeCluster(RealCluster):
     """``RealCluster`` ready for a kubelet: node authorization, the kubelet client, the node controllers."""
 
-    USERS = {**RealCluster.USERS, CNI_USER: "spkrunbook:cni"}
+    USERS = {**RealCluster.USERS, CNI_USER: "spkrunbook:cni", NO_EXEC: "spkrunbook:no-exec"}
     CONTROLLERS = ("deployment-controller", "replicaset-controller", "node-lifecycle-controller",
                    "garbage-collector-controller", "namespace-controller")
     AUTHORIZATION_MODE = "Node,RBAC"
@@ -131,6 +135,18 @@ class NodeCluster(RealCluster):
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "nad-delegate"},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "nad-delegate"},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": CNI_USER}]})
+        a.create(_EXTRA[("rbac.authorization.k8s.io/v1", "ClusterRole")], {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "spkrunbook-no-exec"},
+            "rules": [{"apiGroups": ["*"], "verbs": ["get", "list", "watch"],
+                       "resources": ["pods", "pods/log", "events", "nodes", "namespaces", "network-attachment-definitions",
+                                     "f5-spk-vlans", "f5-spk-staticroutes", "customresourcedefinitions",
+                                     "adminpolicybasedexternalroutes", "deployments", "replicasets", "clusterversions",
+                                     "infrastructures", "networks", "kubeletconfigs", "machineconfigpools",
+                                     "performanceprofiles", "nodenetworkstates"]}]})
+        a.create(_EXTRA[("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")], {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "spkrunbook-no-exec"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "spkrunbook-no-exec"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": NO_EXEC}]})
 
     def seed_openshift(self) -> int:
         """The demo snapshot's cluster-wide OpenShift objects (version, network, platform); no nodes, no
@@ -240,6 +256,12 @@ class Before:
     nr_hugepages: int
     hugetlb_mounted: bool
     iptables: set[str]
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
 
 
 def _links() -> set[str]:
@@ -524,21 +546,28 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         assert self.bins.kubelet is not None
         self._kubelet_port = self._kubelet_port or free_port()
         (self.tmp / "kubelet.yaml").write_text(json.dumps(self.kubelet_config(), indent=2))
+        since = time.time() - 1
         self._spawn("kubelet", [str(self.bins.kubelet), "--config", str(self.tmp / "kubelet.yaml"),
                                 "--kubeconfig", str(self.tmp / "kubelet.kubeconfig"), "--root-dir", str(self.tmp / "kubelet"),
                                 "--hostname-override", self.name, "--node-ip", NODE_IP, "--v", "2"])
-        self._wait(self._node_ready, "kubelet", 120)
+        self._wait(lambda: self._node_ready(since) and _port_open(NODE_IP, self._kubelet_port), "kubelet", 120)
         a = self.cluster.admin
         a.patch("nodes", self.name, {"metadata": {"labels": {"node-role.kubernetes.io/worker": ""}}})
 
-    def _node_ready(self) -> bool:
+    def _node_ready(self, since: float) -> bool:
+        """Ready, untainted, and said so by a kubelet started at ``since`` (not the one before a restart)."""
         try:
             node = self.cluster.admin.get("nodes", self.name)
         except ClusterError:
             return False
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in (node.get("status") or {}).get("conditions") or [])
+        st = node.get("status") or {}
+        ready = next((c for c in st.get("conditions") or [] if c.get("type") == "Ready"), {})
+        beat = ready.get("lastHeartbeatTime") or "1970-01-01T00:00:00Z"
+        fresh = calendar.timegm(time.strptime(beat, "%Y-%m-%dT%H:%M:%SZ")) >= since
+        pages = (st.get("capacity") or {}).get("hugepages-2Mi")
+        n = int(NR_HUGEPAGES.read_text())
         tainted = any(t.get("key") == "node.kubernetes.io/not-ready" for t in (node.get("spec") or {}).get("taints") or [])
-        return ready and not tainted
+        return ready.get("status") == "True" and fresh and not tainted and pages == (f"{n * 2}Mi" if n else "0")
 
     def stop_kubelet(self) -> None:
         p = self.procs.pop("kubelet", None)

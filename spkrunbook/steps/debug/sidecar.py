@@ -76,7 +76,14 @@ def run_in_sidecar(
         name, ns = pod, namespace or "default"
     where = f"{ns}/{name} container {container}"
     shown = " ".join(argv)
-    result = target.exec(ns, name, container, argv, timeout=timeout)
+    try:
+        result = target.exec(ns, name, container, argv, timeout=timeout)
+    except ExecError as exc:
+        if "is not valid for pod" not in exc.message:
+            raise
+        sidecar = " (F5's TMM debug sidecar): enable the debug sidecar in the f5ingress Helm values and upgrade the release" \
+            if container == "debug" else ""
+        raise ExecError(exc.message, hint=f"the pod {ns}/{name} has no container {container}{sidecar}") from exc
     if not check:
         return result
     if result.timed_out:

@@ -165,9 +165,10 @@ def not_ready(pod: Obj, lab: Lab, target: Target | None) -> tuple[str, str]:
     reason, message = trouble
     evidence = f"{state}; {reason}: {message[:1200]}"
     if reason == "FailedCreatePodSandBox":
+        masters = ", ".join(f"{n.master} for {n.namespace}/{n.name}" for _role, n in lab.networks.ordered())
         action = (f"the CNI could not attach the pod's networks (its error is quoted above): check that each NAD's master "
-                  f"exists on node {node} (oc debug node/{node} -- ip -br link) and that the NADs in tmm.cniNetworks exist "
-                  f"(step 02); the pod starts by itself once they do")
+                  f"exists on node {node} ({masters}: oc debug node/{node} -- ip -br link) and that the NADs in "
+                  "tmm.cniNetworks exist (step 02); the pod starts by itself once they do")
     elif "Insufficient hugepages" in message:
         action = ("no TMM node offers the hugepages TMM asks for: configure 2Mi hugepages on the TMM nodes (a "
                   "PerformanceProfile or a MachineConfig; the kubelet counts them when it starts) or lower "
