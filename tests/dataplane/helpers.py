@@ -191,3 +191,26 @@ def node_params(tmp: Path, cluster: NodeCluster, dp: DataPlane, *, user: str = A
         else:
             data[key] = val
     return write_yaml(tmp / "dataplane.yaml", data)
+
+
+def tmm_pod(cluster: NodeCluster, dp: DataPlane, name: str = "f5-tmm-test", *, networks: bool = True,
+            tmm_command: list[str] | None = None, tmm_env: dict[str, str] | None = None, wait: bool = True) -> Obj:
+    """A pod shaped like the test chart's TMM pod, made without helm (label ``app=f5-tmm``, containers ``f5-tmm``,
+    the stand-in, and ``debug``), on net1/net2 of the demo lab's NADs (which must exist) with its self IPs."""
+    lab = demo_lab()
+    self_ips = " ".join(f"net{i}={ip}/{getattr(lab.vlans, role).prefixlen_v4}"
+                        for i, (role, _n) in enumerate(lab.networks.ordered(), start=1) for ip in getattr(lab.vlans, role).selfip_v4s)
+    caps = {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}
+    tmm: dict[str, Any] = {"name": "f5-tmm", "image": dp.image_names["tmm"], "imagePullPolicy": "IfNotPresent", "securityContext": caps,
+                           "env": [{"name": k, "value": v} for k, v in {"STANDIN_SELF_IPS": self_ips if networks else "",
+                                                                         **(tmm_env or {})}.items()]}
+    if tmm_command:
+        tmm["command"] = tmm_command
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "namespace": NS, "labels": {"app": "f5-tmm"},
+                        "annotations": {"k8s.v1.cni.cncf.io/networks": lab.cni_networks} if networks else {}},
+           "spec": {"terminationGracePeriodSeconds": 2,
+                    "containers": [tmm, {"name": "debug", "image": dp.image_names["debug"], "imagePullPolicy": "IfNotPresent",
+                                         "securityContext": caps}]}}
+    cluster.admin.create("pods", pod, NS)
+    return wait_pod(cluster.admin, name) if wait else pod
