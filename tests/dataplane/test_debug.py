@@ -56,7 +56,7 @@ def test_run_in_sidecar_through_the_client(tmm: dict[str, object], target: LiveT
                              namespace=h.NS, timeout=10)
     assert "oc exec -n default" in str(err.value)
     with pytest.raises(TypeError, match="never a shell string"):
-        debug.run_in_sidecar(target, "f5-tmm-test", "ip -br link; rm -rf /", namespace=h.NS)  # type: ignore[arg-type]
+        debug.run_in_sidecar(target, "f5-tmm-test", "ip -br link; rm -rf /", namespace=h.NS)
 
 
 def test_pod_capture_streams_pcap_bytes_intact(tmm: dict[str, object], node: DataPlane, target: LiveTarget,
@@ -81,7 +81,7 @@ def test_pod_capture_streams_pcap_bytes_intact(tmm: dict[str, object], node: Dat
         assert len(subprocess.run(["tshark", "-r", str(tmp_path / "c.pcap")], capture_output=True, text=True,
                                   timeout=60).stdout.splitlines()) == res.packets
         assert self_ip in out
-    assert (res.frame["dport"] == 80).any()
+    assert res.frame is not None and (res.frame["dport"] == 80).any()
     # and nothing is left running in the debug container (timeout(1) ended it, not the closed stream)
     assert "tcpdump" not in target.exec(h.NS, "f5-tmm-test", "debug", ["ps", "-o", "args"]).text
 

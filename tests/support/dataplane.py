@@ -561,7 +561,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         except ClusterError:
             return False
         st = node.get("status") or {}
-        ready = next((c for c in st.get("conditions") or [] if c.get("type") == "Ready"), {})
+        ready: dict[str, Any] = next((c for c in st.get("conditions") or [] if c.get("type") == "Ready"), {})
         beat = ready.get("lastHeartbeatTime") or "1970-01-01T00:00:00Z"
         fresh = calendar.timegm(time.strptime(beat, "%Y-%m-%dT%H:%M:%SZ")) >= since
         pages = (st.get("capacity") or {}).get("hugepages-2Mi")
