@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import ssl
 import threading
 import time
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from ..params import TargetParams
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_KUBELET_LOG_GONE = re.compile(r"^unable to retrieve container logs for \S+$")
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 # What to install when a whole API group is missing; anything else gets the generic hint.
 _CRD_HINTS = {
@@ -302,14 +304,24 @@ class LiveTarget:
         query = [("container", container), ("tailLines", str(tail_lines))]
         if previous:
             query.append(("previous", "true"))
-        try:
-            return str(self._request("GET", self.path("pods", pod, namespace, "log"), query=query,
-                                     res=resource("pods"), name=pod, namespace=namespace, verb="get logs of",
-                                     text=True))
-        except ClusterError as exc:
-            if "not found" in exc.message and ("container" in exc.message or "previous" in exc.message):
-                return None  # 400: no such (previous) container: nothing to read
-            raise
+        for attempt in range(3):
+            try:
+                text = str(self._request("GET", self.path("pods", pod, namespace, "log"), query=query,
+                                         res=resource("pods"), name=pod, namespace=namespace, verb="get logs of",
+                                         text=True))
+            except ClusterError as exc:
+                if "not found" in exc.message and ("container" in exc.message or "previous" in exc.message):
+                    return None  # 400: no such (previous) container: nothing to read
+                raise
+            # While it restarts a crashed container the kubelet may answer 200 with this instead of the log:
+            # the pod's status still names the container it has just removed. A moment later it names the next.
+            if not _KUBELET_LOG_GONE.match(text.strip()):
+                return text
+            time.sleep(1.0 + attempt)
+        raise ClusterError(f"the kubelet could not read the log of {namespace}/{pod} container {container}: {text.strip()} "
+                           "(it was restarting the container)",
+                           hint=f"read it again in a moment: oc logs {pod} -n {namespace} -c {container}"
+                                + (" --previous" if previous else ""))
 
     def exists(self, res: str | Resource, name: str, namespace: str | None = None) -> bool:
         try:
@@ -442,7 +454,8 @@ class LiveTarget:
 
     def _send(self, method: str, path: str, query: Sequence[tuple[str, str]] | None, body: Any,
               content_type: str | None, *, text: bool = False) -> Any:
-        headers = {"Accept": "text/plain" if text else "application/json"}
+        # A log is text/plain, but the API server negotiates its errors too: text/plain alone is a 406 there.
+        headers = {"Accept": "text/plain, */*" if text else "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         request = self._client.param_serialize(method=method, resource_path=path, query_params=query or [],

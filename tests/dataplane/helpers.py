@@ -202,7 +202,8 @@ def tmm_pod(cluster: NodeCluster, dp: DataPlane, name: str = "f5-tmm-test", *, n
                         for i, (role, _n) in enumerate(lab.networks.ordered(), start=1) for ip in getattr(lab.vlans, role).selfip_v4s)
     caps = {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}
     tmm: dict[str, Any] = {"name": "f5-tmm", "image": dp.image_names["tmm"], "imagePullPolicy": "IfNotPresent", "securityContext": caps,
-                           "env": [{"name": k, "value": v} for k, v in {"STANDIN_SELF_IPS": self_ips if networks else "",
+                           "env": [{"name": k, "value": v} for k, v in {"TMM_MAPRES_ADDL_VETHS_ON_DP": "TRUE",
+                                                                         "STANDIN_SELF_IPS": self_ips if networks else "",
                                                                          **(tmm_env or {})}.items()]}
     if tmm_command:
         tmm["command"] = tmm_command
