@@ -148,3 +148,18 @@ def test_ovn_routes_live_tries_masters_until_one_answers(tmm: dict[str, object],
     assert "ovn-nbctl" in routes.attempts[0] and "exited with status 1" in routes.attempts[0]
     (via,) = [r for r in routes.checks if r.check == "OVN routes via TMM"]
     assert via.status == "pass" and "on GR_" + node.name + " via 10.1.10.100 for 10.217.64.9" in via.evidence
+
+
+def test_the_capture_form_redraws_the_rate_plot_while_it_captures(tmm: dict[str, object], node: DataPlane, target: LiveTarget,
+                                                                  lab: params.Lab) -> None:
+    from spkrunbook.widgets.debug import CaptureForm
+
+    form = CaptureForm(lab=lab, target=target, redraw_every=0.0)
+    assert form.pod.value == "f5-tmm-test" and {"net1", "net2"} <= set(form.interface.options)  # from network-status
+    form.interface.value = "net1"
+    form.seconds.value = 3
+    with h.traffic(node, lab.networks.internal.master, f"http://{lab.vlans.internal.selfip_v4s[0]}/", every=0.1):
+        r = form.capture()
+    assert r.ok and r.packets > 0 and r.interface == "net1"
+    assert form.redraws >= 2 and form.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"{r.packets} packets" in form.status.value

@@ -1,22 +1,13 @@
-"""The capture form's logic, without a browser."""
+"""The capture form's logic, without a browser. A live capture through the form runs against the real node:
+tests/dataplane/test_debug.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from spkrunbook import params
-from spkrunbook.capture import read_pcap
-from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.cluster.snapshot import SnapshotTarget
-from tests.support.labdata import lab_objects
 from spkrunbook.widgets import common
 from spkrunbook.widgets.debug import CaptureForm
-from tests.support.paths import DEMO_DIR, DEMO_PARAMS
-from tests.support import paths
-
-ROOT = paths.ROOT
-PCAP = (DEMO_DIR / "captures/cni0.pcap").read_bytes()
-N_PACKETS = len(read_pcap(PCAP))  # the demo capture is remade by scripts/make_demo_captures.sh
+from tests.support.paths import DEMO_PARAMS
 
 
 def test_form_on_snapshot_lists_interfaces_and_skips_capture():
@@ -26,31 +17,6 @@ def test_form_on_snapshot_lists_interfaces_and_skips_capture():
     assert list(form.interface.options)[:3] == ["eth0", "net1", "net2"] and "internal" in form.interface.options
     form.button.click()
     assert form.result.skipped and "skipped" in form.status.value
-
-
-def test_live_capture_redraws_the_rate_plot(api, kubeconfig):
-    api.add_many(lab_objects())
-
-    def tcpdump(argv, stdin):
-        if "tcpdump" not in argv:
-            return None
-
-        def gen():
-            for i in range(0, len(PCAP), 20000):
-                yield 1, PCAP[i:i + 20000]
-            return 0
-        return gen()
-
-    api.on_exec("f5-tmm-.*", "debug", tcpdump)
-    lab = params.load(DEMO_PARAMS)
-    with LiveTarget.from_kubeconfig(kubeconfig) as t:
-        form = CaptureForm(lab=lab, target=t, redraw_every=0.0)
-        form.interface.value = "net1"
-        form.seconds.value = 2
-        r = form.capture()
-    assert r.ok and r.packets == N_PACKETS
-    assert form.redraws >= 2 and form.image.value[:8] == b"\x89PNG\r\n\x1a\n"
-    assert f"{N_PACKETS} packets" in form.status.value
 
 
 def test_pods_and_nodes_come_from_the_shared_choices():
