@@ -35,11 +35,12 @@ Left out on purpose: watch, pagination (``limit``/``continue``), server-side
 apply semantics, admission, RBAC beyond one bearer token and ``fail_next``.
 
 Why it is kept beside the real server (``tests/support/realcluster.py``, marker
-``apiserver``): it answers what the real one cannot here, with no kubelet and no
-faults on demand: ``pods/exec`` (the debug step), ``nodes/<n>/proxy/configz``,
-pods that start by themselves, and injected failures (``fail_next``: 429/5xx with
-``Retry-After``, a 409 at a chosen moment). It runs in every test run in
-milliseconds. Every live test that needs none of that runs against both servers
+``apiserver``) and the real node (``tests/support/dataplane.py``, marker
+``dataplane``, where exec, logs, configz and pods that really start are tested):
+it answers what they cannot show on demand: injected failures (``fail_next``:
+429/5xx with ``Retry-After``, a 409 at a chosen moment), late answers, a server
+that speaks only ``v4.channel.k8s.io``, a restarted container without a previous
+log, and the other steps' tests, in milliseconds, in every test run. Every live test that needs none of that runs against both servers
 (``tests/conftest.py``: ``SERVERS``/``both_servers``); where they disagreed the real
 server was right and this one was changed to answer like it:
 
@@ -51,7 +52,10 @@ server was right and this one was changed to answer like it:
 Things it still does differently, which no test relies on: it keeps unknown
 fields of a custom resource (the real server prunes them by the CRD's schema), it
 does not validate against a CRD's schema at all, and new nodes are not tainted
-``node.kubernetes.io/not-ready``.
+``node.kubernetes.io/not-ready``. Found on the real node: an exec'd command goes on
+running when its client closes the stream (here the handler is stopped); a pod log
+asked for with ``Accept: text/plain`` alone is a 406 (here it is served); the
+websocket exec is authorized as ``get pods/exec`` (here one bearer token may do all).
 """
 
 from __future__ import annotations
