@@ -3,16 +3,20 @@ pods real macvlan interfaces through nad-delegate and the real macvlan plugin.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from spkrunbook.cluster.live import LiveTarget
 from tests.dataplane import helpers as h
 from tests.dataplane.conftest import HUGEPAGES
-from tests.support.dataplane import BRIDGE, DataPlane, NodeCluster
+from tests.support.dataplane import BRIDGE, FIXED_PATHS, Before, DataPlane, NodeCluster
 from tests.support.realcluster import ADMIN
 
 pytestmark = [pytest.mark.dataplane, pytest.mark.slow]
@@ -69,3 +73,52 @@ def test_deleting_the_pod_removes_its_interfaces(node: DataPlane, admin: LiveTar
     h.wait_gone(admin, "pods", "short")
     assert not list((node.tmp / "cni" / "cache").glob("*.json"))
     assert not (node.tmp / "cni" / "ipam" / "cluster" / ip).exists()  # host-local gave the address back
+
+
+def _machine() -> dict[str, Any]:
+    """What this machine shows, read with its own tools (not with the fixture's bookkeeping)."""
+    links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True, check=True).stdout.split("\n")
+    return {
+        "links": sorted(ln.split()[0].split("@")[0] for ln in links if ln.strip()),
+        "netns": sorted(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()),
+        "mounts": sorted(ln.split()[1] for ln in Path("/proc/mounts").read_text().splitlines()),
+        "paths": sorted(p for p in FIXED_PATHS if os.path.lexists(p)),
+        "processes": sorted(ln for ln in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+                            if "spkrb-node-" in ln or ln.startswith(("containerd-shim", "/usr/bin/containerd-shim"))),
+        "cgroups": sorted(str(p) for p in Path("/sys/fs/cgroup").glob("*/kubepods")),
+        "hugepages": Path("/proc/sys/vm/nr_hugepages").read_text().strip(),
+        "iptables": sorted(ln for ln in subprocess.run(["iptables-save"], capture_output=True, text=True).stdout.splitlines()
+                           if "KUBE-" in ln),
+    }
+
+
+def test_stopping_the_node_leaves_nothing_behind_even_when_a_start_fails(node_cluster: NodeCluster, node: DataPlane,
+                                                                            admin: LiveTarget) -> None:
+    """The session's node is stopped with a pod on net1 running, then a start that fails half way (the kubelet
+    exits at once) is cleaned up too; then the node is started again for the tests after this one."""
+    assert node.before is not None
+    h.apply_nads(admin)
+    admin.create("pods", h.pod_manifest("left-running", node, networks="macvlan-internal"), h.NS)
+    h.wait_pod(admin, "left-running")
+    during = _machine()
+    assert {"ens224", "ens256", BRIDGE} <= set(during["links"]) and during["processes"] and during["iptables"]  # seen, so checkable
+    origin = Before(set(node.before.paths), set(node.before.links), set(node.before.netns), set(node.before.mounts),
+                    node.before.nr_hugepages, node.before.hugetlb_mounted, set(node.before.iptables))
+    try:
+        assert node.stop() == []
+        after = _machine()
+        assert not {"ens224", "ens256", BRIDGE} & set(after["links"])
+        assert not [ln for ln in after["links"] if ln.startswith("veth")]
+        assert not [n for n in after["netns"] if n.startswith(("spkrb", "cni-"))]
+        ours = ("/run/netns", "/var/lib/kubelet", "/run/containerd", "/var/lib/cni")
+        assert not [m for m in after["mounts"] if "spkrb-node-" in m or (m.startswith(ours) and m not in origin.mounts)]
+        assert set(after["paths"]) <= origin.paths and after["processes"] == [] and after["cgroups"] == []
+        assert after["hugepages"] == str(origin.nr_hugepages) and after["iptables"] == []  # the kubelet's KUBE-FIREWALL
+        # a start that fails half way (containerd up, the network made, the kubelet dies) is undone the same way
+        broken = DataPlane(node.cluster, dataclasses.replace(node.bins, kubelet=Path("/bin/false")), node.images, node.masters)
+        with pytest.raises(RuntimeError, match="kubelet exited with 1"):
+            broken.start()
+        assert broken.leftovers() == [] and _machine() == after
+    finally:
+        node.start()
+    assert admin.get("nodes", node.name)["status"]["capacity"]["hugepages-2Mi"] == f"{HUGEPAGES * 2}Mi"

@@ -57,7 +57,7 @@ def crashing(cluster: NodeCluster, dp: DataPlane, log: str) -> dict[str, Any]:
     h.tmm_pod(cluster, dp, tmm_command=["sh", "-c", 'printf "%s" "$TMM_LOG"; exit 139'], tmm_env={"TMM_LOG": log}, wait=False)
 
     def restarted(p: dict[str, Any]) -> bool:  # what a user sees: restarted, waiting to be started again
-        cs = next((c for c in (p.get("status") or {}).get("containerStatuses") or [] if c["name"] == "f5-tmm"), {})
+        cs: dict[str, Any] = next((c for c in (p.get("status") or {}).get("containerStatuses") or [] if c["name"] == "f5-tmm"), {})
         waiting = ((cs.get("state") or {}).get("waiting") or {}).get("reason")
         return int(cs.get("restartCount") or 0) >= 1 and waiting == "CrashLoopBackOff"
     return h.wait_pod(cluster.admin, "f5-tmm-test", restarted, timeout=90)

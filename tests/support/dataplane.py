@@ -341,6 +341,9 @@ class DataPlane:
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> DataPlane:
         t0 = time.monotonic()
+        if not self.tmp.exists():  # started again after a stop: a fresh temp dir and state
+            self.tmp = Path(tempfile.mkdtemp(prefix="spkrb-node-"))
+            self.procs, self.problems, self._kubelet_port = {}, [], 0
         self._take_lock()
         self.before = Before({p for p in FIXED_PATHS if os.path.lexists(p)}, _links(), _netns(), set(_mountpoints()),
                              int(NR_HUGEPAGES.read_text()), "hugetlb" in _mounted_cgroups(), _iptables_chains())
