@@ -122,3 +122,21 @@ def test_stopping_the_node_leaves_nothing_behind_even_when_a_start_fails(node_cl
     finally:
         node.start()
     assert admin.get("nodes", node.name)["status"]["capacity"]["hugepages-2Mi"] == f"{HUGEPAGES * 2}Mi"
+
+
+def test_the_prerequisites_see_the_masters_real_flags(node: DataPlane, admin: LiveTarget) -> None:
+    """The master-interfaces check reads NodeNetworkState, which reports the kernel's IFF_PROMISC of each master:
+    turned off on ens224 (no macvlan on it now), the check says so and what to do."""
+    from spkrunbook.steps import prereqs
+
+    subprocess.run(["ip", "link", "set", "ens224", "promisc", "off"], check=True)
+    try:
+        assert not int(Path("/sys/class/net/ens224/flags").read_text(), 16) & 0x100
+        node.report_network_state()
+        rows = list(prereqs.checks(h.demo_lab(), admin, only=["master-interfaces"]).rows)
+    finally:
+        subprocess.run(["ip", "link", "set", "ens224", "promisc", "on"], check=True)
+        node.report_network_state()
+    assert [(r.status, r.evidence) for r in rows] == [("warn", "internal master ens224: not promiscuous"),
+                                                      ("pass", "external master ens256 up, promiscuous")]
+    assert "ip link set ens224 promisc on" in rows[0].action and rows[0].subject == node.name

@@ -87,6 +87,11 @@ def test_the_whole_runbook_passes_on_the_real_node(node_cluster: NodeCluster, no
     assert f"the running kubelet: /api/v1/nodes/{node.name}/proxy/configz" in cpu["evidence"]
     (hp,) = rows(pre, "hugepages")
     assert hp["status"] == "pass" and "hugepages-2Mi allocatable 1.56Gi" in hp["evidence"]
+    # the masters as the node's kernel has them (NodeNetworkState from its /sys/class/net: up, IFF_PROMISC set)
+    assert [(r["status"], r["evidence"]) for r in rows(pre, "master-interfaces")] == [
+        ("pass", "internal master ens224 up, promiscuous"), ("pass", "external master ens256 up, promiscuous")]
+    nads = step_json(record, "network-attachments")
+    assert {r["status"] for r in rows(nads, "master on TMM nodes")} == {"pass"}
 
     with LiveTarget.from_kubeconfig(h.kubeconfig(node_cluster, tmp_path, ADMIN)) as t:
         (pod,) = t.list("pods", h.NS, label_selector=TMM)

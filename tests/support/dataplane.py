@@ -11,8 +11,8 @@ What the fixture sets up on the machine, and removes again (``DataPlane.stop``, 
 on failure too; ``leftovers()`` then says what, if anything, is still there):
 
 - two network namespaces that play the lab's internal and external networks, each holding one end of
-  a veth pair whose other end, in the host, is the macvlan master (``ens224``, ``ens256``), with an
-  address on each lab network (the peer the TMM stand-in answers);
+  a veth pair whose other end, in the host, is the macvlan master (``ens224``, ``ens256``, promiscuous
+  as F5's guide asks), with an address on each lab network (the peer the TMM stand-in answers);
 - ``/proc/sys/vm/nr_hugepages`` raised to what the TMM pod asks for, and the v1 ``hugetlb`` cgroup
   hierarchy mounted when it is not (before the kubelet starts, so hugepage limits apply);
 - containerd with its own config, root, state and socket in a temp dir (``restrict_oom_score_adj``:
@@ -22,6 +22,10 @@ on failure too; ``leftovers()`` then says what, if anything, is still there):
 - the kubelet (root dir in the temp dir) with the static CPU manager (one CPU reserved for the system,
   so a Guaranteed 1-CPU container gets the other one to itself), the topology manager off, and a node
   client certificate (``system:node:<name>``, for the Node authorizer).
+
+Not real, and named so: ``report_network_state`` writes the node's ``NodeNetworkState`` the way the
+kubernetes-nmstate handler would (no NMState runs here), from this machine's kernel (``/sys/class/net``:
+state, MTU, MAC, the IFF_PROMISC bit as ``accept-all-mac-addresses``, bridge ports).
 
 Paths the kubelet and containerd use whatever they are told (``/var/lib/kubelet/device-plugins``,
 ``/var/log/containers``, ``/run/containerd``, ``/run/netns``, the ``kubepods`` cgroups) allow one data
@@ -359,6 +363,7 @@ class DataPlane:
             self._cni()
             self._kubelet_pki()
             self.start_kubelet()
+            self.report_network_state()
         except BaseException:
             self.stop()
             raise
@@ -408,7 +413,8 @@ class DataPlane:
         for m in self.masters:
             run(["ip", "netns", "add", m.netns])
             run(["ip", "link", "add", m.name, "type", "veth", "peer", "name", "lab0", "netns", m.netns])
-            run(["ip", "link", "set", m.name, "up"])
+            # promiscuous, as F5's guide asks of the masters (on a VM: its port group too)
+            run(["ip", "link", "set", m.name, "up", "promisc", "on"])
             run(["ip", "-n", m.netns, "link", "set", "lo", "up"])
             run(["ip", "-n", m.netns, "link", "set", "lab0", "up"])
             run(["ip", "-n", m.netns, "addr", "add", m.peer, "dev", "lab0"])
@@ -417,6 +423,28 @@ class DataPlane:
         """Run ``argv`` in the lab network behind ``master`` (its peer namespace)."""
         m = next(x for x in self.masters if x.name == master)
         return run(["ip", "netns", "exec", m.netns, *argv], timeout=timeout, check=check)
+
+    def report_network_state(self) -> Obj:
+        """The node's interfaces as the kubernetes-nmstate handler reports them (``NodeNetworkState``), read from
+        this machine's kernel: a STAND-IN for that handler (no NMState operator runs here), with real data:
+        ``accept-all-mac-addresses`` is the IFF_PROMISC bit of ``/sys/class/net/<if>/flags``, as nmstate reads it."""
+        kinds = {"veth": "veth", "bridge": "linux-bridge", "macvlan": "mac-vlan"}
+        interfaces = []
+        for d in sorted(Path("/sys/class/net").iterdir()):
+            flags = int((d / "flags").read_text(), 16)
+            uevent = dict(ln.split("=", 1) for ln in (d / "uevent").read_text().splitlines() if "=" in ln)
+            row: dict[str, Any] = {"name": d.name, "state": "up" if flags & 0x1 else "down", "mtu": int((d / "mtu").read_text()),
+                                   "type": "loopback" if d.name == "lo" else kinds.get(uevent.get("DEVTYPE", ""), "ethernet"),
+                                   "mac-address": (d / "address").read_text().strip().upper(),
+                                   "accept-all-mac-addresses": bool(flags & 0x100)}
+            if (d / "master").exists():
+                row["controller"] = (d / "master").resolve().name
+            interfaces.append(row)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return self.cluster.put({"apiVersion": "nmstate.io/v1beta1", "kind": "NodeNetworkState",
+                                 "metadata": {"name": self.name, "annotations": {
+                                     "spkrunbook.test/stand-in": "written by the data plane tier from the node's kernel; no NMState runs"}},
+                                 "status": {"currentState": {"interfaces": interfaces}, "lastSuccessfulUpdateTime": now}})
 
     # -- hugepages and cgroups ----------------------------------------------------------------------------------
     def _hugepages(self, pages: int) -> None:
