@@ -178,7 +178,9 @@ def node_params(tmp: Path, cluster: NodeCluster, dp: DataPlane, *, user: str = A
     self_ips = [f"net{i}={ip}/{getattr(lab.vlans, role).prefixlen_v4}"
                 for i, (role, _net) in enumerate(lab.networks.ordered(), start=1) for ip in getattr(lab.vlans, role).selfip_v4s]
     overlay: dict[str, dict[str, Any]] = {
-        "tmm": {"image": {"repository": dp.image_names["tmm"].rsplit("/", 1)[0]}, "standIn": {"selfIPs": self_ips}},
+        "tmm": {"image": {"repository": dp.image_names["tmm"].rsplit("/", 1)[0]}, "standIn": {"selfIPs": self_ips},
+                # one node with room for one TMM (its own CPU, the hugepages): the old pod goes first
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}},
                "debug": {"image": {"repository": dp.image_names["debug"].rsplit("/", 1)[0]}}}
     for key, val in (values or {}).items():
         overlay.setdefault(key, {}).update(val)
