@@ -1,9 +1,10 @@
-"""The data plane tier's shared fixtures: one real control plane and one real node for the whole session.
+"""The data plane tier's shared fixtures: one real control plane and one real node for the whole tier.
 
 ``node_cluster`` is a ``NodeCluster`` (the real etcd, kube-apiserver, controller-manager and scheduler,
 ready for a kubelet) seeded with the demo snapshot's cluster-wide OpenShift objects; ``node`` is the
-``DataPlane`` registered with it. Both start once (about half a minute) and are stopped at the end of the
-session, on failure too; the node's teardown then checks that nothing it made is left on the machine.
+``DataPlane`` registered with it. Both start once (about half a minute) and are stopped when the tier's last
+test has run (package scope: the rest of ``make test`` runs without them), on failure too; the node's
+teardown then checks that nothing it made is left on the machine.
 Without what the tier needs (root, cgroup v1, the kubelet build, the images ...) the tests skip saying
 why; under ``CI=true`` they fail instead: CI must run this tier.
 """
@@ -35,7 +36,7 @@ def demo_lab() -> params.Lab:
     return params.load(DEMO_PARAMS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def node_bins() -> realcluster.Binaries:
     try:
         bins = realcluster.binaries()
@@ -47,7 +48,7 @@ def node_bins() -> realcluster.Binaries:
     return bins
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def node_cluster(node_bins: realcluster.Binaries) -> Iterator[NodeCluster]:
     cluster = NodeCluster(node_bins)
     cluster.start()
@@ -58,7 +59,7 @@ def node_cluster(node_bins: realcluster.Binaries) -> Iterator[NodeCluster]:
         cluster.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def node(node_cluster: NodeCluster, node_bins: realcluster.Binaries) -> Iterator[DataPlane]:
     try:
         with dataplane.running(node_cluster, node_bins, dataplane.masters_for(demo_lab()), hugepages_2mi=HUGEPAGES) as dp:

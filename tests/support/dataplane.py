@@ -62,10 +62,10 @@ from pathlib import Path
 from typing import Any
 
 from spkrunbook.cluster.base import Obj
-from spkrunbook.errors import ClusterError, Conflict
+from spkrunbook.errors import ClusterError
 
 from .paths import DEMO_DIR, ROOT
-from .realcluster import ADMIN, FIXTURE, READER, Binaries, RealCluster, cache_dir, free_port
+from .realcluster import Binaries, RealCluster, cache_dir, free_port
 
 META_PLUGIN = ROOT / "tests" / "dataplane" / "cni" / "nad_delegate.py"
 IMAGE_BUILDER = ROOT / "scripts" / "build_dataplane_images.py"
@@ -836,11 +836,3 @@ def running(cluster: NodeCluster, bins: Binaries, masters: tuple[Master, ...], *
         left = dp.stop()
         if left:
             raise AssertionError("the data plane left things behind:\n  " + "\n  ".join(left))
-
-
-def pod_by_label(cluster: RealCluster, namespace: str, selector: str) -> list[Obj]:
-    return cluster.admin.list("pods", namespace, label_selector=selector)
-
-
-__all__ = ["ADMIN", "FIXTURE", "READER", "Conflict", "DataPlane", "Master", "NodeCluster", "Unavailable", "masters_for",
-           "node_name", "requirements", "running"]
