@@ -259,8 +259,9 @@ class ClusterFacts:
         return self._get("pp", lambda: self.target.list("performanceprofiles")) or []
 
     def kubelet_settings(self, node: Obj) -> dict[str, Any]:
-        """The kubelet settings that apply to a node: from KubeletConfigs and PerformanceProfiles, and for
-        what those do not say (a node no Machine Config Operator manages), from the running kubelet itself.
+        """The kubelet settings that apply to a node: from KubeletConfigs and PerformanceProfiles, and when
+        those do not say the CPU manager policy (a node no Machine Config Operator manages), from the running
+        kubelet itself.
 
         ``_source_of`` names where each setting came from; ``_unread`` says why the running kubelet could
         not be asked when it was needed.
@@ -283,7 +284,7 @@ class ClusterFacts:
                 out["topologyManagerPolicy"] = (pp.get("spec", {}).get("numa") or {}).get("topologyPolicy", "best-effort")
                 source_of["cpuManagerPolicy"] = source_of["topologyManagerPolicy"] = f"PerformanceProfile/{pp['metadata']['name']}"
                 out.setdefault("_sources", []).append(f"PerformanceProfile/{pp['metadata']['name']}")
-        if any(k not in out for k in RUNNING_KUBELET_KEYS):
+        if "cpuManagerPolicy" not in out:  # one request per node, only where the objects are silent
             running, how = self.running_kubelet(node["metadata"]["name"])
             if running is None:
                 out["_unread"] = how

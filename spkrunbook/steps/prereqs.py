@@ -199,6 +199,8 @@ def _source(settings: dict[str, Any], key: str) -> str:
     src = (settings.get("_source_of") or {}).get(key)
     if src:
         return str(src)
+    if settings.get("_sources"):
+        return f"not set by {', '.join(settings['_sources'])}: the kubelet's default"
     return "; ".join(["no KubeletConfig or PerformanceProfile applies", *([settings["_unread"]] if settings.get("_unread") else [])])
 
 
