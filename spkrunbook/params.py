@@ -27,10 +27,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from . import kubeconfig
+from .bundle import STEPS, step_name
 from .errors import ParameterError, Problem
 from .secrets import ENV_REFS
 
@@ -47,22 +58,11 @@ KNOWN_CNI_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1
 OPENSHIFT_MIN_MACVLAN_CNI = "0.3.1"
 SECRET_PLACEHOLDER = "***"
 #: The runbook's steps in order; a params file may also name them 1-4 or 01-04.
-STEPS: tuple[str, ...] = ("prerequisites", "network-attachments", "spk-install", "debugging")
 # Bounds on what a params file may be (a lab file is a few KB).
 MAX_FILE_BYTES = 1 << 20
 MAX_ALIASES = 64
 MAX_DEPTH = 32
 MAX_STRING = 16 * 1024
-
-
-def step_name(text: object) -> str | None:
-    """The step a name or number means (``2``, ``02``, ``network-attachments``), or None."""
-    s = str(text).strip()
-    if s in STEPS:
-        return s
-    if s.isdigit() and 1 <= int(s) <= len(STEPS):
-        return STEPS[int(s) - 1]
-    return None
 
 
 def interface_name_problem(name: str) -> str | None:
@@ -329,6 +329,21 @@ class InstallParams(_Model):
         return v
 
 
+#: What a BPF filter word may hold: tcpdump gets each word as its own argument, never through a shell,
+#: and a word with other characters (``443;``) is a typo or an attempt that tcpdump would refuse late.
+BPF_WORD = re.compile(r"^[A-Za-z0-9_.:/\-\[\]&|!=<>()]+$")
+
+
+def bpf_word_problem(word: str) -> str | None:
+    """Why ``word`` cannot be one word of a capture filter, or None (the one rule; forms and steps ask it)."""
+    if not isinstance(word, str) or not word:
+        return "a capture filter word cannot be empty"
+    if not BPF_WORD.match(word):
+        return (f"capture filter word {word!r} has characters a BPF filter does not use; write the filter as "
+                "a list of words, e.g. [tcp, port, '443']")
+    return None
+
+
 class CaptureParams(_Model):
     where: Literal["pod", "node"] = "pod"
     interface: str = "any"
@@ -337,6 +352,15 @@ class CaptureParams(_Model):
     filter: list[str] = Field(default_factory=list)
     node: str | None = None
     snaplen: int = Field(262144, ge=64, le=262144)
+
+    @field_validator("filter")
+    @classmethod
+    def _filter(cls, v: list[str]) -> list[str]:
+        for word in v:
+            why = bpf_word_problem(word)
+            if why:
+                raise PydanticCustomError("bpf", why)
+        return v
 
     @field_validator("interface")
     @classmethod
@@ -383,14 +407,35 @@ class Lab(_Model):
             out.append(name)
         return out
 
+    # The cross-field judgement of this lab and the content it judged: made when it was validated,
+    # made again only when the content changed (a form edits nested fields the validator never sees).
+    _judged: tuple[str, list[Problem]] | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
-    def _cross(self) -> Lab:
+    def _cross(self, info: ValidationInfo) -> Lab:
+        ctx = info.context if isinstance(info.context, dict) else {}
+        if ctx.get("validated"):
+            # A record's lab that this run already judged (``from_record`` checked it is the same
+            # file): its warnings come from the run, nothing is judged twice.
+            self._judged = (self._content(), list(ctx.get("warnings") or []))
+            return self
         problems = semantic_problems(self)
         if any(p.severity == "error" for p in problems):
             # Warnings ride along (marked ~) so a form still sees them beside the errors.
             lines = [f"{'@' if p.severity == 'error' else '~'}{p.path}|{p.message}" for p in problems]
             raise PydanticCustomError("semantic", "\n".join(lines))
+        self._judged = (self._content(), problems)
         return self
+
+    def _content(self) -> str:
+        return self.model_dump_json()
+
+    def problems(self) -> list[Problem]:
+        """The cross-field problems of this lab (only warnings, once it is valid), judged once per content."""
+        content = self._content()
+        if self._judged is None or self._judged[0] != content:
+            self._judged = (content, semantic_problems(self))
+        return list(self._judged[1])
 
     # -- convenience -----------------------------------------------------------------
     def secrets(self) -> list[str]:
@@ -423,7 +468,7 @@ class Lab(_Model):
         return {ENV_REFS[path]: v.get_secret_value() for path, v in self._secret_fields().items() if v is not None}
 
     def warnings(self) -> list[Problem]:
-        return [p for p in semantic_problems(self) if p.severity == "warning"]
+        return [p for p in self.problems() if p.severity == "warning"]
 
     @property
     def cni_networks(self) -> str:
@@ -666,6 +711,8 @@ def parse(data: Any, *, base_dir: Path | None = None, source: str | None = None)
         raise ParameterError(_dedupe(problems), source=source)
     if base_dir is not None:
         _resolve_paths(lab, base_dir)
+        if lab._judged is not None:  # where the files are is no rule's business: the judgement stands
+            lab._judged = (lab._content(), lab._judged[1])
         missing = file_problems(lab)
         if missing:
             raise ParameterError(missing, source=source)
@@ -820,15 +867,20 @@ def load(path: str | os.PathLike[str]) -> Lab:
     return parse({} if data is None else data, base_dir=p.parent, source=str(p))
 
 
-def from_record(data: dict[str, Any]) -> Lab:
-    """The lab a runbook wrote into its record (``Lab.referenced()``), secrets from the environment."""
+def from_record(data: dict[str, Any], *, validated_warnings: list[Problem] | None = None) -> Lab:
+    """The lab a runbook wrote into its record (``Lab.referenced()``), secrets from the environment.
+
+    ``validated_warnings``: the run already judged this very lab (the caller checked the file is the
+    one it wrote); the model is built without judging the cross-field rules again.
+    """
     problems: list[Problem] = []
     expanded = _expand_env(data, problems)
     if problems:
         raise ParameterError(problems, source="the record's lab.json",
                              hint="run the notebook through `spkrunbook run`, which passes the secrets to it")
+    context = {"validated": True, "warnings": validated_warnings} if validated_warnings is not None else None
     try:
-        return Lab.model_validate(expanded)
+        return Lab.model_validate(expanded, context=context)
     except ValidationError as exc:
         raise ParameterError(_problems_from(exc), source="the record's lab.json") from None
 

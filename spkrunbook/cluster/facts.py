@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Forbidden, ResourceMissing, SpkRunbookError
-from .base import Obj, Resource, Target, label_selector_matches
+from .base import Obj, Resource, Target, can_write, label_selector_matches
 
 if TYPE_CHECKING:
     from ..params import Lab
@@ -117,6 +117,11 @@ def kube_contexts(kubeconfig: str | Path | None = None) -> tuple[list[str], str 
     return read(kubeconfig)
 
 
+#: The facts ``ClusterFacts.of`` handed out in this process, newest last.
+_SHARED: list[ClusterFacts] = []
+_SHARED_MAX = 4
+
+
 @dataclass
 class NodeInterfaces:
     """What the target says about NICs on the TMM nodes; ``interfaces`` holds only nodes it knows."""
@@ -163,11 +168,34 @@ def _interface_row(i: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class ClusterFacts:
-    """The cluster as the lab sees it; each fact fetched lazily, at most once."""
+    """The cluster as the lab sees it; each fact fetched lazily, at most once.
+
+    ``ClusterFacts.of(lab, target)`` is the one a process shares: the parts of a step and its
+    form ask the same object, so a fact is read once per step run, not once per caller.
+    What changes while a step waits (TMM pods) is read again with ``refresh_pods``.
+    """
 
     lab: Lab
     target: Target
     _cache: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, lab: Lab, target: Target, *, fresh: bool = False) -> ClusterFacts:
+        """The shared facts of this very lab on this very target (built on first use).
+
+        ``fresh``: start over, as each step's ``run`` does, so a step run again (a person
+        re-running a cell after fixing a node) reads the cluster as it is now.
+        """
+        for facts in _SHARED:
+            if facts.lab is lab and facts.target is target:
+                if not fresh:
+                    return facts
+                _SHARED.remove(facts)
+                break
+        facts = cls(lab, target)
+        _SHARED.append(facts)
+        del _SHARED[:-_SHARED_MAX]  # a kernel works with one lab and one target; a form may add a few
+        return facts
 
     def _get(self, key: str, fn: Callable[[], Any]) -> Any:
         if key not in self._cache:
@@ -414,7 +442,7 @@ def crd_installed(target: Target, crd: str, res: str | Resource) -> bool | None:
             return True
     except (ResourceMissing, Forbidden):
         return None
-    if not target.can_write:
+    if not can_write(target):
         try:
             if target.list(res):
                 return True

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
-from .. import display, params
+from .. import display
 from ..cluster import reconcile as applier
-from ..cluster.base import NAD_CRD, Obj, Target
+from ..cluster.base import NAD_CRD, Obj, Target, can_write
 from ..cluster.facts import ClusterFacts, NodeInterfaces
 from ..errors import ClusterError, Forbidden, Problem, ResourceMissing
 from ..params import MACVLAN_MODES, OPENSHIFT_MIN_MACVLAN_CNI, Lab, NetworkParams
@@ -113,10 +113,10 @@ def roles(lab: Lab) -> list[tuple[str, NetworkParams]]:
 def field_problems(lab: Lab) -> list[Problem]:
     """Every params problem of both networks, errors and warnings: what ``params`` says, nothing of our own.
 
-    A validated Lab has no field errors; a Lab changed after loading (a form) can
-    have cross-field ones, which ``params.semantic_problems`` finds.
+    A validated Lab has no field errors, and judged its cross-field rules once (``Lab.problems``);
+    a change through a form judges them again.
     """
-    return [p for p in params.semantic_problems(lab) if p.path.startswith("networks.")]
+    return [p for p in lab.problems() if p.path.startswith("networks.")]
 
 
 def tmm_interfaces(lab: Lab, target: Target | None) -> NodeInterfaces:
@@ -124,7 +124,7 @@ def tmm_interfaces(lab: Lab, target: Target | None) -> NodeInterfaces:
     if target is None:
         return NodeInterfaces([], {})
     try:
-        return ClusterFacts(lab, target).node_interfaces()
+        return ClusterFacts.of(lab, target).node_interfaces()
     except (ResourceMissing, Forbidden):
         return NodeInterfaces([], {})
 
@@ -444,7 +444,7 @@ def apply(lab: Lab, target: Target, *, force: bool | None = None, checks: Findin
     force = lab.nad.force if force is None else force
     objs = [(role, o) for (role, _), o in zip(roles(lab), build(lab))]
     if checks is not None and not checks.ok:
-        return applier.skipped(NAD, objs, "the parameter checks failed", planned=not target.can_write, rules=RULES, target=target.kind)
+        return applier.skipped(NAD, objs, "the parameter checks failed", planned=not can_write(target), rules=RULES, target=target.kind)
     require_crd(target)
     return applier.apply(target, NAD, objs, force=force, rules=RULES)
 
@@ -550,7 +550,7 @@ def verify(lab: Lab, target: Target, *, now: datetime | None = None) -> VerifyRe
     """
     require_crd(target)
     found = Findings("NetworkAttachmentDefinitions on the cluster")
-    miss = "warn" if not target.can_write else "fail"
+    miss = "warn" if not can_write(target) else "fail"
     nads: list[NadStatus] = []
     for (role, net), desired in zip(roles(lab), build(lab)):
         ref = f"{net.namespace}/{net.name}"
@@ -652,7 +652,7 @@ def teardown(lab: Lab, target: Target, *, when: bool = True) -> TeardownResult:
 
     ``when=False`` (the notebook passes ``lab.nad.teardown``) does nothing and says so.
     """
-    planned = not target.can_write
+    planned = not can_write(target)
     if not when:
         return TeardownResult([], planned, requested=False)
     require_crd(target)
@@ -713,6 +713,7 @@ def run(lab: Lab, target: Target) -> NadResult:
     Nothing is written when a check fails (the apply is ``skipped``); on a snapshot
     every write is a plan.
     """
+    ClusterFacts.of(lab, target, fresh=True)  # this run reads the cluster as it is now, once
     checks = validate(lab, target)
     rendered = render(lab)
     applied = apply(lab, target, checks=checks)

@@ -20,7 +20,6 @@ from ..cluster.facts import ClusterFacts, node_ready
 from ..display import Table
 from ..errors import ClusterUnreachable, Forbidden, SpkRunbookError
 from ..params import Lab
-from ..quantity import parse_quantity
 from ..results import CheckResult, Findings, StepResult
 
 # F5's tested matrix puts SPK 1.5.0 - 1.6.1 on OpenShift 4.10 (4.10.13).
@@ -153,7 +152,7 @@ def tmm_nodes(f: ClusterFacts) -> list[CheckResult]:
 def _alloc(node: Obj, key: str) -> float:
     st = node.get("status") or {}
     v = (st.get("allocatable") or {}).get(key, (st.get("capacity") or {}).get(key, "0"))
-    return float(parse_quantity(str(v)))
+    return float(sizing.parse_quantity(str(v)))
 
 
 def _fmt_bytes(b: float) -> str:
@@ -355,7 +354,7 @@ def platform(f: ClusterFacts) -> list[CheckResult]:
 def node_capacity(f: ClusterFacts) -> list[CheckResult]:
     res = sizing.tmm_resources(f.lab)
     need_cpu = res.cpu + sizing.DEBUG_SIDECAR_CPU
-    need_mem = res.memory_bytes + float(parse_quantity(sizing.DEBUG_SIDECAR_MEMORY))
+    need_mem = res.memory_bytes + float(sizing.parse_quantity(sizing.DEBUG_SIDECAR_MEMORY))
 
     def one(n: Obj) -> CheckResult:
         name = n["metadata"]["name"]
@@ -379,7 +378,7 @@ def checks(lab: Lab, target: Target, *, only: list[str] | None = None, facts: Cl
     An unreachable cluster or RBAC denial stops with ``ClusterUnreachable``/``Forbidden``;
     any other error inside one check becomes a failed row for that check.
     """
-    facts = facts or ClusterFacts(lab, target)
+    facts = facts or ClusterFacts.of(lab, target)
     out = Findings("Prerequisites")
     for name, fn in REGISTRY:
         if only and name not in only:
@@ -398,7 +397,7 @@ INTERFACE_COLUMNS = ["node", "interface", "type", "state", "promisc", "mtu", "ma
 
 def interfaces(lab: Lab, target: Target, *, facts: ClusterFacts | None = None) -> Table:
     """The TMM nodes' interfaces as NodeNetworkState reports them (a note when it does not)."""
-    facts = facts or ClusterFacts(lab, target)
+    facts = facts or ClusterFacts.of(lab, target)
     data = facts.node_interfaces().interfaces
     roles = {lab.networks.internal.master: "internal master", lab.networks.external.master: "external master"}
     rows = [
@@ -436,6 +435,6 @@ class PrereqsResult(StepResult):
 
 
 def run(lab: Lab, target: Target) -> PrereqsResult:
-    """The step: every prerequisite of the seed checked against the target, with the NICs it saw."""
-    facts = ClusterFacts(lab, target)
+    """The step: every prerequisite of F5's guide checked against the target, with the NICs it saw."""
+    facts = ClusterFacts.of(lab, target, fresh=True)
     return PrereqsResult(checks(lab, target, facts=facts), interfaces(lab, target, facts=facts))

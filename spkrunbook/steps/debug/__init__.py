@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from ... import display
 from ...cluster.base import Target
+from ...cluster.facts import ClusterFacts
 from ...errors import SpkRunbookError
 from ...params import Lab
 from ...progress import Progress
@@ -250,6 +251,7 @@ class DebugResult(StepResult):
 
 def run(lab: Lab, target: Target, *, progress: Progress | None = None) -> DebugResult:
     """Debug the macvlan path as the seed does: the TMM debug sidecar, OVN routing, then packet captures."""
+    ClusterFacts.of(lab, target, fresh=True)  # this run reads the cluster as it is now, once
     att = attachments(lab, target)
     routes = ovn_routes(lab, target)
     live = to_progress(progress, lab.debug.capture.seconds) if progress is not None else None

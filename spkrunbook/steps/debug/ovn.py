@@ -55,7 +55,7 @@ def nbdb_candidates(lab: Lab, target: Target, node: str) -> tuple[list[NbdbLocat
     as network-tools does). Legacy: the ``ovnkube-master`` pods (the RAFT leader
     answers; a follower that refuses is skipped). The other kind follows as a fallback.
     """
-    facts = ClusterFacts(lab, target)
+    facts = ClusterFacts.of(lab, target)
     mode, why = facts.ovn_mode(node)
     per_node = [p for p in facts.ovn_pods("app=ovnkube-node") if (p.get("spec") or {}).get("nodeName") == node]
     node_locs = []
@@ -193,7 +193,7 @@ def read_routes(lab: Lab, target: Target, node: str, *, timeout: float = 30.0) -
     out = OvnRoutes(node=node, gateway_router=f"GR_{node}")
     if _from_must_gather(target, node, out, timeout):
         try:
-            out.mode, out.mode_evidence = ClusterFacts(lab, target).ovn_mode(node)
+            out.mode, out.mode_evidence = ClusterFacts.of(lab, target).ovn_mode(node)
         except SpkRunbookError:
             pass
         return out

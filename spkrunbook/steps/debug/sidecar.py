@@ -86,7 +86,7 @@ def run_in_sidecar(
 # -- TMM pods and their attachments --------------------------------------------------------------------------
 def tmm_pods(lab: Lab, target: Target) -> list[Obj]:
     """The TMM pods, found by label (``cluster.facts``)."""
-    return ClusterFacts(lab, target).tmm_pods()
+    return ClusterFacts.of(lab, target).tmm_pods()
 
 
 def expected_networks(lab: Lab) -> list[tuple[str, str, str]]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ...cluster.base import Target
+from ...cluster.facts import ClusterFacts
 from ...params import Lab
 from ...progress import Progress
 from ...results import StepResult
@@ -83,6 +84,7 @@ def run(lab: Lab, target: Target, *, progress: Progress | None = None,
     On a snapshot every write is a plan. A helm failure is recorded (and TMM is not
     waited for); nothing here prints, progress goes to ``progress``.
     """
+    ClusterFacts.of(lab, target, fresh=True)  # this run reads the cluster as it is now, once
     merged = values.prepare(lab)
     vlan_plan = vlans.apply(lab, target)
     outcome = helm.install(lab, target.kind, merged, progress=progress, which=which)

@@ -44,7 +44,6 @@ from ruamel.yaml.tokens import CommentToken
 from ... import display, secrets, sizing
 from ...errors import ValuesError
 from ...params import Lab
-from ...quantity import parse_quantity
 from ...results import CheckResult, Findings
 
 ENV_NAME = "TMM_MAPRES_ADDL_VETHS_ON_DP"
@@ -300,14 +299,14 @@ def _same_quantity(a: Any, b: Any) -> bool:
     if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
         return False
     try:
-        return parse_quantity(str(a)) == parse_quantity(str(b))
+        return sizing.parse_quantity(str(a)) == sizing.parse_quantity(str(b))
     except (ValueError, TypeError):
         return False
 
 
 def _is_cpu_whole(value: Any) -> bool:
     try:
-        q = parse_quantity(str(value))
+        q = sizing.parse_quantity(str(value))
     except (ValueError, TypeError):
         return False
     return q == int(q) and q > 0

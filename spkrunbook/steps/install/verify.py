@@ -122,7 +122,7 @@ def wait_ready(
 ) -> WaitResult:
     """Poll until ``tmm.replicas`` TMM pods are Ready or ``timeout`` (default ``install.wait_timeout``) passes."""
     timeout = lab.install.wait_timeout if timeout is None else timeout
-    facts = ClusterFacts(lab, target)
+    facts = ClusterFacts.of(lab, target)
     ns, sel, want = lab.tmm.namespace, lab.tmm.pod_selector, lab.tmm.replicas
     start = clock()
     pods: list[Obj] = []
@@ -225,7 +225,7 @@ def check(target: Target, lab: Lab, *, pods: list[Obj] | None = None, wait: Wait
     ns, sel = lab.tmm.namespace, lab.tmm.pod_selector
     if pods is None:
         try:
-            pods = ClusterFacts(lab, target).tmm_pods()
+            pods = ClusterFacts.of(lab, target).refresh_pods()
         except ClusterError as exc:
             f.add("TMM pods", "fail", f"cannot list pods: {exc.message}", exc.hint or "", f"{ns} {sel}")
             pods = []
