@@ -23,12 +23,13 @@ EXIT_CODES = ("exit codes: 0 every step passed; 1 a step or check failed (or, wi
               "or an unreachable cluster (nothing run); 130 interrupted; 143 terminated")
 
 
-def _console(stderr: bool = False) -> Any:
+def _console(stderr: bool = False, width: int | None = None) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
     # Pipelines read logs in files: wrap at a generous width there, the terminal's own otherwise.
-    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "0") or 0) or 120
+    if width is None:
+        width = None if stream.isatty() else int(os.environ.get("COLUMNS", "0") or 0) or 120
     return Console(file=stream, highlight=False, soft_wrap=False, width=width, emoji=False)
 
 
@@ -324,7 +325,11 @@ def cmd_records(args: argparse.Namespace) -> int:
     if not found:
         _say(out, "", "", f"no records under {args.records}")
         return EXIT_OK
-    out.print(_records_table(found, wide=args.output == "wide", title=f"records in {args.records}"))
+    wide = args.output == "wide"
+    # -o wide, like kubectl's: every column whole, lines as long as they need (the terminal wraps them)
+    shown = _console(width=100_000) if wide else out
+    shown.print(_records_table(found, wide=wide))
+    _path(out, f"{len(found)} run(s) in", Path(args.records).resolve())
     if args.open or args.html:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -337,14 +342,14 @@ def cmd_records(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _records_table(found: list[dict[str, Any]], *, wide: bool, title: str) -> Any:
+def _records_table(found: list[dict[str, Any]], *, wide: bool) -> Any:
     """One line per run at 80 columns (run, verdict, time); ``-o wide`` adds lab, target, start and steps."""
     from rich.table import Table
 
     from .results import verdict_word
 
     colours = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
+    table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("RUN", no_wrap=True)
     if wide:
         for col in ("LAB", "TARGET", "STARTED"):
