@@ -46,6 +46,8 @@ KNOWN_CNI_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1
 # OpenShift documents cniVersion 0.3.1 as the minimum for macvlan additional networks.
 OPENSHIFT_MIN_MACVLAN_CNI = "0.3.1"
 SECRET_PLACEHOLDER = "***"
+#: An MTU the params accept: IPv4's minimum link MTU (RFC 791) up to common jumbo frames.
+MTU_MIN, MTU_MAX = 68, 9216
 #: The runbook's steps in order; a params file may also name them 1-4 or 01-04.
 STEPS: tuple[str, ...] = ("prerequisites", "network-attachments", "spk-install", "debugging")
 # Bounds on what a params file may be (a lab file is a few KB).
@@ -115,7 +117,7 @@ def _quantity(value: Any) -> str | None:
 
 
 def _mtu(value: Any) -> int | None:
-    """An MTU typed or written: empty is unset, otherwise a whole number in 68..9216 (IPv4 minimum to jumbo)."""
+    """An MTU typed or written: empty is unset, otherwise a whole number in ``MTU_MIN..MTU_MAX``."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
@@ -124,8 +126,8 @@ def _mtu(value: Any) -> int | None:
         n = int(str(value).strip())
     except ValueError:
         raise PydanticCustomError("mtu", f"{value!r} is not a whole number") from None
-    if not 68 <= n <= 9216:
-        raise PydanticCustomError("mtu", f"{n} is outside 68..9216")
+    if not MTU_MIN <= n <= MTU_MAX:
+        raise PydanticCustomError("mtu", f"{n} is outside {MTU_MIN}..{MTU_MAX}")
     return n
 
 

@@ -32,9 +32,9 @@ import pandas as pd
 from .. import display, params
 from ..cluster import reconcile as applier
 from ..cluster.base import NAD_CRD, Obj, Target
-from ..cluster.facts import ClusterFacts, NodeInterfaces
+from ..cluster.facts import MASTER_BLOCKING, ClusterFacts, NodeInterfaces, master_nics
 from ..errors import ClusterError, Forbidden, Problem, ResourceMissing
-from ..params import MACVLAN_MODES, OPENSHIFT_MIN_MACVLAN_CNI, Lab, NetworkParams
+from ..params import MACVLAN_MODES, MTU_MAX, MTU_MIN, OPENSHIFT_MIN_MACVLAN_CNI, Lab, NetworkParams
 from ..results import CheckResult, Findings, StepResult
 
 if TYPE_CHECKING:
@@ -44,8 +44,6 @@ NAD = "network-attachment-definitions"
 API_VERSION = "k8s.cni.cncf.io/v1"
 KIND = "NetworkAttachmentDefinition"
 MANAGED_BY, MANAGER = applier.MANAGED_BY, applier.MANAGER
-# Same bounds as NetworkParams.mtu: IPv4's minimum link MTU up to common jumbo frames.
-MTU_MIN, MTU_MAX = 68, 9216
 NETWORK_FIELDS = ("name", "namespace", "master", "mode", "cni_version", "mtu")
 _FIELD_LABELS = {
     "name": "NAD name",
@@ -134,85 +132,40 @@ def _how_to_look(node: str) -> str:
 
 
 def _master_rows(lab: Lab, nodes: NodeInterfaces | None) -> list[CheckResult]:
+    """Each master on the TMM nodes, one row per master: ``cluster.facts.master_nics`` judges, this words it
+    per network (prerequisites show the same findings node by node, promiscuous mode included)."""
     rows: list[CheckResult] = []
+    found = master_nics(lab, nodes) if nodes is not None else []
     for role, net in roles(lab):
         check, subject = "master on TMM nodes", role
         if nodes is None:
-            rows.append(
-                CheckResult(
-                    check,
-                    "warn",
-                    f"no target given; cannot see whether {net.master} exists on the TMM nodes",
-                    f"look on each TMM node: {_how_to_look('<node>')}",
-                    subject,
-                )
-            )
+            rows.append(CheckResult(check, "warn", f"no target given; cannot see whether {net.master} exists on the TMM nodes",
+                                    f"look on each TMM node: {_how_to_look('<node>')}", subject))
             continue
         if not nodes.nodes:
-            rows.append(
-                CheckResult(
-                    check,
-                    "warn",
-                    f"no node matches tmm.node_selector {lab.tmm.selector_string() or '(none)'}",
-                    "label the TMM nodes or fix tmm.node_selector, then run again",
-                    subject,
-                )
-            )
+            rows.append(CheckResult(check, "warn", f"no node matches tmm.node_selector {lab.tmm.selector_string() or '(none)'}",
+                                    "label the TMM nodes or fix tmm.node_selector, then run again", subject))
             continue
-        present, missing, unknown, notes, ports = [], [], [], [], []
-        for node in nodes.nodes:
-            if not nodes.known(node):
-                unknown.append(node)
-                continue
-            iface = nodes.interfaces[node].get(net.master)
-            if iface is None:
-                have = ", ".join(sorted(i for i in nodes.interfaces[node] if i and i != "lo"))
-                missing.append(f"{node} (has {have or 'no interfaces'})")
-                continue
-            bridge = nodes.bridge_of(node, net.master)
-            if bridge:
-                ports.append(f"{node} (a port of {bridge})")
-                continue
-            present.append(node)
-            if iface.get("state") not in (None, "up"):
-                notes.append(f"{net.master} is {iface.get('state')} on {node}")
-            master_mtu = iface.get("mtu")
-            if net.mtu is not None and isinstance(master_mtu, int) and net.mtu > master_mtu:
-                missing.append(f"{node} (MTU {net.mtu} exceeds {net.master}'s MTU {master_mtu})")
-        if missing:
-            rows.append(
-                CheckResult(
-                    check,
-                    "fail",
-                    f"{net.master} is not usable on " + "; ".join(missing),
-                    f"attach {net.master} to every TMM node or change networks.{role}.master",
-                    subject,
-                )
-            )
+        mine = [m for m in found if m.role == role]
+        unusable = [m for m in mine if m.kind in MASTER_BLOCKING and m.kind != "bridge-port"]
+        ports = [m for m in mine if m.kind == "bridge-port"]
+        unknown = [m.node for m in mine if m.kind == "unknown"]
+        if unusable:
+            actions = list(dict.fromkeys(m.action for m in unusable))
+            rows.append(CheckResult(check, "fail", f"{net.master} is not usable on "
+                                    + "; ".join(f"{m.node}: {m.detail}" for m in unusable), "; ".join(actions), subject))
         if ports:
-            rows.append(
-                CheckResult(
-                    "master-bridge-port",
-                    "fail",
-                    f"{net.master} is a bridge port on " + "; ".join(ports)
-                    + ": the bridge takes its frames first, so the macvlan interfaces would receive nothing",
-                    f"use the bridge itself (e.g. br-ex) or a free NIC as networks.{role}.master",
-                    subject,
-                )
-            )
+            by_detail: dict[str, list[str]] = {}
+            for m in ports:
+                by_detail.setdefault(m.sentence, []).append(m.node)
+            rows.append(CheckResult("master-bridge-port", "fail",
+                                    "; ".join(f"{text} (on {', '.join(on)})" for text, on in by_detail.items()),
+                                    ports[0].action, subject))
         if unknown:
-            rows.append(
-                CheckResult(
-                    check,
-                    "warn",
-                    f"the target does not know the interfaces of {', '.join(unknown)}",
-                    "look by hand: " + "; ".join(_how_to_look(n) for n in unknown),
-                    subject,
-                )
-            )
-        if notes:
-            rows.append(CheckResult(check, "warn", "; ".join(notes), f"bring the link up: ip link set {net.master} up", subject))
-        if present and not missing and not ports:
+            rows.append(CheckResult(check, "warn", f"the target does not know the interfaces of {', '.join(unknown)}",
+                                    "look by hand: " + "; ".join(_how_to_look(n) for n in unknown), subject))
+        present = [n for n in nodes.nodes if nodes.known(n) and not any(m.node == n and m.kind in MASTER_BLOCKING for m in mine)]
+        if present and not unusable and not ports:
             rows.append(CheckResult(check, "pass", f"{net.master} present on {', '.join(present)}", "", subject))
     return rows
 
