@@ -51,9 +51,9 @@ from typing import IO, Any, Literal, Protocol
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from ..errors import ExecError, NotAvailable, SnapshotError
+from ...errors import ExecError, NotAvailable, SnapshotError
+from ..facts import OVN_NAMESPACE
 
-OVN_NAMESPACE = "openshift-ovn-kubernetes"
 NETWORK_LOGS = "network_logs"
 IC_ARCHIVE = "ovnk_database_store.tar.gz"
 LEGACY_NBDB = "leader_nbdb.gz"
@@ -559,9 +559,9 @@ def _wait_ready(db: NbDatabase, log: Path, timeout: float) -> None:
         delay = min(delay * 2, 0.05)
 
 
-def read_route_tables(snapshot: str | Path, node: str, *, timeout: float = 30.0, max_bytes: int = MAX_DB_BYTES,
-                      strict: bool = True) -> tuple[NbdbFile, dict[str, str]]:
+def read_route_tables(snapshot_or_files: str | Path | Iterable[NbdbFile], node: str, *, timeout: float = 30.0,
+                      max_bytes: int = MAX_DB_BYTES, strict: bool = True) -> tuple[NbdbFile, dict[str, str]]:
     """One call for the debugging step: which database answered for ``node``, and its three route texts."""
-    source = nbdb_for_node(snapshot, node)
+    source = nbdb_for_node(snapshot_or_files, node)
     with open_nbdb(source, timeout=timeout, max_bytes=max_bytes, strict=strict) as db:
         return source, db.route_tables(node)
