@@ -5,7 +5,7 @@ CNI: one NAD for the internal network, one for the external. Each step here is a
 function of ``(lab, target)`` that returns a result object; the notebook
 ``02-network-attachments`` only displays them.
 
-- ``build(lab)``: the two NAD objects, exactly as the seed shows them plus our
+- ``build(lab)``: the two NAD objects, exactly as F5's macvlan guide shows them plus our
   namespace and ``app.kubernetes.io/managed-by: spkrunbook`` label.
 - ``validate(lab, target)``: every problem at once, as a ``Findings`` table. The
   form in ``spkrunbook.widgets.nad`` uses the same ``network_problems`` while a
@@ -57,7 +57,7 @@ _FIELD_ACTIONS = {
     "name": "use lower-case letters, digits and '-' (at most 63), e.g. macvlan-internal",
     "namespace": "use the namespace TMM runs in (tmm.namespace), a DNS-1123 label",
     "master": "use the node NIC name as `ip -br link` prints it (at most 15 characters)",
-    "mode": f"one of {', '.join(MACVLAN_MODES)} (bridge is the seed's choice)",
+    "mode": f"one of {', '.join(MACVLAN_MODES)} (bridge is the choice of F5's macvlan guide)",
     "cni_version": f"use {OPENSHIFT_MIN_MACVLAN_CNI} or later, as OpenShift documents for macvlan",
     "mtu": f"leave it unset (kernel default) or give {MTU_MIN}..{MTU_MAX}, at most the master's MTU",
 }
@@ -67,9 +67,9 @@ _FIELD_ACTIONS = {
 
 
 def cni_config(net: NetworkParams) -> dict[str, Any]:
-    """The macvlan CNI config for one network, keys in the seed's order.
+    """The macvlan CNI config for one network, keys in the order of F5's macvlan guide.
 
-    No ``name`` key, as in the seed: when the config omits it, Multus injects the
+    No ``name`` key, as in F5's guide: when the config omits it, Multus injects the
     NAD's object name (multi-net-spec §3.4.2), which is what the spec recommends
     anyway. ``ipam`` stays empty: SPK owns the self IPs (F5SPKVlan), so the
     attachment is L2 only.
@@ -180,7 +180,7 @@ def _passthru_rows(lab: Lab) -> list[CheckResult]:
             "passthru", "warn",
             f"networks.{role} uses passthru: {net.master} goes to one attachment per node, so one TMM per node "
             f"and no other macvlan attachment on {net.master} (a second pod on that node stays ContainerCreating)",
-            "use bridge mode (the seed's choice) unless the NIC must belong to TMM alone", role))
+            "use bridge mode (the choice of F5's macvlan guide) unless the NIC must belong to TMM alone", role))
     return rows
 
 
@@ -233,7 +233,7 @@ def _row(check: str, subject: str, here: list[Problem], ok: str, action: str) ->
 # -- render ----------------------------------------------------------------------------
 
 
-# Multi-document YAML like the seed's macvlan_example.yml (``---`` before each object, spec.config on one line).
+# Multi-document YAML like the macvlan_example.yml of F5's guide (``---`` before each object, spec.config on one line).
 to_yaml = applier.to_yaml
 
 
@@ -661,7 +661,7 @@ class NadResult(StepResult):
 
 
 def run(lab: Lab, target: Target) -> NadResult:
-    """The step as the seed tells it: check, write the manifests, apply, read back (and tear down on request).
+    """The step as F5's macvlan guide tells it: check, write the manifests, apply, read back (and tear down on request).
 
     Nothing is written when a check fails (the apply is ``skipped``); on a snapshot
     every write is a plan.

@@ -1,4 +1,4 @@
-"""Prerequisite checks from the seed's "Assumptions / Prerequisites", as data.
+"""Prerequisite checks from the "Assumptions / Prerequisites" of F5's "Macvlan Network Configuration" guide, as data.
 
 Each check is a small function registered with ``@check``; ``run(lab, target)``
 calls them in order and returns a ``PrereqsResult``. Facts come from
@@ -232,7 +232,7 @@ def topology_manager(f: ClusterFacts) -> list[CheckResult]:
                 name,
             )
         if want and policy in ("none", "default"):
-            return _r("topology-manager", "warn", "tmm.topologyManager is true but the kubelet policy is none", "set tmm.topology_manager: false (the seed's macvlan setting)", name)
+            return _r("topology-manager", "warn", "tmm.topologyManager is true but the kubelet policy is none", "set tmm.topology_manager: false (the macvlan setting of F5's guide)", name)
         return _r("topology-manager", "pass", f"kubelet topologyManagerPolicy {policy}, tmm.topologyManager {str(want).lower()}", "", name)
 
     return _each_tmm_node(f, "topology-manager", one)
@@ -386,6 +386,6 @@ class PrereqsResult(StepResult):
 
 
 def run(lab: Lab, target: Target) -> PrereqsResult:
-    """The step: every prerequisite of the seed checked against the target, with the NICs it saw."""
+    """The step: every prerequisite of F5's macvlan guide checked against the target, with the NICs it saw."""
     facts = ClusterFacts(lab, target)
     return PrereqsResult(checks(lab, target, facts=facts), interfaces(lab, target, facts=facts))

@@ -70,7 +70,7 @@ class DebugResult(StepResult):
 
 
 def run(lab: Lab, target: Target, *, progress: Progress | None = None) -> DebugResult:
-    """Debug the macvlan path as the seed does: the TMM debug sidecar, OVN routing, then packet captures."""
+    """Debug the macvlan path as F5's macvlan guide does: the TMM debug sidecar, OVN routing, then packet captures."""
     att = sidecar.attachments(lab, target)
     routes = ovn_routes(lab, target)
     live = captures.to_progress(progress, lab.debug.capture.seconds) if progress is not None else None

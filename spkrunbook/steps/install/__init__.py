@@ -2,7 +2,7 @@
 
 Modules (pure functions of the lab and a target, tested on their own):
 
-- ``values``: the seed's four macvlan value changes merged into the user's file;
+- ``values``: the four macvlan value changes of F5's guide merged into the user's file;
 - ``vlans``: F5SPKVlan CRs, address checks, idempotent apply / plan;
 - ``helm``: compose ``helm upgrade --install``, run it streaming, or plan it;
 - ``verify``: wait for the TMM pod and tabulate what must hold.
@@ -78,7 +78,7 @@ class InstallResult(StepResult):
 def run(lab: Lab, target: Target, *, progress: Progress | None = None,
         which: Callable[[str], str | None] = shutil.which, wait_timeout: float | None = None,
         wait_interval: float = 2.0) -> InstallResult:
-    """Install SPK the seed's way: the values changes, the F5SPKVlan CRs, helm, then a verified TMM.
+    """Install SPK the way F5's macvlan guide does: the values changes, the F5SPKVlan CRs, helm, then a verified TMM.
 
     On a snapshot every write is a plan. A helm failure is recorded (and TMM is not
     waited for); nothing here prints, progress goes to ``progress``.

@@ -1,6 +1,6 @@
 """The macvlan changes to the f5ingress chart values, merged into the user's file.
 
-The seed's "Install SPK" section lists four changes under ``tmm``:
+The "Install SPK" section of F5's "Macvlan Network Configuration" guide lists four changes under ``tmm``:
 
 1. ``customEnvVars`` gains ``TMM_MAPRES_ADDL_VETHS_ON_DP: "TRUE"`` (merged with the
    user's other variables: none dropped, no name twice);
@@ -97,7 +97,7 @@ class Overrides:
         return [self.resources.assumption] if self.resources.assumption else []
 
     def as_values(self, *, reveal: bool = False) -> dict[str, Any]:
-        """A plain values snippet with only these settings (the seed's YAML blocks)."""
+        """A plain values snippet with only these settings (the YAML blocks of F5's guide)."""
         tmm: dict[str, Any] = {
             "customEnvVars": [{"name": n, "value": v} for n, v in self.env],
             "topologyManager": self.topology_manager,
@@ -424,7 +424,7 @@ class ValuesMerge:
                 "values-changes.json": json.dumps(self.to_dict(), indent=2, default=str) + "\n"}
 
     def _repr_html_(self) -> str:
-        head = "<p><b>SPK values: {} change(s) from the seed's macvlan settings</b>{}</p>".format(
+        head = "<p><b>SPK values: {} change(s) from the macvlan settings of F5's guide</b>{}</p>".format(
             len(self.applied), f" (merged into {display.esc(self.source.name)})" if self.source else ""
         )
         notes = "".join(f"<p>&#9888; assumption: {display.esc(a)}</p>" for a in self.assumptions)
@@ -491,7 +491,7 @@ def _apply_overrides(doc: CommentedMap, ov: Overrides, changes: list[Change]) ->
         "tmm.topologyManager",
         "topologyManager",
         ov.topology_manager,
-        "macvlan TMM: the seed says verify topology manager is disabled"
+        "macvlan TMM: F5's macvlan guide says verify topology manager is disabled"
         if not ov.topology_manager
         else "params tmm.topology_manager is true",
         changes,
