@@ -49,6 +49,8 @@ from ...results import CheckResult, Findings
 
 ENV_NAME = "TMM_MAPRES_ADDL_VETHS_ON_DP"
 ENV_VALUE = "TRUE"
+#: TMM's default MTU, which F5 couples with each VLAN's ``mtu`` (``steps.install.mtu``).
+MTU_ENV = "TMM_DEFAULT_MTU"
 MASK = secrets.MASK
 # (mapping, sequence, offset) styles tried to reproduce a file exactly; the first
 # that round-trips the original byte for byte wins.
@@ -129,6 +131,8 @@ def overrides(lab: Lab, *, cni_networks: str | None = None) -> Overrides:
             hint="give both NADs as namespace/name,namespace/name (internal first unless networks.order says otherwise)",
         )
     env = [(ENV_NAME, ENV_VALUE)] + [(e.name, e.value) for e in lab.tmm.custom_env if e.name != ENV_NAME]
+    if lab.tmm.default_mtu is not None and MTU_ENV not in dict(env):
+        env.append((MTU_ENV, str(lab.tmm.default_mtu)))
     creds = None
     if lab.install.image_credentials is not None:
         c = lab.install.image_credentials
@@ -575,6 +579,7 @@ def _merge_env(tmm: CommentedMap, ov: Overrides, changes: list[Change]) -> None:
         reason = (
             "lets TMM put the macvlan interfaces on its dataplane (F5SPKVlan configures them)"
             if want_name == ENV_NAME
+            else "params tmm.default_mtu: F5 has TMM_DEFAULT_MTU equal a VLAN's mtu" if want_name == MTU_ENV
             else "params tmm.custom_env"
         )
         idx = [i for i, item in enumerate(env) if isinstance(item, Mapping) and item.get("name") == want_name]
