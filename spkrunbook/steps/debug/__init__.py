@@ -16,8 +16,10 @@ DataFrame). OVN routes are ``spkrunbook.cluster.ovn``'s.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+import pandas as pd
 
 from ... import display
 from ...cluster.base import Target
@@ -25,11 +27,11 @@ from ...cluster.ovn import OvnRoutes, ovn_routes
 from ...params import Lab
 from ...progress import Progress
 from ...results import Findings, StepResult
-from . import captures, sidecar, verdict
+from . import captures, selfips, sidecar, verdict
 from .captures import CaptureResult
 from .sidecar import Attachments
 
-__all__ = ["DebugResult", "captures", "run", "sidecar", "verdict"]
+__all__ = ["DebugResult", "captures", "run", "selfips", "sidecar", "verdict"]
 
 
 @dataclass(repr=False)
@@ -41,6 +43,7 @@ class DebugResult(StepResult):
     routes: OvnRoutes
     captures: list[CaptureResult]
     verdict_rows: Findings
+    selfips: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=selfips.COLUMNS))
 
     @property
     def parts(self) -> list[Any]:
@@ -57,12 +60,18 @@ class DebugResult(StepResult):
     def overview(self) -> display.Table:
         return display.Table(captures.overview(self.captures), title="captures", status_column=None, empty="no capture")
 
+    def selfip_map(self) -> display.Table:
+        """Which pod really holds each self IP (F5 does not guarantee the list order)."""
+        return display.Table(self.selfips, title="self IPs as the TMM pods hold them", status_column=None,
+                             empty="no self IP in the F5SPKVlans or the params")
+
     def tcp(self) -> display.Table:
         return display.Table(captures.tcp_table(self.captures), title="TCP health per capture", status_column=None,
                              empty="no TCP traffic in the captures")
 
     def to_dict(self) -> dict[str, Any]:
         return {"attachments": self.attachments.to_dict(), "routes": self.routes.to_dict(),
+                "selfips": self.selfips.to_dict(orient="records"),
                 "captures": [c.to_dict() for c in self.captures]}
 
     def _repr_html_(self) -> str:
@@ -75,4 +84,5 @@ def run(lab: Lab, target: Target, *, progress: Progress | None = None) -> DebugR
     routes = ovn_routes(lab, target)
     live = captures.to_progress(progress, lab.debug.capture.seconds) if progress is not None else None
     caps = captures.captures(lab, target, progress=live)
-    return DebugResult(att, routes, caps, verdict.findings(lab, att, routes, caps))
+    held = selfips.mapping(lab, att, verdict.vlan_crs(lab, target))
+    return DebugResult(att, routes, caps, verdict.findings(lab, att, routes, caps, target), held)

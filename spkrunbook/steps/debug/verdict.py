@@ -11,22 +11,29 @@ question and returns its rows; nothing here runs a command.
 from __future__ import annotations
 
 from ...capture.l2 import mac_counts
+from ...cluster import licence
+from ...cluster.base import Obj, Target
+from ...cluster.licence import LicenceState
 from ...cluster.ovn import OvnRoutes
 from ...errors import SpkRunbookError
 from ...params import Lab
 from ...results import CheckResult, Findings
+from . import selfips
 from .captures import CaptureResult
 from .sidecar import Attachments, PodAttachments
 
-__all__ = ["attachment_rows", "capture_rows", "findings", "promiscuous_rows"]
+__all__ = ["attachment_rows", "capture_rows", "findings", "held_rows", "promiscuous_rows", "vlan_crs"]
 
 
 def findings(lab: Lab, att: Attachments | None, routes: OvnRoutes | None,
-             caps: list[CaptureResult] | None) -> Findings:
-    """The step's verdict: attachments present, interfaces up, routes, packets seen, resets/retransmissions."""
+             caps: list[CaptureResult] | None, target: Target | None = None) -> Findings:
+    """The step's verdict: attachments present, interfaces up, the VLANs and self IPs TMM holds (with a
+    ``target``: its F5SPKVlans and, where a VLAN is missing, the licence), routes, packets, resets/retransmissions."""
     f = Findings("debugging")
     if att is not None:
         f.extend(attachment_rows(lab, att))
+        if target is not None:
+            f.extend(held_rows(lab, att, target))
     if routes is not None:
         f.extend(routes.checks)
     f.extend(capture_rows(lab, caps or []))
@@ -97,6 +104,38 @@ def _link_row(p: PodAttachments, ifname: str) -> CheckResult:
     r = hit.iloc[0]
     return CheckResult("interface up", "pass" if r["up"] else "fail", f"{ifname} {r['state']} <{','.join(r['flags'])}>",
                        "" if r["up"] else f"check the master NIC on node {p.node} (link, promiscuous mode)", subject)
+
+
+# -- the VLANs and self IPs TMM holds -----------------------------------------------------------------------
+def vlan_crs(lab: Lab, target: Target) -> dict[str, Obj | None]:
+    """The internal and external F5SPKVlan as the cluster holds them (None: not there or not readable)."""
+    out: dict[str, Obj | None] = {}
+    for role in ("internal", "external"):
+        try:
+            out[role] = target.get("f5-spk-vlans", getattr(lab.vlans, role).name, lab.tmm.namespace)
+        except SpkRunbookError:
+            out[role] = None
+    return out
+
+
+def held_rows(lab: Lab, att: Attachments, target: Target) -> list[CheckResult]:
+    """Each F5SPKVlan shown by each TMM pod (the licence looked at first where one is not), and the self IPs
+    as the pods really hold them."""
+    crs = vlan_crs(lab, target)
+    present = [cr for cr in crs.values() if cr is not None]
+    gate: list[LicenceState] = []
+
+    def lic() -> LicenceState:  # read once, and only when a VLAN is missing
+        if not gate:
+            gate.append(licence.state(lab, target))
+        return gate[0]
+
+    rows: list[CheckResult] = []
+    for p in att.pods:
+        t = p.tables.get("addr")
+        rows.extend(licence.vlan_rows(lab, p.pod, t.frame if t is not None else None, present, lic,
+                                      why_unread=t.error if t is not None else ""))
+    return rows + selfips.rows(lab, att, crs)
 
 
 # -- the captures ---------------------------------------------------------------------------------------------
