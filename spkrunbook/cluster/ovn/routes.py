@@ -90,6 +90,8 @@ class OvnRoutes:
     error: str = ""
     checks: list[CheckResult] = field(default_factory=list)
     raw: dict[str, str] = field(default_factory=dict)
+    others: list[OvnRoutes] = field(default_factory=list)  # the other nodes read (their checks are in ``checks``)
+    nodes_why: str = ""
 
     def to_frame(self) -> pd.DataFrame:
         return self.findings.to_frame()
@@ -129,7 +131,8 @@ class OvnRoutes:
                 + self.findings._repr_html_())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"node": self.node, "mode": self.mode, "mode_evidence": self.mode_evidence,
+        return {"node": self.node, "nodes_why": self.nodes_why, "other_nodes": [o.to_dict() for o in self.others],
+                "mode": self.mode, "mode_evidence": self.mode_evidence,
                 "gateway_router": self.gateway_router,
                 "location": self.location.__dict__ if self.location else None, "attempts": self.attempts,
                 "skipped": self.skipped, "error": self.error,
@@ -286,23 +289,51 @@ def check(lab: Lab, target: Target, routes: OvnRoutes) -> list[CheckResult]:
     return rows
 
 
-def ovn_routes(lab: Lab, target: Target, *, node: str | None = None) -> OvnRoutes:
-    """Read the OVN routes for TMM's node (``node`` or the first TMM pod's) and check them."""
-    if node is None:
+def routed_nodes(lab: Lab, target: Target, pods: list[Obj]) -> tuple[list[str], str]:
+    """The nodes whose gateway routers must route egress via TMM: where the pods of TMM's routing namespaces
+    run (``spec.nodeName``; their routes live in their node's database), else TMM's own node; and why."""
+    namespaces = sorted({ns.strip() for p in pods
+                         for ns in ((p.get("metadata") or {}).get("annotations") or {}).get(LEGACY_ROUTING[0], "").split(",")
+                         if ns.strip()})
+    nodes: list[str] = []
+    for ns in namespaces:
         try:
-            pods = ClusterFacts(lab, target).tmm_pods()
-        except SpkRunbookError as exc:
-            out = OvnRoutes(error=f"cannot find the TMM pod: {exc}")
-            out.checks = check(lab, target, out)
-            return out
-        node = next(((p.get("spec") or {}).get("nodeName") for p in pods if (p.get("spec") or {}).get("nodeName")), None)
-        if node is None:
-            out = OvnRoutes(error=f"no scheduled TMM pod ({lab.tmm.pod_selector!r} in {lab.tmm.namespace})")
-            out.checks = check(lab, target, out)
-            return out
-    out = read_routes(lab, target, node, timeout=lab.debug.exec_timeout)
-    out.checks = check(lab, target, out) + external_routes(lab, target, pods if "pods" in locals() else None)
+            nodes += [str((a.get("spec") or {}).get("nodeName")) for a in target.list("pods", ns)
+                      if (a.get("spec") or {}).get("nodeName")]
+        except SpkRunbookError:
+            continue
+    if nodes:
+        return sorted(set(nodes)), f"the nodes of the pods in {', '.join(namespaces)} (TMM's routing namespaces)"
+    tmm = next(((p.get("spec") or {}).get("nodeName") for p in pods if (p.get("spec") or {}).get("nodeName")), None)
+    return ([tmm] if tmm else []), "TMM's node (no pod found in a routing namespace)"
+
+
+def ovn_routes(lab: Lab, target: Target, *, node: str | None = None) -> OvnRoutes:
+    """Read and check the OVN routes of each node that hosts a pod TMM routes (``node``: that node only).
+
+    In interconnect mode each node's routes are in that node's database, so each
+    node is read from its own; the first node's tables are shown, every node's checks kept.
+    """
+    try:
+        pods = ClusterFacts(lab, target).tmm_pods()
+    except SpkRunbookError as exc:
+        out = OvnRoutes(error=f"cannot find the TMM pod: {exc}")
+        out.checks = check(lab, target, out)
+        return out
+    nodes, why = ([node], "the node asked for") if node is not None else routed_nodes(lab, target, pods)
+    if not nodes:
+        out = OvnRoutes(error=f"no scheduled TMM pod ({lab.tmm.pod_selector!r} in {lab.tmm.namespace})")
+        out.checks = check(lab, target, out)
+        return out
+    read = [read_routes(lab, target, n, timeout=lab.debug.exec_timeout) for n in nodes[:MAX_NODES]]
+    out, out.others = read[0], read[1:]
+    out.nodes_why = why
+    out.checks = [row for r in read for row in check(lab, target, r)] + external_routes(lab, target, pods)
     return out
+
+
+#: At most this many nodes' databases are read for one debugging run (each is a server start or an exec).
+MAX_NODES = 20
 
 
 LEGACY_ROUTING = ("k8s.ovn.org/routing-namespaces", "k8s.ovn.org/routing-network")

@@ -127,20 +127,34 @@ def test_no_databases_and_unknown_nodes_say_what_to_do(tmp_path: Path) -> None:
         nbdb.find_nbdbs(tmp_path / "missing")
 
 
-def test_interconnect_without_pod_list_leaves_nodes_unknown(tmp_path: Path) -> None:
+def test_interconnect_databases_are_mapped_to_nodes_by_the_name_they_hold(tmp_path: Path) -> None:
+    """No pods.yaml: each database's NB_Global options:name is its node (issue 24 item 5)."""
     (tmp_path / "network_logs").mkdir()
     shutil.copy(IC / "network_logs" / nbdb.IC_ARCHIVE, tmp_path / "network_logs")
     files = nbdb.find_nbdbs(tmp_path)
     assert len(files) == 6 and {f.node for f in files} == {None}
-    with pytest.raises(SnapshotError, match="pods without a node") as exc:
-        nbdb.nbdb_for_node(files, "worker-1")
-    assert "core/pods.yaml" in str(exc.value) and "identify_nodes()" in str(exc.value)
     identified = nbdb.identify_nodes(files)  # each database's zone is its node
     assert [f.node for f in identified] == [f.node for f in nbdb.find_nbdbs(IC)]
-    assert nbdb.nbdb_for_node(identified, "worker-1").pod == "ovnkube-node-b001x"
+    assert nbdb.nbdb_for_node(files, "worker-1").pod == "ovnkube-node-b001x"  # mapped by name, no pod list
+    with pytest.raises(SnapshotError, match="no ovnkube-node database for node worker-9"):
+        nbdb.nbdb_for_node(files, "worker-9")
 
 
-# -- reading them ---------------------------------------------------------------------------------------------
+def test_the_name_in_the_database_wins_over_a_wrong_pod_list(tmp_path: Path) -> None:
+    mg = tmp_path / "mg"
+    shutil.copytree(IC, mg)
+    pods = mg / "namespaces" / "openshift-ovn-kubernetes" / "core" / "pods.yaml"
+    y = YAML()
+    data = y.load(pods.read_text())
+    for p in data["items"]:  # the pod list swaps two pods' nodes
+        if p["spec"]["nodeName"] in ("worker-1", "worker-2"):
+            p["spec"]["nodeName"] = "worker-2" if p["spec"]["nodeName"] == "worker-1" else "worker-1"
+    with open(pods, "w") as fh:
+        y.dump(data, fh)
+    assert {f.pod: f.node for f in nbdb.find_nbdbs(mg)}["ovnkube-node-b001x"] == "worker-2"  # what the list says
+    assert nbdb.nbdb_for_node(mg, "worker-1").pod == "ovnkube-node-b001x"  # what the database says
+
+
 def test_interconnect_node_database_has_its_routes_and_the_icni2_routes() -> None:
     with nbdb.open_nbdb(_ic("worker-1")) as db:
         assert not db.clustered and db.damage is None
