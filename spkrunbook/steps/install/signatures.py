@@ -64,7 +64,8 @@ class SignatureCheck:
         f = Findings("signed artifacts")
         for v in self.checked:
             subject = v.artifact.name
-            said = v.output.strip().splitlines()[-1] if v.output.strip() else "(no output)"
+            lines = v.output.strip().splitlines()
+            said = next((ln for ln in lines if ln.startswith("Verif")), lines[-1] if lines else "(no output)")
             if v.ok:
                 f.add(CHECK, "pass", f"{v.signature.name} verifies {v.artifact.name} ({v.tool}: {said})", subject=subject)
             else:
