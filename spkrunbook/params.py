@@ -57,6 +57,8 @@ KNOWN_CNI_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1
 # OpenShift documents cniVersion 0.3.1 as the minimum for macvlan additional networks.
 OPENSHIFT_MIN_MACVLAN_CNI = "0.3.1"
 SECRET_PLACEHOLDER = "***"
+#: An MTU the params accept: IPv4's minimum link MTU (RFC 791) up to common jumbo frames.
+MTU_MIN, MTU_MAX = 68, 9216
 #: The runbook's steps in order; a params file may also name them 1-4 or 01-04.
 # Bounds on what a params file may be (a lab file is a few KB).
 MAX_FILE_BYTES = 1 << 20
@@ -115,7 +117,7 @@ def _quantity(value: Any) -> str | None:
 
 
 def _mtu(value: Any) -> int | None:
-    """An MTU typed or written: empty is unset, otherwise a whole number in 68..9216 (IPv4 minimum to jumbo)."""
+    """An MTU typed or written: empty is unset, otherwise a whole number in ``MTU_MIN..MTU_MAX``."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
@@ -124,8 +126,8 @@ def _mtu(value: Any) -> int | None:
         n = int(str(value).strip())
     except ValueError:
         raise PydanticCustomError("mtu", f"{value!r} is not a whole number") from None
-    if not 68 <= n <= 9216:
-        raise PydanticCustomError("mtu", f"{n} is outside 68..9216")
+    if not MTU_MIN <= n <= MTU_MAX:
+        raise PydanticCustomError("mtu", f"{n} is outside {MTU_MIN}..{MTU_MAX}")
     return n
 
 
@@ -235,8 +237,11 @@ class TmmParams(_Model):
     topology_manager: bool = False
     pod_selector: str = "app=f5-tmm"
     custom_env: list[EnvVar] = Field(default_factory=list)
+    # TMM_DEFAULT_MTU in TMM's environment: F5 couples it with a VLAN's mtu (steps.install.mtu)
+    default_mtu: int | None = None
 
     _v_ns = field_validator("namespace")(_dns)
+    _v_mtu = field_validator("default_mtu", mode="before")(_mtu)
     _v_q = field_validator("memory", "hugepages", mode="before")(_quantity)
 
     @field_validator("cpu", mode="before")
@@ -300,6 +305,13 @@ class ImageCredentials(_Model):
     password: SecretStr
 
 
+class Signatures(_Model):
+    """F5's signed release: a public key (PEM) and signature files, each over the file it names."""
+
+    key: Path | None = None
+    files: list[Path] = Field(default_factory=list)
+
+
 class InstallParams(_Model):
     """The f5ingress Helm release."""
 
@@ -320,6 +332,14 @@ class InstallParams(_Model):
     rollback_on_failure: bool = False
     # uninstall the release at the end of the step (the install step's teardown)
     teardown: bool = False
+    # checked before helm runs (steps.install.signatures); found beside a local chart when not given
+    signatures: Signatures = Field(default_factory=Signatures)
+    # the public keyring `helm verify` checks a chart's provenance file (<chart>.prov) against
+    keyring: Path | None = None
+    # where the CWC (licensing) runs; default: the values' controller.f5_lic_helper.cwcNamespace, else spk-telemetry
+    cwc_namespace: str | None = None
+
+    _v_cwc = field_validator("cwc_namespace")(lambda v: None if v is None else _dns(v))
 
     @field_validator("helm_timeout")
     @classmethod
@@ -513,6 +533,10 @@ def semantic_problems(lab: Lab) -> list[Problem]:
             out.append(Problem(f"vlans.{role}.prefixlen_v4", "required when selfip_v4s are given"))
         if v.selfip_v6s and v.prefixlen_v6 is None:
             out.append(Problem(f"vlans.{role}.prefixlen_v6", "required when selfip_v6s are given"))
+    tmm_mtu = [e.value for e in lab.tmm.custom_env if e.name == "TMM_DEFAULT_MTU"]
+    if lab.tmm.default_mtu is not None and tmm_mtu and tmm_mtu[0] != str(lab.tmm.default_mtu):
+        out.append(Problem("tmm.default_mtu", f"{lab.tmm.default_mtu} but tmm.custom_env sets TMM_DEFAULT_MTU to "
+                                              f"{tmm_mtu[0]}: give it once"))
     if lab.vlans.internal.name == lab.vlans.external.name:
         out.append(Problem("vlans.external.name", "the internal and external VLANs must have different names"))
     out += selfip_problems(lab)
@@ -777,6 +801,12 @@ def file_problems(lab: Lab) -> list[Problem]:
                                                 "or a repo/chart reference)"))
     for n, p in enumerate(lab.debug.analyse):
         need(f"debug.analyse[{n}]", p, "file", "a capture file (pcap, pcapng or tcpdump text)")
+    need("install.signatures.key", lab.install.signatures.key, "file", "the PEM public key F5 ships with the release")
+    for n, p in enumerate(lab.install.signatures.files):
+        need(f"install.signatures.files[{n}]", p, "file", "a signature file (.sig) of the release")
+    if lab.install.signatures.files and lab.install.signatures.key is None:
+        out.append(Problem("install.signatures.key", "required with install.signatures.files (the PEM public key)"))
+    need("install.keyring", lab.install.keyring, "file", "a public GnuPG keyring for helm verify")
     return out
 
 
@@ -800,6 +830,9 @@ def _resolve_paths(lab: Lab, base: Path) -> None:
     lab.install.values_file = fix(lab.install.values_file)
     lab.install.extra_values_files = [fix(p) for p in lab.install.extra_values_files]  # type: ignore[misc]
     lab.debug.analyse = [fix(p) for p in lab.debug.analyse]  # type: ignore[misc]
+    lab.install.signatures.key = fix(lab.install.signatures.key)
+    lab.install.signatures.files = [fix(p) for p in lab.install.signatures.files]  # type: ignore[misc]
+    lab.install.keyring = fix(lab.install.keyring)
     chart = lab.install.chart
     if chart and _is_local_chart(chart):
         lab.install.chart = str(fix(Path(chart)))

@@ -116,7 +116,9 @@ class Findings:
         return pd.DataFrame([asdict(r) for r in self.rows], columns=list(COLUMNS))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "ok": self.ok, "counts": self.counts(), "rows": [asdict(r) for r in self.rows]}
+        # each reference with the documented version it was checked against (F5's "latest" pages move)
+        return {"title": self.title, "ok": self.ok, "counts": self.counts(), "rows": [asdict(r) for r in self.rows],
+                "references": references.versions(r.reference for r in self.rows)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Findings:

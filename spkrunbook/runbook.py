@@ -1,4 +1,4 @@
-"""The headless runbook: the seed's procedure, one notebook per step, each in a real kernel.
+"""The headless runbook: the procedure of F5's "Macvlan Network Configuration" guide, one notebook per step, each in a real kernel.
 
 ``run`` reads like the document it implements: connect to the cluster once,
 check everything knowable before anything is written, open a lab record, then

@@ -1,7 +1,7 @@
 """TMM resource sizing: whole CPUs, memory and hugepages with requests equal to limits, in Kubernetes quantities.
 
 Known pairs come from the documents: 1 CPU with 1572Mi of 2Mi hugepages and 2Gi
-memory (the seed's test-environment example) and 2 CPUs with the chart default
+memory (the test-environment example of F5's macvlan guide) and 2 CPUs with the chart default
 3Gi hugepages and 2Gi memory (F5's TMM resources page). Any other CPU count needs
 ``tmm.hugepages`` in the params; otherwise the value is scaled from the 2-CPU
 default (1.5Gi per CPU) and the result says so as an assumption, because F5
@@ -85,7 +85,7 @@ def tmm_resources(lab: Lab) -> TmmResources:
     if t.hugepages:
         return TmmResources(t.cpu, memory, t.hugepages, t.hugepage_size, "params tmm.hugepages")
     if known:
-        src = "seed example (1 CPU)" if t.cpu == 1 else "chart default (2 CPU)"
+        src = "F5's macvlan guide example (1 CPU)" if t.cpu == 1 else "chart default (2 CPU)"
         return TmmResources(t.cpu, memory, known[0], t.hugepage_size, src)
     mib = int(t.cpu * 1536)
     if t.hugepage_size == "1Gi":

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeGuard, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
+
+if TYPE_CHECKING:
+    from .ovn.nbdb import NbdbFile
 
 Obj = dict[str, Any]
 #: A list of objects; a module-level name because ``Target.list`` shadows ``list`` inside the classes.
 Objs = list[Obj]
 #: A command as argument words (never a shell string).
 Argv = list[str]
+#: The OVN NB database files a target holds (a module-level name for the same reason as ``Objs``).
+NbdbFiles = list["NbdbFile"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,11 @@ class Target(Protocol):
         timeout: float = 30.0,
         stdin: bytes | None = None,
     ) -> ExecResult: ...
+
+    def ovn_nb_databases(self) -> NbdbFiles:
+        """The OVN northbound database files the target holds (a must-gather's ``network_logs``); [] when
+        it holds none (a live cluster answers ``ovn-nbctl`` in its OVN pods instead)."""
+        ...
 
 
 class WritableTarget(Target, Protocol):

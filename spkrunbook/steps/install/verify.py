@@ -30,6 +30,7 @@ from ...errors import ClusterError, ResourceMissing
 from ...params import Lab
 from ...progress import Progress
 from ...results import Findings
+from . import mtu
 from .values import ENV_NAME, ENV_VALUE
 
 TMM_CONTAINER = "f5-tmm"
@@ -242,6 +243,7 @@ def check(target: Target, lab: Lab, *, pods: list[Obj] | None = None, wait: Wait
         f.add("TMM pods", "pass", f"{len(pods)} pod(s) for {want} replica(s)", subject=f"{ns} {sel}")
     for p in pods:
         f.extend(check_pod(p, lab, cni_networks=cni_networks, target=target).rows)
+        f.extend(mtu.on_pod(lab, target, p))
     for vname in vlan_names if vlan_names is not None else [lab.vlans.internal.name, lab.vlans.external.name]:
         try:
             target.get("f5-spk-vlans", vname, ns)
