@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Regenerate the capture test data in tests/data/captures with the REAL tcpdump.
+# Regenerate the capture test data in tests/fixtures/captures with the REAL tcpdump.
 #
 # Why: the capture engine is checked packet for packet against tshark on captures
 # made by tcpdump itself, not on hand-made bytes.  Everything happens inside two
 # network namespaces joined by a veth pair; nothing leaves them.  Needs root,
 # tcpdump, tshark (editcap/mergecap), ping and python3.
 #
-#   sudo scripts/make_test_captures.sh [OUTDIR]     (default tests/data/captures)
+#   sudo scripts/make_test_captures.sh [OUTDIR]     (default tests/fixtures/captures)
 #
 # Files written (all small):
 #   eth.pcap        Ethernet, usec: TCP (handshakes, data, FIN, RST, retransmissions
@@ -26,7 +26,7 @@
 #   *.fields.csv    tshark -T fields (see FIELDS below)
 #   *.conv.txt      tshark -q -z conv,tcp -z conv,udp
 set -euo pipefail
-OUT=${1:-$(cd "$(dirname "$0")/.." && pwd)/tests/data/captures}
+OUT=${1:-$(cd "$(dirname "$0")/.." && pwd)/tests/fixtures/captures}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 A=spkcap-a; B=spkcap-b

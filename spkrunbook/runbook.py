@@ -1,4 +1,4 @@
-"""The headless runbook: the seed's procedure, one notebook per step, each in a real kernel.
+"""The headless runbook: the procedure of F5's "Macvlan Network Configuration" guide, one notebook per step, each in a real kernel.
 
 ``run`` reads like the document it implements: connect to the cluster once,
 check everything knowable before anything is written, open a lab record, then
@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, bundle, cluster, params
 from . import record as records
-from .errors import ParameterError, Problem, RecordError, SpkRunbookError
+from .errors import ParameterError, Problem, RecordError, SpkRunbookError, Terminated
 from .notebook import HEADLESS_ENV
+from .results import WORST, add_counts, verdict_text, worst
 from .secrets import Scrubber
 
 if TYPE_CHECKING:
@@ -58,10 +59,18 @@ class StepOutcome:
     notebook: str = ""
     html: str = ""
     error: StepError | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    worst: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """``passed, 2 warnings``: the status with what the step's findings counted."""
+        return verdict_text(self.status, self.counts)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["error"] = asdict(self.error) if self.error else None
+        out["verdict"] = self.verdict
         return out
 
 
@@ -70,11 +79,35 @@ class RunResult:
     record: Path
     lab: str
     steps: list[StepOutcome] = field(default_factory=list)
+    strict: bool = False  # any warning fails the run (exit 1), for pipelines that want that
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return add_counts(*(s.counts for s in self.steps))
+
+    @property
+    def worst(self) -> list[dict[str, Any]]:
+        return worst((w for s in self.steps for w in s.worst), limit=WORST)
+
+    @property
+    def passed(self) -> bool:
+        """Every step that ran passed (warnings allowed)."""
+        return bool(self.steps) and all(s.status in ("passed", "skipped") for s in self.steps) and any(
+            s.status == "passed" for s in self.steps)
 
     @property
     def ok(self) -> bool:
-        return bool(self.steps) and all(s.status in ("passed", "skipped") for s in self.steps) and any(
-            s.status == "passed" for s in self.steps)
+        return self.passed and not (self.strict and self.counts.get("warn"))
+
+    @property
+    def status(self) -> str:
+        if self.passed and not self.ok:
+            return "failed (--strict: warnings fail the run)"
+        return "passed" if self.ok else "failed"
+
+    @property
+    def verdict(self) -> str:
+        return verdict_text(self.status, self.counts)
 
     @property
     def exit_code(self) -> int:
@@ -87,13 +120,13 @@ def plan(lab: params.Lab, steps: list[str] | None = None) -> list[str]:
     names: list[str] = []
     bad: list[str] = []
     for s in wanted:
-        name = params.step_name(s)
+        name = bundle.step_name(s)
         if name:
             names.append(name)
         else:
             bad.append(str(s))
     if bad:
-        raise ParameterError([Problem("steps", f"unknown step {s!r}; known: {', '.join(params.STEPS)} (or 1-4)") for s in bad])
+        raise ParameterError([Problem("steps", f"unknown step {s!r}; known: {', '.join(bundle.STEPS)} (or 1-4)") for s in bad])
     if not names:
         raise ParameterError([Problem("steps", "no step to run")])
     return names
@@ -122,8 +155,11 @@ def run(
     steps: list[str] | None = None,
     progress: Progress | None = None,
     target: Target | None = None,
+    strict: bool = False,
 ) -> RunResult:
     """Run the lab's steps in order; stop at the first failure unless ``keep_going``.
+
+    ``strict``: a warning anywhere fails the run (exit 1), for pipelines that gate on it.
 
     Raises ``ParameterError`` (bad params, or a problem found before any write),
     ``ClusterUnreachable`` or ``RecordError`` before any notebook runs; a step's
@@ -140,8 +176,8 @@ def run(
                              hint="nothing was written; fix the fields above and run again")
     scrubber = Scrubber.for_lab(lab)
     with _record(Path(records_root).resolve(), lab, target, scrubber, emit, wanted) as (record, run_data):
-        result = RunResult(record=record, lab=lab.lab)
-        with _kernel_environment(lab):
+        result = RunResult(record=record, lab=lab.lab, strict=strict)
+        with _kernel_environment(lab, run_data["lab_sha256"]):
             for index, step in enumerate(wanted, start=1):
                 failed = any(s.status not in ("passed", "skipped") for s in result.steps)
                 if failed and not keep_going:
@@ -151,8 +187,9 @@ def run(
                     outcome = _run_step(step, index, len(wanted), record, scrubber, emit, target.kind, run_data)
                 result.steps.append(outcome)
                 run_data["steps"][index - 1] = outcome.to_dict()
+                run_data.update(counts=result.counts, worst=result.worst, verdict=verdict_text("running", result.counts))
                 records.write_run(record, run_data, scrubber)
-        run_data["status"] = "passed" if result.ok else "failed"
+        run_data.update(status="passed" if result.ok else "failed", verdict=result.verdict, strict=strict)
     return result
 
 
@@ -169,6 +206,7 @@ def _record(root: Path, lab: params.Lab, target: Target, scrubber: Scrubber, emi
     run_data: dict[str, Any] = {
         "lab": lab.lab,
         "description": lab.description,
+        "kind": "run",
         "status": "incomplete",
         "started": records.utc_now(),
         "ended": None,
@@ -181,7 +219,7 @@ def _record(root: Path, lab: params.Lab, target: Target, scrubber: Scrubber, emi
         "versions": records.package_versions(),
         "command": records.argv_for_record(),
     }
-    records.write_lab(record, lab, scrubber)
+    run_data["lab_sha256"] = records.write_lab(record, lab, scrubber)
     records.write_run(record, run_data, scrubber)
     emit({"event": "run-start", "record": str(record), "steps": wanted, "lab": lab.lab})
     previous = _terminate_as_interrupt()
@@ -205,10 +243,6 @@ def _record(root: Path, lab: params.Lab, target: Target, scrubber: Scrubber, emi
         emit({"event": "run-end", "status": run_data["status"], "record": str(record)})
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a CI runner, a Kubernetes Job, systemd): handled like Ctrl-C, exit 143."""
-
-
 def _terminate_as_interrupt() -> Any:
     def handler(signum: int, frame: FrameType | None) -> None:
         raise Terminated()
@@ -220,9 +254,10 @@ def _terminate_as_interrupt() -> Any:
 
 
 @contextmanager
-def _kernel_environment(lab: params.Lab) -> Iterator[None]:
-    """What each kernel inherits: the headless flag and the lab's secrets by the names lab.json refers to."""
-    env = {HEADLESS_ENV: "1", **lab.secret_environment()}
+def _kernel_environment(lab: params.Lab, lab_sha256: str) -> Iterator[None]:
+    """What each kernel inherits: the headless flag, the lab's secrets by the names lab.json refers to,
+    and the digest of the lab.json this run validated (so a kernel trusts that file, and only it)."""
+    env = {HEADLESS_ENV: "1", records.LAB_DIGEST_ENV: lab_sha256, **lab.secret_environment()}
     before = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -250,21 +285,27 @@ def _skip_iri_grammar() -> None:
 @contextmanager
 def _kernel_stderr() -> Iterator[Any]:
     """Give the kernel its own stderr, so its shutdown noise (zmq tracebacks on Ctrl-C) never reaches
-    the terminal; the file is read back when a step dies and the log can say why."""
+    the terminal; the file is read back when a step dies and the log can say why.
+
+    File descriptor 2 itself, not ``sys.stderr``: the kernel inherits the descriptor, whatever
+    Python object (a terminal, pytest's capture) stands in front of it in this process.
+    """
     with tempfile.TemporaryFile(mode="w+b", prefix="spkrunbook-kernel-") as log:
         try:
-            fd = sys.stderr.fileno()
-        except (AttributeError, OSError, ValueError):  # no real stderr (inside a kernel): nothing to keep apart
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (AttributeError, OSError, ValueError):  # no stderr at all: nothing to keep apart
             yield log
             return
-        sys.stderr.flush()
-        saved = os.dup(fd)
-        os.dup2(log.fileno(), fd)  # inherited by the kernel papermill starts inside the block
+        os.dup2(log.fileno(), 2)  # inherited by the kernel papermill starts inside the block
         try:
             yield log
         finally:
-            sys.stderr.flush()
-            os.dup2(saved, fd)
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(saved, 2)
             os.close(saved)
 
 
@@ -283,7 +324,13 @@ def _error_of(exc: BaseException) -> StepError:
         return StepError(exc.ename, message.strip(), hint.strip(), exc.cell_index)
     if isinstance(exc, SpkRunbookError):
         return StepError(type(exc).__name__, exc.message, exc.hint or "")
-    return StepError(type(exc).__name__, str(exc) or type(exc).__name__)
+    name = type(exc).__name__
+    hint = {
+        "DeadKernelError": "the Python kernel running this notebook ended (out of memory, or a crash in a library): "
+                           "see what it said above, then run the step again with --step",
+        "CellTimeoutError": f"a cell ran longer than {CELL_TIMEOUT_S} s; the record's notebook shows which one",
+    }.get(name, "")
+    return StepError(name, str(exc) or name, hint)
 
 
 def _execute(papermill: Any, src: Path, out: Path, record: Path, on_cell_start: Callable[..., None],
@@ -304,19 +351,30 @@ def _execute(papermill: Any, src: Path, out: Path, record: Path, on_cell_start: 
         )
     except RuntimeError as exc:
         if "kernel" in str(exc).lower() and (why := _tail(kernel_log)):
-            raise RuntimeError(f"{exc}; the kernel said: {why}") from None
+            exc.args = (f"{exc}; the kernel said: {why}",)  # the same error (its class names it), with its last words
         raise
 
 
+def _cell_count(notebook: Path) -> int:
+    """How many cells papermill will run (its progress counts them all, markdown included)."""
+    import json
+
+    try:
+        return len(json.loads(notebook.read_text(encoding="utf-8")).get("cells") or []) + 1  # + papermill's parameters cell
+    except (OSError, ValueError):
+        return 0
+
+
 def _run_step(step: str, index: int, total: int, record: Path, scrubber: Scrubber, emit: Progress,
-              target_kind: str, run_data: dict[str, Any]) -> StepOutcome:
+              target_kind: str, run_data: dict[str, Any], *, src: Path | None = None) -> StepOutcome:
+    """Run one step's notebook (``src``: another notebook, for the runner's own tests) into the record."""
     _skip_iri_grammar()
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    src = bundle.notebook(step)
+    src = src or bundle.notebook(step)
     out = record / src.name
-    emit({"event": "step-start", "step": step, "index": index, "total": total})
+    emit({"event": "step-start", "step": step, "index": index, "total": total, "cells": _cell_count(src)})
     t0 = time.time()
 
     def on_cell_start(cell: Any = None, cell_index: int = 0, **_: Any) -> None:
@@ -345,9 +403,12 @@ def _run_step(step: str, index: int, total: int, record: Path, scrubber: Scrubbe
     duration = round(time.time() - t0, 2)
     if error is not None:
         error = StepError(error.name, scrubber.text(error.message), scrubber.text(error.hint), error.cell)
-    outcome = StepOutcome(step, status, duration, out.name if out.is_file() else "", html, error)
+    summary = records.Record(record, None).summary(step) or {}
+    counts: dict[str, int] = summary["counts"] if isinstance(summary.get("counts"), dict) else {}
+    loud: list[dict[str, Any]] = summary["worst"] if isinstance(summary.get("worst"), list) else []
+    outcome = StepOutcome(step, status, duration, out.name if out.is_file() else "", html, error, counts, loud)
     emit({"event": "step-end", "step": step, "index": index, "total": total, "status": status,
-          "duration": duration, "error": error})
+          "duration": duration, "error": error, "verdict": outcome.verdict, "worst": loud})
     return outcome
 
 

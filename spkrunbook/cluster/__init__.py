@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import SnapshotError
-from .base import RESOURCES, ExecResult, Obj, Resource, Target, TargetInfo, resource
+from .base import RESOURCES, ExecResult, Obj, Resource, Target, TargetInfo, WritableTarget, can_write, resource
 from .snapshot import SnapshotTarget
 
 if TYPE_CHECKING:
@@ -33,4 +33,16 @@ def connect(lab: Lab, *, check: bool = True) -> Target:
     return LiveTarget.from_params(lab.target, check=check)
 
 
-__all__ = ["RESOURCES", "ExecResult", "Obj", "Resource", "SnapshotTarget", "Target", "TargetInfo", "connect", "resource"]
+__all__ = [
+    "RESOURCES",
+    "ExecResult",
+    "Obj",
+    "Resource",
+    "SnapshotTarget",
+    "Target",
+    "TargetInfo",
+    "WritableTarget",
+    "can_write",
+    "connect",
+    "resource",
+]

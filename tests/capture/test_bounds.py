@@ -31,7 +31,7 @@ from spkrunbook.capture import limits as caplimits
 from spkrunbook.errors import CaptureError
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests" / "data" / "captures"
+DATA = ROOT / "tests" / "fixtures" / "captures"
 PCAP_HDR = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
 MiB = 2**20
 

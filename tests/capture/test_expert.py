@@ -22,7 +22,7 @@ from spkrunbook.capture import expert, read_capture, read_pcap, read_tcpdump_tex
 
 ROOT = Path(__file__).resolve().parents[2]
 ANALYSIS = ROOT / "tests" / "fixtures" / "analysis"
-CAPTURES = next(p for p in (ROOT / "tests" / "fixtures" / "captures", ROOT / "tests" / "data" / "captures") if p.is_dir())
+CAPTURES = ROOT / "tests" / "fixtures" / "captures"
 CONDITIONS = ("loss", "duplicate", "reorder", "delay", "window", "keepalive")
 KINDS = expert.KIND_NAMES
 

@@ -27,7 +27,7 @@ from spkrunbook.capture import (
 
 ROOT = Path(__file__).resolve().parents[2]
 ANALYSIS = ROOT / "tests" / "fixtures" / "analysis"
-CAPTURES = next(p for p in (ROOT / "tests" / "fixtures" / "captures", ROOT / "tests" / "data" / "captures") if p.is_dir())
+CAPTURES = ROOT / "tests" / "fixtures" / "captures"
 
 
 def tick_texts(fig: Figure, axis: int = -1) -> list[str]:

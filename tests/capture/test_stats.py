@@ -15,7 +15,7 @@ from spkrunbook.capture import cli as capcli
 from spkrunbook.capture import plots, read_pcap, read_tcpdump_text, stats
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = next(p for p in (ROOT / "tests" / "fixtures" / "captures", ROOT / "tests" / "data" / "captures") if p.is_dir())
+DATA = ROOT / "tests" / "fixtures" / "captures"
 CONV_RE = re.compile(r"^(\S+):(\d+)\s+<->\s+(\S+):(\d+)\s+(\d+)\s+(\d+) (\w+)\s+(\d+)\s+(\d+) (\w+)\s+(\d+)\s+(\d+) (\w+)")
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from spkrunbook import params
+from spkrunbook.cluster import ovn
 from spkrunbook.cluster.live import LiveTarget
+from spkrunbook.cluster.tmm import parse_ip_br_link
 from spkrunbook.errors import ExecError
-from spkrunbook.steps import debug
+from spkrunbook.steps.debug import captures, sidecar
 from tests.dataplane import helpers as h
 from tests.support.dataplane import BRIDGE, DataPlane, NodeCluster
 from tests.support.realcluster import ADMIN
@@ -48,23 +50,23 @@ def lab() -> params.Lab:
 
 
 def test_run_in_sidecar_through_the_client(tmm: dict[str, object], target: LiveTarget) -> None:
-    res = debug.run_in_sidecar(target, "f5-tmm-test", ["ip", "-br", "link"], namespace=h.NS, timeout=10)
+    res = sidecar.run_in_sidecar(target, "f5-tmm-test", ["ip", "-br", "link"], namespace=h.NS, timeout=10)
     assert res.ok and "net1@if" in res.text
-    assert debug.parse_ip_br_link(res.stdout).set_index("interface").loc["net2", "up"]
+    assert parse_ip_br_link(res.stdout).set_index("interface").loc["net2", "up"]
     with pytest.raises(ExecError, match="exited with status 3: line1\nsomething broke badly") as err:
-        debug.run_in_sidecar(target, "f5-tmm-test", ["sh", "-c", "echo line1 >&2; echo something broke badly >&2; exit 3"],
+        sidecar.run_in_sidecar(target, "f5-tmm-test", ["sh", "-c", "echo line1 >&2; echo something broke badly >&2; exit 3"],
                              namespace=h.NS, timeout=10)
     assert "oc exec -n default" in str(err.value)
     with pytest.raises(TypeError, match="never a shell string"):
-        debug.run_in_sidecar(target, "f5-tmm-test", "ip -br link; rm -rf /", namespace=h.NS)
+        sidecar.run_in_sidecar(target, "f5-tmm-test", "ip -br link; rm -rf /", namespace=h.NS)
 
 
 def test_pod_capture_streams_pcap_bytes_intact(tmm: dict[str, object], node: DataPlane, target: LiveTarget,
                                               lab: params.Lab, tmp_path: Path) -> None:
-    progress: list[debug.CaptureProgress] = []
+    progress: list[captures.CaptureProgress] = []
     self_ip = lab.vlans.internal.selfip_v4s[0]
     with h.traffic(node, lab.networks.internal.master, f"http://{self_ip}/", every=0.1):
-        res = debug.capture(lab, target, interface="net1", seconds=3, filter=["not", "port", "22"], progress=progress.append)
+        res = captures.capture(lab, target, interface="net1", seconds=3, filter=["not", "port", "22"], progress=progress.append)
     files = res.files()
     assert res.ok, res.error
     assert res.exit_code == 124 and f"{res.packets} packets captured" in res.stderr  # timeout(1) ended tcpdump
@@ -104,7 +106,7 @@ def test_node_capture_pod_is_created_and_deleted(tmm: dict[str, object], node: D
     worker = threading.Thread(target=talk, daemon=True)
     worker.start()
     try:
-        res = debug.capture(lab, target, where="node", node=node.name, interface=BRIDGE, packets=10, seconds=20,
+        res = captures.capture(lab, target, where="node", node=node.name, interface=BRIDGE, packets=10, seconds=20,
                             image=node.image_names["debug"], progress=lambda p: None)
     finally:
         stop.set()
@@ -119,7 +121,7 @@ def test_node_capture_pod_is_created_and_deleted(tmm: dict[str, object], node: D
 
 
 def test_node_capture_pod_deleted_when_tcpdump_fails(node: DataPlane, target: LiveTarget) -> None:
-    live = debug.LiveCapture(target, where="node", node=node.name, interface="cni9", seconds=2, namespace=h.NS,
+    live = captures.LiveCapture(target, where="node", node=node.name, interface="cni9", seconds=2, namespace=h.NS,
                              image=node.image_names["debug"])
     res = live.run()
     assert "cni9: No such device exists" in res.error and not res.ok
@@ -142,7 +144,7 @@ def test_ovn_routes_live_tries_masters_until_one_answers(tmm: dict[str, object],
         node_cluster.admin.create("pods", pod, h.OVN_NS)
     for name in ("ovnkube-master-p0z9k", "ovnkube-master-q1z9k"):
         h.wait_pod(target, name, namespace=h.OVN_NS)
-    routes = debug.ovn_routes(lab, target)
+    routes = ovn.ovn_routes(lab, target)
     assert routes.location is not None and routes.location.pod == "ovnkube-master-q1z9k"
     assert routes.attempts and routes.attempts[0].startswith("ovnkube-master-p0z9k/nbdb: ")
     assert "ovn-nbctl" in routes.attempts[0] and "exited with status 1" in routes.attempts[0]

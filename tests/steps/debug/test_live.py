@@ -8,9 +8,11 @@ from __future__ import annotations
 import pytest
 
 from spkrunbook import params
-from spkrunbook.steps import debug
+from spkrunbook.cluster import ovn
+from spkrunbook.cluster.ovn import listings
 from spkrunbook.cluster.snapshot import SnapshotTarget
 from spkrunbook.errors import NotAvailable
+from spkrunbook.steps.debug import captures, sidecar
 from tests.support.labdata import TMM_POD, lab_objects
 from tests.support.paths import DEMO_PARAMS
 
@@ -24,13 +26,13 @@ def lab():
 
 def test_snapshot_exec_replays_or_says_what_is_missing(lab):
     t = SnapshotTarget(lab.target.snapshot)
-    assert "xeth0" in debug.run_in_sidecar(t, TMM_POD, debug.sidecar.DEVICE_PROBED).text
+    assert "xeth0" in sidecar.run_in_sidecar(t, TMM_POD, sidecar.DEVICE_PROBED).text
     with pytest.raises(NotAvailable):
-        debug.run_in_sidecar(t, TMM_POD, ["uptime"])
+        sidecar.run_in_sidecar(t, TMM_POD, ["uptime"])
 
 
 def test_node_capture_pod_manifest():
-    pod = debug.node_capture_pod("worker-1", "default", seconds=10)
+    pod = captures.node_capture_pod("worker-1", "default", seconds=10)
     spec = pod["spec"]
     assert spec["nodeName"] == "worker-1" and spec["hostNetwork"] and spec["restartPolicy"] == "Never"
     assert spec["containers"][0]["securityContext"]["privileged"] is True
@@ -38,17 +40,16 @@ def test_node_capture_pod_manifest():
 
 
 def test_capture_on_snapshot_is_a_skip(lab):
-    res = debug.capture(lab, SnapshotTarget(lab.target.snapshot), progress=lambda p: None)
+    res = captures.capture(lab, SnapshotTarget(lab.target.snapshot), progress=lambda p: None)
     assert res.skipped and "live cluster" in res.skipped and not res.error
 
 
 def test_ovn_check_says_what_is_missing(lab):
-    from spkrunbook.steps.debug import ovn
 
     t = SnapshotTarget(lab.target.snapshot)
     r = ovn.OvnRoutes(node="worker-1", gateway_router="GR_worker-1",
-                      gateway_routes=debug.parse_lr_route_list("IPv4 Routes\n 0.0.0.0/0 10.1.10.1 dst-ip rtoe-GR_worker-1\n"))
-    rows = ovn.check(lab, t, r)
+                      gateway_routes=listings.parse_lr_route_list("IPv4 Routes\n 0.0.0.0/0 10.1.10.1 dst-ip rtoe-GR_worker-1\n"))
+    rows = ovn.routes.check(lab, t, r)
     assert rows[0].status == "fail" and "no route on GR_worker-1 has next hop 10.1.10.100" in rows[0].evidence
     assert "no src-ip routes at all" in rows[0].evidence
 
@@ -63,6 +64,6 @@ def test_ovn_version_picks_ovnkube_node_from_4_14(lab, tmp_path):
         if o["kind"] == "Pod" and o["metadata"]["name"].startswith("ovnkube-node"):
             o["spec"]["containers"].append({"name": "nbdb"})
     t = SnapshotTarget(write_snapshot(objs, tmp_path / "snap"))
-    cands, mode, why = debug.nbdb_candidates(lab, t, "worker-1")
+    cands, mode, why = ovn.nbdb_candidates(lab, t, "worker-1")
     assert cands[0].pod == ovnkube_node_pod("worker-1", 1)["metadata"]["name"] and cands[0].container == "nbdb"
     assert mode == "interconnect" and "4.14" in why and "4.14" in cands[0].reason

@@ -15,8 +15,8 @@ import pytest
 from spkrunbook.capture import read_capture, stats
 from spkrunbook.capture.cli import _endpoint, main
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data" / "captures"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "fixtures" / "captures"
 
 
 def _cli(*args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from spkrunbook.capture import read_pcap, read_tcpdump_text
 
-DATA = Path(__file__).parent / "data" / "captures"
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
 
 SEED = """\
 16:17:54.972934 IP worker1.36308 > 10.42.0.5.10250: Flags [P.], seq 230:265, ack 1938, win 6181, options [nop,nop,TS val 4161270865 ecr 1731266921], length 35

@@ -17,7 +17,7 @@ from spkrunbook.capture import pcap as pcapmod
 from spkrunbook.capture import read_pcap, read_pcap_stream
 from spkrunbook.errors import CaptureError
 
-DATA = Path(__file__).parent / "data" / "captures"
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
 ALL = sorted(p.name for p in DATA.iterdir() if p.suffix in (".pcap", ".pcapng"))
 DEMO = sorted((Path(__file__).parent.parent / "demo").rglob("*.pcap*"))
 

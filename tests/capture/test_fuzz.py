@@ -14,7 +14,7 @@ from spkrunbook.capture import read_pcap, read_tcpdump_text
 from spkrunbook.capture.schema import COLUMNS
 from spkrunbook.errors import CaptureError
 
-DATA = Path(__file__).parent / "data" / "captures"
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
 SEEDS = [(DATA / n).read_bytes()[:6000] for n in ("eth.pcap", "any_sll2.pcap", "be.pcap", "eth.pcapng", "multi.pcapng", "snap96.pcap", "vlan.pcap", "rawip.pcap")]
 
 

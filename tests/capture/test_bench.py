@@ -13,7 +13,7 @@ import pytest
 
 from spkrunbook.capture import read_pcap
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
