@@ -137,6 +137,6 @@ def test_the_prerequisites_see_the_masters_real_flags(node: DataPlane, admin: Li
     finally:
         subprocess.run(["ip", "link", "set", "ens224", "promisc", "on"], check=True)
         node.report_network_state()
-    assert [(r.status, r.evidence) for r in rows] == [("warn", "internal master ens224: not promiscuous"),
+    assert [(r.status, r.evidence) for r in rows] == [("warn", "internal master ens224 is not promiscuous"),
                                                       ("pass", "external master ens256 up, promiscuous")]
     assert "ip link set ens224 promisc on" in rows[0].action and rows[0].subject == node.name
