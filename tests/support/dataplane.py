@@ -717,10 +717,22 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.25)
 
+    def _our_netns(self, name: str) -> bool:
+        """A network namespace this data plane made: a lab network's, or one containerd made for a pod."""
+        return name.startswith("cni-") or name in {m.netns for m in self.masters}
+
     def _our_mounts(self) -> list[str]:
+        """Mounts this data plane made and has not undone. Others on this machine make network namespaces too:
+        only ours count, and ``/run/netns`` itself (iproute2 makes it a mount) only when nothing else is in it."""
         assert self.before is not None
-        ours = [str(self.tmp), "/run/netns", "/var/lib/kubelet", "/run/containerd", "/var/lib/cni"]
-        return [m for m in _mountpoints() if m not in self.before.mounts and any(m.startswith(o) for o in ours)]
+        mounts = [m for m in _mountpoints() if m not in self.before.mounts]
+        prefixes = (str(self.tmp), "/var/lib/kubelet", "/run/containerd", "/var/lib/cni")
+        ours = [m for m in mounts if m.startswith(prefixes)
+                or (m.startswith("/run/netns/") and self._our_netns(m.removeprefix("/run/netns/")))]
+        others = [n for n in _netns() if not self._our_netns(n)]
+        if "/run/netns" in mounts and not others:
+            ours.append("/run/netns")
+        return ours
 
     def _unmount(self) -> None:
         if self.before is None:
@@ -746,7 +758,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             if m.netns in _netns() and m.netns not in self.before.netns:
                 run(["ip", "netns", "del", m.netns], check=False)
         for ns in _netns() - self.before.netns:
-            if ns.startswith("cni-"):
+            if self._our_netns(ns):
                 run(["ip", "netns", "del", ns], check=False)
         if BRIDGE in _links() and BRIDGE not in self.before.links:
             run(["ip", "link", "del", BRIDGE], check=False)
@@ -795,10 +807,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         out = [f"process {pid}: {Path(f'/proc/{pid}/cmdline').read_bytes().replace(bytes(1), b' ').decode(errors='replace')[:120]}"
                for pid in self._stray_pids() if Path(f"/proc/{pid}").exists()]
         out += [f"mount {m}" for m in self._our_mounts()]
-        out += [f"interface {i}" for i in sorted(_links() - b.links)
-                if i in (BRIDGE, *(m.name for m in self.masters)) or i.startswith("veth")]
-        out += [f"network namespace {n}" for n in sorted(_netns() - b.netns)]
-        out += [f"path {p}" for p in FIXED_PATHS if p not in b.paths and os.path.lexists(p)]
+        out += [f"interface {i}" for i in sorted(_links() - b.links) if i in (BRIDGE, *(m.name for m in self.masters))]
+        out += [f"network namespace {n}" for n in sorted(_netns() - b.netns) if self._our_netns(n)]
+        out += [f"path {p}" for p in FIXED_PATHS if p not in b.paths and os.path.lexists(p)
+                and not (p == "/run/netns" and os.path.ismount(p) and "/run/netns" not in self._our_mounts())]
         out += [f"cgroup {c}" for c in _kubepods_cgroups()]
         if int(NR_HUGEPAGES.read_text()) != b.nr_hugepages:
             out.append(f"nr_hugepages {NR_HUGEPAGES.read_text().strip()} (was {b.nr_hugepages})")
