@@ -14,9 +14,8 @@ from rich.console import Console
 
 from spkrunbook import cli, runbook
 from spkrunbook import record as records
-from spkrunbook.errors import StepFailed
 from spkrunbook.runbook import RunResult, StepError, StepOutcome
-from tests.support.paths import DEMO_DIR, DEMO_PARAMS
+from tests.support.paths import DEMO_PARAMS
 
 WARN = {"step": "debugging", "status": "warn", "check": "TCP resets", "subjects": ["net2 (net2)"],
         "evidence": "588 of 785 TCP conversations reset (74.9%; threshold 5.0%)",
@@ -179,4 +178,3 @@ def test_a_strict_demo_run_exits_1_on_its_deliberate_warnings(tmp_path: Path) ->
     run = json.loads((result.record / "run.json").read_text())
     assert run["status"] == "failed" and run["strict"] is True and run["verdict"].endswith("1 warning")
     assert run["worst"][0]["check"] == "platform"
-    assert StepFailed and DEMO_DIR  # the names the module imports are used

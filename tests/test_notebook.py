@@ -10,7 +10,7 @@ import pytest
 
 from spkrunbook import cli, notebook
 from spkrunbook import record as records
-from spkrunbook.results import Findings
+from spkrunbook.results import Findings, Status
 from tests.support.paths import DEMO_DIR, DEMO_PARAMS
 
 
@@ -26,7 +26,7 @@ def lab_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def _finish(step: notebook.Step, status: str = "pass") -> None:
+def _finish(step: notebook.Step, status: Status = "pass") -> None:
     f = Findings(step.name)
     f.add("a check", status, "evidence", "what to do" if status != "pass" else "")
     try:

@@ -33,7 +33,7 @@ def test_signal_during_a_step_is_one_line_and_the_record_says_interrupted(tmp_pa
         if "spk-install cell 6" in line:  # step 3 is inside its main cell
             break
     else:
-        pytest.fail("the run ended before step 3 started:\n" + "".join(seen) + proc.stderr.read())
+        pytest.fail("the run ended before step 3 started:\n" + "".join(seen) + (proc.stderr.read() if proc.stderr else ""))
     os.killpg(proc.pid, sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, out[-2000:] + err

@@ -4,41 +4,59 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from spkrunbook.cluster import reconcile as applier
-from spkrunbook.cluster.base import NAD_CRD, resource
-from spkrunbook.errors import Conflict, ResourceMissing
+from spkrunbook.cluster.base import NAD_CRD, Argv, ExecResult, NbdbFiles, Resource, TargetInfo, resource
+from spkrunbook.errors import Conflict, NotAvailable, ResourceMissing
 from spkrunbook.steps import nad as nad_step
 
 NAD = "network-attachment-definitions"
 
 
 class MemoryTarget:
-    """Objects in a dict; ``conflicts`` 409s the next writes; ``crds`` is what CRD listing shows."""
+    """An imitation Target for the reconcile rules alone: objects in a dict; ``conflicts`` 409s the next
+    writes; ``crds`` is what CRD listing shows. Exec, logs and OVN are not its business (NotAvailable)."""
 
-    def __init__(self, objs: list[dict[str, Any]] = (), *, can_write: bool = True, crds: list[str] = (), conflicts: int = 0):
+    def __init__(self, objs: Sequence[dict[str, Any]] = (), *, can_write: bool = True, crds: Sequence[str] = (),
+                 conflicts: int = 0) -> None:
         self.objs = {(o["metadata"].get("namespace"), o["metadata"]["name"]): copy.deepcopy(o) for o in objs}
         self.can_write, self.kind = can_write, "live" if can_write else "snapshot"
         self.crds, self.conflicts = list(crds), conflicts
         self.writes: list[tuple[str, str]] = []
 
-    def get(self, res, name, namespace=None):
+    def info(self) -> TargetInfo:
+        return TargetInfo(self.kind, "memory")
+
+    def get(self, res: str | Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
         try:
             return copy.deepcopy(self.objs[(namespace, name)])
         except KeyError:
             raise ResourceMissing(f"{name} not found", status=404) from None
 
-    def list(self, res, namespace=None, **_: Any):
+    def list(self, res: str | Resource, namespace: str | None = None, *, label_selector: str | None = None,
+             field_selector: str | None = None) -> list[dict[str, Any]]:
         if resource(res).plural == "customresourcedefinitions":
             return [{"metadata": {"name": c}} for c in self.crds]
         return list(self.objs.values())
 
-    def exists(self, res, name, namespace=None):
+    def exists(self, res: str | Resource, name: str, namespace: str | None = None) -> bool:
         return name in self.crds if resource(res).plural == "customresourcedefinitions" else (namespace, name) in self.objs
+
+    def logs(self, namespace: str, pod: str, container: str, *, previous: bool = False,
+             tail_lines: int = 400) -> str | None:
+        raise NotAvailable("the memory target holds no pods")
+
+    def exec(self, namespace: str, pod: str, container: str, argv: Argv, *, timeout: float = 30.0,
+             stdin: bytes | None = None) -> ExecResult:
+        raise NotAvailable("the memory target holds no pods")
+
+    def ovn_nb_databases(self) -> NbdbFiles:
+        return []
 
     def _write(self, verb: str, obj: dict[str, Any], namespace: str | None) -> dict[str, Any]:
         if self.conflicts:
@@ -48,10 +66,10 @@ class MemoryTarget:
         self.objs[(namespace, obj["metadata"]["name"])] = copy.deepcopy(obj)
         return obj
 
-    def create(self, res, obj, namespace=None):
+    def create(self, res: str | Resource, obj: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
         return self._write("create", obj, namespace)
 
-    def replace(self, res, obj, namespace=None):
+    def replace(self, res: str | Resource, obj: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
         return self._write("replace", obj, namespace)
 
 
@@ -167,5 +185,6 @@ def test_crd_installed_and_require_crd() -> None:
 
 def test_read_returns_none_when_absent() -> None:
     t = MemoryTarget([nad("a", CFG)])
-    assert applier.read(t, NAD, "a", "default")["metadata"]["name"] == "a"
+    found = applier.read(t, NAD, "a", "default")
+    assert found is not None and found["metadata"]["name"] == "a"
     assert applier.read(t, NAD, "b", "default") is None

@@ -470,7 +470,8 @@ class FakeApiServer:
                         out.append(copy.deepcopy(obj))
             return out
 
-    def get_object(self, res: Resource | str, name: str, namespace: str | None = None) -> Obj | None:
+    def get_object(self, res: Resource | str, name: str, namespace: str | None = None) -> Any:
+        """The stored object (a copy), or None when there is none: tests index it or assert it is None."""
         r = RESOURCES[res] if isinstance(res, str) else res
         with self._lock:
             obj = self._store.get((r.group, r.plural), {}).get(((namespace or "") if r.namespaced else "", name))
@@ -952,7 +953,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 raise ApiError(405, f"{method} is not supported on {res.plural}/{name}/status")
             new_qos = (out.get("status") or {}).get("qosClass")
-            if (res.group, res.plural) == ("", "pods") and old_qos and new_qos != old_qos:
+            if (res.group, res.plural) == ("", "pods") and before is not None and old_qos and new_qos != old_qos:
                 # what the real server answers (status.qosClass is immutable); nothing of the write is kept
                 self._bucket(res)[(namespace or "", name)] = before
                 raise ApiError(422, f'Pod "{name}" is invalid: status.qosClass: Invalid value: "{new_qos}": field is immutable',

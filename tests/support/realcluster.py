@@ -596,7 +596,8 @@ class RealApi:
     def seed_from_snapshot(self, path: str | Path) -> int:
         return self.cluster.seed_from_snapshot(path)
 
-    def get_object(self, res: str | Resource, name: str, namespace: str | None = None) -> Obj | None:
+    def get_object(self, res: str | Resource, name: str, namespace: str | None = None) -> Any:
+        """The object as the real server holds it, or None when there is none (the stand-in's surface)."""
         try:
             return self.cluster.admin.get(res, name, namespace)
         except ResourceMissing:

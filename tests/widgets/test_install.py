@@ -92,7 +92,8 @@ def test_install_on_live_applies_the_form_values(api: FakeApiServer, kubeconfig:
     assert api.get_object("f5-spk-vlans", "external", "default")["spec"]["selfip_v4s"] == ["10.1.20.111"]
     assert out["ok"] and out["tmm"].findings.ok
     assert form.progress is not None and len(form.progress.history) > 1  # the TMM wait drew a common.ProgressBar
-    assert form.progress.history[-1].endswith("TMM ready (done)") and form.progress.bar.bar_style == "success"
+    assert form.progress.bar is not None and form.progress.bar.bar_style == "success"
+    assert form.progress.history[-1].endswith("TMM ready (done)")
 
 
 # -- the shared pieces: validation as typed, confirmation, secret field, save-as, progress -----------------

@@ -210,7 +210,7 @@ def test_run_helm_on_a_snapshot_records_the_command(tmp_path: Path, fake_helm: P
 
 def test_install_run_is_the_whole_step_on_a_snapshot(tmp_path: Path, fake_helm: Path) -> None:
     lab = params.load(DEMO)
-    result = install.run(lab, SnapshotTarget(lab.target.snapshot))
+    result = install.run(lab, SnapshotTarget(_snapshot(lab)))
     assert result.ok and not result.helm.ran and not fake_helm.exists()
     assert [p.findings.title for p in result.parts] == ["SPK values", "MTU agreement (before the install)",
                                                         "F5SPKVlan CRs", "helm upgrade --install",
@@ -284,3 +284,8 @@ def test_teardown_uninstalls_only_when_asked(fake_helm: Path, tmp_path: Path, mo
     planned = helm.uninstall(lab, "snapshot", when=True)
     assert planned.outcome == "planned" and not planned.ran
     assert "helm uninstall f5ingress -n default" in planned.findings.rows[0].action
+
+
+def _snapshot(lab: params.Lab) -> Path:
+    assert lab.target.snapshot is not None, "a snapshot lab"
+    return lab.target.snapshot

@@ -69,7 +69,7 @@ def test_a_bad_signature_stops_the_step_before_helm_runs(tmp_path: Path, monkeyp
     log = tmp_path / "helm.log"
     helm = fakehelm.install(tmp_path / "bin")
     monkeypatch.setenv("FAKE_HELM_LOG", str(log))
-    result = install.run(lab, SnapshotTarget(lab.target.snapshot), which=lambda n: str(helm) if n == "helm" else
+    result = install.run(lab, SnapshotTarget(_snapshot(lab)), which=lambda n: str(helm) if n == "helm" else
                          shutil.which(n))
     assert not result.ok and not result.helm.ran and not log.exists()
     assert result.helm.decision.reason.startswith("the signature check failed for f5-spk-tarball-1.8.0.tgz")
@@ -114,3 +114,8 @@ def test_a_provenance_file_is_checked_with_the_real_helm(tmp_path: Path, major: 
         fh.write(b"\0")
     bad = signatures.verify(lab_for(chart, keyring=str(pub)), which=which)
     assert [(v.tool, v.ok) for v in bad.checked] == [("helm verify", False)] and bad.refusal
+
+
+def _snapshot(lab: params.Lab) -> Path:
+    assert lab.target.snapshot is not None, "a snapshot lab"
+    return lab.target.snapshot
