@@ -46,5 +46,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
     touch "$stamp"
 fi
-# The real Kubernetes parts of the apiserver test tier (cached outside the checkout; seconds when warm).
-if [ "$mode" = "test" ]; then scripts/build_k8s.sh; fi
+# The real Kubernetes parts of the apiserver test tier and the S3 server of the object-store tests
+# (cached outside the checkout; seconds when warm).
+if [ "$mode" = "test" ]; then scripts/build_k8s.sh; scripts/build_seaweedfs.sh; fi

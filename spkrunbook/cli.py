@@ -1,8 +1,9 @@
 """Command line: arguments and exit codes only; the work is in ``runbook``, ``record`` and ``capture``.
 
 Exit codes: 0 every step passed; 1 a step or check failed; 2 bad input (params,
-capture file, records folder) or an unreachable or forbidding cluster, nothing
-run; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+capture file, records folder or store) or an unreachable or forbidding cluster, nothing
+run; 75 the run finished but its record could not be uploaded (the staged copy is
+kept; a retry resumes); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 from . import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_NOT_STORED = 75  # sysexits' EX_TEMPFAIL: the verdict exists, the store did not take the record
 STEP_NAMES = ("prerequisites", "network-attachments", "spk-install", "debugging")
 EXIT_CODES = ("exit codes: 0 every step passed; 1 a step or check failed; 2 bad input or an unreachable cluster "
-              "(nothing run); 130 interrupted; 143 terminated")
+              "(nothing run); 75 the record could not be uploaded (kept locally); 130 interrupted; 143 terminated")
 
 
 def _console(stderr: bool = False) -> Any:
@@ -131,15 +133,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _run(params_file: str | Path, args: argparse.Namespace) -> int:
-    from . import params, runbook
+    from . import params, publish
 
     out = _console()
     lab = params.load(params_file)
     _warn_params(out, lab)
-    result = runbook.run(lab, records_root=Path(args.records), keep_going=args.keep_going,
-                         steps=args.step or None, progress=TerminalProgress(out))
+    dest = publish.Destination.open(args.records)
+    notify_url = args.notify or os.environ.get(publish.NOTIFY_ENV) or None
+    # A record the store did not take raises RecordNotStored: exit 75, the staged copy named.
+    result, done = publish.run_and_publish(lab, dest, notify_url=notify_url, resume=args.resume,
+                                           keep_going=args.keep_going, steps=args.step or None,
+                                           progress=TerminalProgress(out))
     _summary(out, result)
-    return result.exit_code
+    for w in done.warnings:
+        _say(out, "yellow", "warning:", w)
+    if done.upload is not None:
+        _say(out, "", "uploaded:", f"{done.upload.url} ({done.upload.objects} objects, {done.upload.bytes:,} bytes, "
+                                   f"{done.upload.seconds:.1f}s)")
+    return int(result.exit_code)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -302,7 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def run_options(r: argparse.ArgumentParser) -> None:
-        r.add_argument("--records", default="records", help="where lab records go (default: ./records)")
+        r.add_argument("--records", default="records",
+                       help="where lab records go: a folder (default: ./records) or s3://bucket/prefix "
+                            "(endpoint, region and credentials from the AWS_* variables or AWS_PROFILE)")
+        r.add_argument("--resume", metavar="RECORD",
+                       help="re-run from RECORD's first step that did not pass, into a new record (same params)")
+        r.add_argument("--notify", metavar="URL",
+                       help="post the verdict as JSON (Slack-compatible `text`) to URL; also $SPKRUNBOOK_NOTIFY_URL")
         r.add_argument("--keep-going", action="store_true", help="run the remaining steps after one fails")
         r.add_argument("--step", action="append", type=step_argument, metavar="STEP",
                        help=f"run only this step (repeatable): {', '.join(STEP_NAMES)}, or its number 1-4")
