@@ -13,6 +13,8 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -225,21 +227,15 @@ def cmd_records(args: argparse.Namespace) -> int:
 
     from rich.table import Table
 
-    from .errors import ParameterError, Problem
-    from .record import list_records, write_records_index
+    from .record import write_records_index
 
     out = _console()
     if args.what:
-        if args.what[0] == "diff" and len(args.what) == 3:
-            return _records_diff(out, args.what[1], args.what[2], args)
-        if args.what[0] == "share" and len(args.what) == 2:
-            return _records_share(out, args.what[1], args)
-        raise ParameterError([Problem("records", f"unknown: {' '.join(args.what)}")],
-                             hint="`spkrunbook records` lists, `records diff A B` compares, `records share A` "
-                                  "writes a copy for a vendor")
+        with _scratch() as scratch:
+            return _records_command(out, args, scratch)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        df = list_records(Path(args.records))
+        df = _list(args.records)
     for w in caught:
         _say(_console(stderr=True), "yellow", "warning:", str(w.message))
     if df.empty:
@@ -254,7 +250,7 @@ def cmd_records(args: argparse.Namespace) -> int:
     for row in df.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
     out.print(table)
-    if args.open or args.html:
+    if (args.open or args.html) and not _remote(args.records):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             page = write_records_index(Path(args.records))
@@ -266,15 +262,84 @@ def cmd_records(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _record_path(name: str, args: argparse.Namespace) -> Path:
+def _remote(where: str) -> bool:
+    from .record import remote
+
+    return remote.is_remote(where)
+
+
+def _list(where: str) -> Any:
+    from .record import list_records, remote
+
+    if remote.is_remote(where):
+        return remote.list_records(remote.open_store(where))
+    return list_records(remote.local_path(where))
+
+
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    """A temporary folder for records read from a store (removed afterwards)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="spkrunbook-records-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _records_command(out: Any, args: argparse.Namespace, scratch: Path) -> int:
+    from .errors import ParameterError, Problem
+
+    what = args.what
+    if what[0] == "diff" and len(what) == 3:
+        return _records_diff(out, what[1], what[2], args, scratch)
+    if what[0] == "share" and len(what) == 2:
+        return _records_share(out, what[1], args, scratch)
+    if what[0] == "index" and len(what) <= 2:
+        return _records_index(out, what[1] if len(what) == 2 else args.records, args, scratch)
+    if what[0] == "upload" and len(what) == 2:
+        from .record import remote
+
+        if not remote.is_remote(args.records):
+            raise ParameterError([Problem("--records", f"{args.records} is not an object store")],
+                                 hint="give the store: `spkrunbook records upload RECORD --records s3://bucket/prefix`")
+        up = remote.upload(Path(what[1]), args.records)
+        _say(out, "green", "uploaded:", f"{up.url} ({up.objects} objects, {up.bytes:,} bytes, {up.seconds:.1f}s)")
+        return EXIT_OK
+    raise ParameterError([Problem("records", f"unknown: {' '.join(what)}")],
+                         hint="`spkrunbook records` lists, `records diff A B` compares, `records share A` writes a copy "
+                              "for a vendor, `records index [WHERE]` writes the page of every lab and night, "
+                              "`records upload RECORD` sends a kept record to the store")
+
+
+def _record_path(name: str, args: argparse.Namespace, scratch: Path) -> Path:
+    """A record named on the command line, as a local folder: a path, a name or LAB@DATE under --records, a URL."""
+    from . import publish
+    from .record import nights
+
+    if "@" in name and not Path(name).exists():
+        name = nights.resolve(name, args.records)
+    if _remote(name) or _remote(args.records):
+        return publish.fetch_record(name, publish.Destination.open(args.records), scratch)
     p = Path(name)
     return p if p.is_dir() or p.is_absolute() else Path(args.records) / name
 
 
-def _records_share(out: Any, name: str, args: argparse.Namespace) -> int:
+def _records_index(out: Any, where: str, args: argparse.Namespace, scratch: Path) -> int:
+    from .record import nights
+
+    page = nights.write(where)
+    _say(out, "green", "index:", f"{page.where} ({page.labs} lab(s), {page.nights} night(s), {page.records} record(s))")
+    return EXIT_OK
+
+
+def _records_share(out: Any, name: str, args: argparse.Namespace, scratch: Path) -> int:
     from .record.share import share
 
-    res = share(_record_path(name, args), args.out)
+    path = _record_path(name, args, scratch)
+    # A record read from a store is shared into the current folder (its copy is temporary).
+    res = share(path, args.out or (Path(path.name + "-shared") if scratch in path.parents else None))
     if args.json:
         out.print_json(data=res.to_dict())
         return EXIT_OK
@@ -285,12 +350,12 @@ def _records_share(out: Any, name: str, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _records_diff(out: Any, before: str, after: str, args: argparse.Namespace) -> int:
+def _records_diff(out: Any, before: str, after: str, args: argparse.Namespace, scratch: Path) -> int:
     from rich.table import Table
 
     from .record.diff import diff
 
-    d = diff(_record_path(before, args), _record_path(after, args))
+    d = diff(_record_path(before, args, scratch), _record_path(after, args, scratch))
     if args.json:
         out.print_json(data=d.to_dict())
         return EXIT_OK
@@ -302,6 +367,61 @@ def _records_diff(out: Any, before: str, after: str, args: argparse.Namespace) -
         table.add_column(col, overflow="fold")
     for r in d.rows:
         table.add_row(r["what"], r["where"], r["before"], r["after"])
+    out.print(table)
+    return EXIT_OK
+
+
+def cmd_fleet(args: argparse.Namespace) -> int:
+    from . import fleet
+
+    out = _console()
+    if args.fleet_command == "run":
+        from .fleet import runner
+
+        return runner.run_index(args.index_file, args.index, progress=TerminalProgress(out))
+    plan = fleet.load(args.fleet)
+    if args.fleet_command == "plan":
+        from .cluster.reconcile import to_yaml
+        from .fleet import render
+
+        if args.kubernetes_version:
+            plan = fleet.FleetPlan(plan.fleet.model_copy(update={"kubernetes_version": args.kubernetes_version}),
+                                   plan.labs, plan.source)
+        text = to_yaml(render.render(plan))
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+            _say(out, "green", "wrote", f"{args.out} ({len(plan.labs)} lab(s), {render.mode(plan)} Job(s))")
+        else:
+            sys.stdout.write(text)
+        return EXIT_OK
+    if args.fleet_command == "apply":
+        from .cluster.live import LiveTarget
+        from .fleet import apply
+
+        with LiveTarget.from_kubeconfig(args.kubeconfig, args.context) as target:
+            target.check_reachable()
+            results = apply.apply(plan, target, force=args.force)
+        bad = 0
+        for res in results:
+            for c in res.changes:
+                colour = {"create": "green", "update": "green", "unchanged": "", "refused": "red", "failed": "red"}
+                _say(out, colour.get(c.action, ""), f"{res.kind} {c.ref}:", f"{c.outcome(res.planned)} ({c.reason})")
+                bad += c.action in ("refused", "failed")
+        return EXIT_FAILED if bad else EXIT_OK
+    from .fleet import runner
+    from .record import remote
+
+    rows = runner.status([lab.name for lab in plan.labs], remote.open_store(plan.fleet.records))
+    if args.json:
+        out.print_json(data=rows)
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"fleet {plan.fleet.fleet}: newest record of each lab in {plan.fleet.records}")
+    for col in ("index", "lab", "status", "started", "duration_s", "record"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("index", "lab", "status", "started", "duration_s", "record")))
     out.print(table)
     return EXIT_OK
 
@@ -356,14 +476,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser("records", help="list past runs, open their page, or compare two (records diff A B)",
                          epilog="`spkrunbook records diff A B` compares two records (names under --records, or paths)")
-    rec.add_argument("what", nargs="*", metavar="diff A B | share A",
-                     help="compare two records, or write a copy of one with addresses replaced for a vendor")
+    rec.add_argument("what", nargs="*", metavar="diff A B | share A | index [WHERE] | upload RECORD",
+                     help="compare two records (a name, a path, a URL or LAB@YYYY-MM-DD: that night's run), write a "
+                          "copy of one for a vendor, write the page of every lab and night, or upload a kept record")
     rec.add_argument("--out", default=None, help="where `records share` writes (default: RECORD-shared beside it)")
-    rec.add_argument("--records", default="records", help="the records folder (default: ./records)")
+    rec.add_argument("--records", default="records", help="the records folder (default: ./records) or s3://bucket/prefix")
     rec.add_argument("--json", action="store_true", help="print JSON instead of a table")
     rec.add_argument("--html", action="store_true", help="also write records/index.html and print its path")
     rec.add_argument("--open", action="store_true", help="write records/index.html and open it in a browser")
     rec.set_defaults(func=cmd_records)
+
+    fl = sub.add_parser("fleet", help="many labs as Kubernetes Jobs: plan, apply, status (and the pod's run)",
+                        description="A fleet file (labs, image, records store, schedule) as Kubernetes objects.")
+    fsub = fl.add_subparsers(dest="fleet_command", required=True, metavar="plan|apply|status|run")
+    fp = fsub.add_parser("plan", help="validate FLEET.yaml and write the objects as YAML (stdout, or --out FILE)")
+    fp.add_argument("fleet", metavar="FLEET.yaml")
+    fp.add_argument("--out", help="write the YAML here instead of stdout")
+    fp.add_argument("--kubernetes-version", help="render for this cluster version (default: the fleet file's)")
+    fa = fsub.add_parser("apply", help="apply the objects (create/unchanged/update/refused, like the NADs)")
+    fa.add_argument("fleet", metavar="FLEET.yaml")
+    fa.add_argument("--kubeconfig", help="the cluster to apply to (default: $KUBECONFIG or ~/.kube/config)")
+    fa.add_argument("--context", help="a context of the kubeconfig")
+    fa.add_argument("--force", action="store_true", help="take over objects spkrunbook does not manage")
+    fs = fsub.add_parser("status", help="each lab's newest record in the fleet's store")
+    fs.add_argument("fleet", metavar="FLEET.yaml")
+    fs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    fr = fsub.add_parser("run", help="run one index of a fleet (what the Job's pod runs)")
+    fr.add_argument("index_file", metavar="FLEET.json", help="the fleet index the pod mounts (/etc/spkrunbook/fleet.json)")
+    fr.add_argument("--index", type=int, help="the lab's index (default: $JOB_COMPLETION_INDEX)")
+    fl.set_defaults(func=cmd_fleet)
 
     from .capture import cli as capture_cli
 

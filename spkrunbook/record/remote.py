@@ -44,7 +44,7 @@ CALL_TIMEOUT_S = 60
 def is_remote(where: str | os.PathLike[str]) -> bool:
     """True for an object store URL (``s3://...``); a path or ``file://`` URL is local."""
     m = _SCHEME.match(str(where))
-    return bool(m) and m.group(1).lower() not in _LOCAL_SCHEMES
+    return m is not None and m.group(1).lower() not in _LOCAL_SCHEMES
 
 
 def local_path(where: str | os.PathLike[str]) -> Path:
@@ -294,8 +294,8 @@ def list_records(store: Store) -> Any:
     rows = []
     for name in store.names():
         data = store.read_json(name) or {}
-        steps = data.get("steps") if isinstance(data.get("steps"), list) else []
-        target = data.get("target") if isinstance(data.get("target"), dict) else {}
+        steps: list[Any] = data["steps"] if isinstance(data.get("steps"), list) else []
+        target: dict[str, Any] = data["target"] if isinstance(data.get("target"), dict) else {}
         rows.append({"record": name, "lab": data.get("lab", "?"), "target": target.get("name", "?"),
                      "status": data.get("status", "incomplete" if not data else "damaged"),
                      "steps": " ".join(f"{s.get('step')}:{s.get('status')}" for s in steps if isinstance(s, dict)),
