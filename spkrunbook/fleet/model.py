@@ -86,17 +86,17 @@ class LabEntry(_Model):
     """One lab of the fleet: its params file, and the Secrets its ``${ENV}`` references come from."""
 
     params: Path
-    steps: list[str] | None = None
+    steps: list[str | int] | None = None
     secrets: dict[str, SecretRef] = Field(default_factory=dict)
     # A Secret holding a kubeconfig, mounted read-only; the params' target.kubeconfig names where.
     kubeconfig: SecretRef | None = None
 
     @field_validator("steps")
     @classmethod
-    def _steps(cls, v: list[str] | None) -> list[str] | None:
+    def _steps(cls, v: list[str | int] | None) -> list[str | int] | None:
         if v is None:
             return v
-        out = []
+        out: list[str | int] = []
         for s in v:
             name = params.step_name(s)
             if name is None:
@@ -227,7 +227,7 @@ class LabPlan:
 
     @property
     def steps(self) -> list[str]:
-        return self.entry.steps or list(self.lab.steps)
+        return [str(s) for s in self.entry.steps] if self.entry.steps else list(self.lab.steps)
 
 
 #: A file the params name goes into the lab's ConfigMap when it is at most this big (ConfigMaps hold 1 MiB).
@@ -279,10 +279,11 @@ def _plan_lab(index: int, entry: LabEntry, base: Path, problems: list[Problem]) 
             problems.append(Problem(f"labs[{index}].secrets", f"the params refer to ${{{var}}} (at {field_path}); "
                                                               f"map {var} to a Kubernetes Secret here"))
     try:
-        lab = params.parse(_substitute(raw, set(entry.secrets)), source=str(path))
+        lab: params.Lab | None = params.parse(_substitute(raw, set(entry.secrets)), source=str(path))
     except ParameterError as exc:
         problems += [Problem(f"{where}: {p.path}" if p.path else where, p.message) for p in exc.problems]
-        return None
+        lab = None  # the paths are still judged below: every problem at once
+    name = str(raw.get("lab") or f"lab-{index}")
     files: dict[str, bytes] = {}
     text = path.read_text(encoding="utf-8")
     rewritten = dict(raw)
@@ -309,7 +310,7 @@ def _plan_lab(index: int, entry: LabEntry, base: Path, problems: list[Problem]) 
             return value
         key = re.sub(r"[^A-Za-z0-9._-]", "-", f"{field}-{local.name}")
         files[key] = local.read_bytes()
-        return f"{LAB_DIR}/{lab.lab}/{key}"
+        return f"{LAB_DIR}/{name}/{key}"
 
     target = dict(raw.get("target") or {})
     for key in ("snapshot", "kubeconfig"):
@@ -318,7 +319,7 @@ def _plan_lab(index: int, entry: LabEntry, base: Path, problems: list[Problem]) 
                 problems.append(Problem(f"{where}: target.kubeconfig",
                                         "a relative path cannot be found in the pod: mount a Secret with "
                                         f"labs[{index}].kubeconfig and give target.kubeconfig: "
-                                        f"{LAB_DIR}/{lab.lab}/kubeconfig/kubeconfig"))
+                                        f"{LAB_DIR}/{name}/kubeconfig"))
             else:
                 problems.append(Problem(f"{where}: target.snapshot",
                                         f"{target[key]} is relative: give the must-gather folder's absolute path "
@@ -341,13 +342,15 @@ def _plan_lab(index: int, entry: LabEntry, base: Path, problems: list[Problem]) 
         debug["analyse"] = [bundle_file(f"debug.analyse[{i}]", v) for i, v in enumerate(debug["analyse"])]
         rewritten["debug"] = debug
     if entry.steps:
-        rewritten["steps"] = list(entry.steps)
+        rewritten["steps"] = [str(s) for s in entry.steps]
     if entry.kubeconfig is not None and target.get("kubeconfig") is None:
         problems.append(Problem(f"labs[{index}].kubeconfig", "a kubeconfig Secret is mounted, but the params do not "
                                                              "name target.kubeconfig"))
     from ..cluster.reconcile import to_yaml
 
     files["params.yaml"] = to_yaml([rewritten])[4:].encode("utf-8")
+    if lab is None:
+        return None
     return LabPlan(index, entry, lab, files, text, in_cluster=bool(lab.target.kind == "live" and lab.target.in_cluster))
 
 
