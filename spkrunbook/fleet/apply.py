@@ -125,5 +125,9 @@ def apply(plan: FleetPlan, target: Target, *, force: bool = False) -> list[recon
     out = []
     for key, objs in groups.items():
         rules = JOB_RULES if key[1] in ("Job", "CronJob") else RULES
-        out.append(reconcile.apply(target, KINDS[key], objs, force=force, rules=rules))
+        result = reconcile.apply(target, KINDS[key], objs, force=force, rules=rules)
+        for c in result.changes:
+            if key[1] == "Job" and c.action == "failed" and c.error is not None and "immutable" in c.error.message:
+                c.error.hint = JOB_RULES.failed_hint  # the server's schema hint does not say what to do here
+        out.append(result)
     return out
