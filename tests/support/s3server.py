@@ -114,7 +114,7 @@ class SeaweedS3:
                     fs.pipe_file("readiness/probe", b"ok")
                     fs.rm("readiness", recursive=True)
                     return
-                except Exception as exc:  # noqa: BLE001 - not ready yet; keep the last reason for the message
+                except Exception as exc:  # not ready yet; keep the last reason for the message
                     last = f"{type(exc).__name__}: {exc}"
             time.sleep(0.3)
         raise RuntimeError(f"weed's S3 gateway not ready after {timeout:g}s ({last}):\n{self.log()}")
