@@ -44,11 +44,18 @@ fi
 
 say "[2/4] a Debian $suite root (mmdebstrap)   $(( SECONDS - t0 ))s so far"
 rootfs="$work/rootfs"
+# pip inside the root trusts what this machine trusts while it downloads (a TLS-inspecting proxy's CA is in
+# the host's bundle, not in Debian's); the bundle is removed afterwards: the image keeps Debian's own.
+hostca="${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}"
+cabase="/tmp/wheel/$(basename "$hostca")"
+# A clean environment inside (nothing of this machine's pip configuration), the bundle named every way pip reads it.
+ca_env="PIP_CERT=$cabase SSL_CERT_FILE=$cabase REQUESTS_CA_BUNDLE=$cabase"
 mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,ca-certificates \
     --customize-hook="mkdir -p \"\$1/tmp/wheel\"" \
     --customize-hook="copy-in $wheel /tmp/wheel" \
+    --customize-hook="copy-in $hostca /tmp/wheel" \
     --customize-hook="chroot \"\$1\" python3 -m venv /opt/spkrunbook" \
-    --customize-hook="chroot \"\$1\" /opt/spkrunbook/bin/pip install --quiet --no-cache-dir \"/tmp/wheel/$(basename "$wheel")[s3]\"" \
+    --customize-hook="chroot \"\$1\" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root $ca_env /opt/spkrunbook/bin/pip install --quiet --no-cache-dir --disable-pip-version-check \"/tmp/wheel/$(basename "$wheel")[s3]\"" \
     --customize-hook="chroot \"\$1\" /opt/spkrunbook/bin/python -m ipykernel install --sys-prefix --name python3" \
     --customize-hook="rm -rf \"\$1/tmp/wheel\" \"\$1\"/var/cache/apt/archives/*.deb \"\$1\"/var/lib/apt/lists/*" \
     "$suite" "$rootfs" >"$work/mmdebstrap.log" 2>&1 || { tail -30 "$work/mmdebstrap.log"; exit 1; }

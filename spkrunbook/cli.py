@@ -93,6 +93,12 @@ class TerminalProgress:
                     _say(self.c, "bold", "         what to do:", err.hint)
         elif e == "record-error":
             _say(self.c, "bold red", "record:", ev["error"])
+        elif e == "fleet-verdict":
+            _say(self.c, "", el, f"this Job run judged the lab already ({ev['status']}): {ev['record']}; nothing run")
+        elif e == "published" and ev.get("upload"):
+            up = ev["upload"]
+            _say(self.c, "", el, f"uploaded: {up['url']} ({up['objects']} objects, {up['bytes']} bytes, "
+                                 f"{up['seconds']}s)")
         elif e == "run-end":
             _say(self.c, "", el, f"run {ev['status']}; record: {ev['record']}")
 

@@ -133,6 +133,7 @@ def run_and_publish(lab: Any, dest: Destination, *, notify_url: str | None = Non
     import shutil
     import tempfile
 
+    from . import resume as resuming
     from . import runbook
 
     seen: dict[str, Path] = {}
@@ -148,7 +149,8 @@ def run_and_publish(lab: Any, dest: Destination, *, notify_url: str | None = Non
     scrubber = Scrubber.for_lab(lab, extra=secrets)
     scratch = Path(tempfile.mkdtemp(prefix="spkrunbook-resume-"))
     try:
-        old = fetch_record(resume, dest, scratch) if resume else None
+        # the record as the user named it (a URL, a name in the store) is what the new run.json links to
+        old = resuming.prepare(fetch_record(resume, dest, scratch), lab, source=resume) if resume else None
         try:
             result = runbook.run(lab, records_root=dest.root, progress=watch, resume=old, after_write=dest.after_write,
                                  secrets=secrets, **run_args)

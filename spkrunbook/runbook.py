@@ -123,7 +123,7 @@ def run(
     steps: list[str] | None = None,
     progress: Progress | None = None,
     target: Target | None = None,
-    resume: Path | None = None,
+    resume: Path | resuming.Resume | None = None,
     after_write: Callable[[Path], None] | None = None,
     secrets: Iterable[str] = (),
     annotations: dict[str, Any] | None = None,
@@ -142,7 +142,8 @@ def run(
     if not isinstance(lab, params.Lab):
         lab = params.load(lab)
     emit = progress or (lambda event: None)
-    carried = resuming.prepare(resume, lab) if resume is not None else None
+    carried = resume if isinstance(resume, resuming.Resume) else \
+        resuming.prepare(resume, lab) if resume is not None else None
     wanted = carried.steps if carried is not None else plan(lab, steps)
     written = after_write or (lambda record: None)
     target = target or cluster.connect(lab)            # connect once; an unreachable cluster stops here

@@ -88,8 +88,10 @@ def run_index(fleet_file: str | Path, index: int | None = None, *, progress: Any
     annotations = {"fleet": {"name": data.get("fleet"), "index": index, "run": run_id, "attempt": attempt}}
     notify_url = os.environ.get(publish.NOTIFY_ENV) or None
     # A record the store did not take raises RecordNotStored (exit 75): the Job retries and resumes.
-    result, _ = publish.run_and_publish(lab, dest, notify_url=notify_url, resume=resume, steps=entry.get("steps"),
-                                        annotations=annotations, progress=progress)
+    result, done = publish.run_and_publish(lab, dest, notify_url=notify_url, resume=resume, steps=entry.get("steps"),
+                                           annotations=annotations, progress=progress)
+    if progress is not None:  # the pod's log says what the store took (the record cannot: it is uploaded last)
+        progress({"event": "published", **done.to_dict()})
     return int(result.exit_code)
 
 
