@@ -67,8 +67,8 @@ def main() -> None:
     try:
         s3.bucket("fleet")
         url = "s3://fleet/nightly"
-        env = {**os.environ, **s3.env(), "SPKRUNBOOK_FLEET_RUN": f"bench-{int(time.time())}",
-               "SPKRUNBOOK_STAGING": str(tmp / "staging")}
+        os.environ.update(s3.env())  # this process reads the store too
+        env = {**os.environ, "SPKRUNBOOK_FLEET_RUN": f"bench-{int(time.time())}", "SPKRUNBOOK_STAGING": str(tmp / "staging")}
         plan = fleet.load(fleetlabs.fleet_file(tmp, entries, records=url, parallelism=args.parallelism))
         index = render.fleet_index(plan)
         for e in index["labs"]:
