@@ -39,13 +39,13 @@ internal         UNKNOWN        7e:12:9c:4a:01:b1 <BROADCAST,MULTICAST,UP,LOWER_
 external         UNKNOWN        7e:12:9c:4a:02:c2 <BROADCAST,MULTICAST,UP,LOWER_UP>
 """
 IP_BR_ADDR = """\
-lo               UNKNOWN        127.0.0.1/8 ::1/128 
-eth0@if41        UP             10.128.8.23/23 fe80::858:aff:fe80:817/64 
-net1@if5         UP             
-net2@if6         UP             
-tmm              UNKNOWN        169.254.0.253/24 fe80::601b:5eff:fe0c:7a11/64 
-internal         UNKNOWN        10.1.10.100/24 fe80::7c12:9cff:fe4a:1b1/64 
-external         UNKNOWN        10.1.20.100/24 fe80::7c12:9cff:fe4a:2c2/64 
+lo               UNKNOWN        127.0.0.1/8 ::1/128
+eth0@if41        UP             10.128.8.23/23 fe80::858:aff:fe80:817/64
+net1@if5         UP
+net2@if6         UP
+tmm              UNKNOWN        169.254.0.253/24 fe80::601b:5eff:fe0c:7a11/64
+internal         UNKNOWN        10.1.10.100/24 fe80::7c12:9cff:fe4a:1b1/64
+external         UNKNOWN        10.1.20.100/24 fe80::7c12:9cff:fe4a:2c2/64
 """
 GR_ROUTES = """\
 IPv4 Routes

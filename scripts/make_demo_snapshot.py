@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support import labdata  # noqa: E402
+from tests.support import labdata
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "spkrunbook" / "demo" / "snapshot")
 image_dir = out / "quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d"

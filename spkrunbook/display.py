@@ -21,6 +21,7 @@ import pandas as pd
 
 PALETTE: dict[str, str] = {
     "pass": "#1a7f37",
+    "note": "#0969da",
     "warn": "#9a6700",
     "fail": "#cf222e",
     "skip": "#57606a",
@@ -28,6 +29,7 @@ PALETTE: dict[str, str] = {
 }
 BACKGROUND: dict[str, str] = {
     "pass": "#dafbe1",
+    "note": "#ddf4ff",
     "warn": "#fff8c5",
     "fail": "#ffebe9",
     "skip": "#f6f8fa",

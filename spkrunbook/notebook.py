@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from . import __version__, bundle, cluster, display, params
 from . import record as records
 from .errors import ParameterError, Problem, SpkRunbookError, StepFailed
 from .progress import Progress
-from .results import Findings, Result
+from .results import Findings, Result, StepResult, add_counts, verdict_text, verdict_word, worst, worst_line
 from .secrets import Scrubber
 
 HEADLESS_ENV = "SPKRUNBOOK_HEADLESS"
@@ -44,14 +44,18 @@ class StepSummary(dict[str, Any]):
     """What ``Step.finish`` returns: the step's JSON summary, shown as a short HTML block."""
 
     def _repr_html_(self) -> str:
-        counts = {k: sum(f["counts"][k] for f in self["findings"]) for k in ("pass", "warn", "fail", "skip")}
         arts = "".join(f"<li><code>{display.esc(a['path'])}</code> ({a['bytes']:,} bytes)</li>" for a in self["artifacts"])
-        state = "pass" if self["status"] == "passed" else "fail"
+        loud = "".join(f"<li>{display.esc(worst_line(w))}</li>" for w in self["worst"])
         return (
-            f"<p><b>Step {display.esc(self['step'])}</b> {display.badge(state, self['status'].upper())} "
-            f"{display.counts_line(counts)} ({self['duration_s']:.1f}s)</p>"
-            f"<p>Saved in the lab record:</p><ul>{arts}</ul>"
+            f"<p><b>Step {display.esc(self['step'])}</b> "
+            f"{display.badge(verdict_word(self['verdict']), self['verdict'].upper())} "
+            f"{display.counts_line(self['counts'])} ({self['duration_s']:.1f}s)</p>"
+            + (f"<p>The loudest findings:</p><ul>{loud}</ul>" if loud else "")
+            + f"<p>Saved in the lab record:</p><ul>{arts}</ul>"
         )
+
+    def __repr__(self) -> str:
+        return f"<step {self['step']}: {self['verdict']}>"
 
 
 def default_params_file(start: Path | None = None) -> Path:
@@ -162,13 +166,18 @@ class Step:
                 self.save(r)
         tables = [t for r in results for t in _tables(r)]
         ok = all(t.ok for t in tables)
+        status = "passed" if ok else "failed"
+        counts = add_counts(*(t.counts() for t in tables))
         data = {**self.data, **(extra or {})}
         for r in results:
             if hasattr(r, "to_dict") and not isinstance(r, Findings):
                 data.setdefault("result", r.to_dict())
         summary = StepSummary({
             "step": self.name,
-            "status": "passed" if ok else "failed",
+            "status": status,
+            "verdict": verdict_text(status, counts),
+            "counts": counts,
+            "worst": worst((asdict(row) for t in tables for row in t.rows), step=self.name),
             "spkrunbook_version": __version__,
             "target": {"kind": self.target.kind, "name": self.target.info().name},
             "duration_s": round(time.time() - self.started, 3),
@@ -189,10 +198,9 @@ class Step:
 
 
 def _tables(result: Any) -> list[Findings]:
-    """The findings tables of a result: its parts' tables when it has parts, else its own."""
-    parts = getattr(result, "parts", None)
-    if parts:
-        return [p.findings for p in parts if len(p.findings)]
+    """The findings tables of a result: a step result's own list, else its findings."""
+    if isinstance(result, StepResult):
+        return result.tables or [result.findings]
     return [result.findings]
 
 

@@ -26,6 +26,7 @@ from . import record as records
 from . import resume as resuming
 from .errors import ParameterError, Problem, RecordError, SpkRunbookError
 from .notebook import HEADLESS_ENV
+from .results import WORST, add_counts, verdict_text, worst
 from .secrets import Scrubber
 
 if TYPE_CHECKING:
@@ -59,10 +60,18 @@ class StepOutcome:
     notebook: str = ""
     html: str = ""
     error: StepError | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    worst: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """``passed, 2 warnings``: the status with what the step's findings counted."""
+        return verdict_text(self.status, self.counts)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["error"] = asdict(self.error) if self.error else None
+        out["verdict"] = self.verdict
         return out
 
 
@@ -71,11 +80,35 @@ class RunResult:
     record: Path
     lab: str
     steps: list[StepOutcome] = field(default_factory=list)
+    strict: bool = False  # any warning fails the run (exit 1), for pipelines that want that
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return add_counts(*(s.counts for s in self.steps))
+
+    @property
+    def worst(self) -> list[dict[str, Any]]:
+        return worst((w for s in self.steps for w in s.worst), limit=WORST)
+
+    @property
+    def passed(self) -> bool:
+        """Every step that ran passed (warnings allowed)."""
+        return bool(self.steps) and all(s.status in ("passed", "skipped") for s in self.steps) and any(
+            s.status == "passed" for s in self.steps)
 
     @property
     def ok(self) -> bool:
-        return bool(self.steps) and all(s.status in ("passed", "skipped") for s in self.steps) and any(
-            s.status == "passed" for s in self.steps)
+        return self.passed and not (self.strict and self.counts.get("warn"))
+
+    @property
+    def status(self) -> str:
+        if self.passed and not self.ok:
+            return "failed (--strict: warnings fail the run)"
+        return "passed" if self.ok else "failed"
+
+    @property
+    def verdict(self) -> str:
+        return verdict_text(self.status, self.counts)
 
     @property
     def exit_code(self) -> int:
@@ -123,6 +156,7 @@ def run(
     steps: list[str] | None = None,
     progress: Progress | None = None,
     target: Target | None = None,
+    strict: bool = False,
     resume: Path | resuming.Resume | None = None,
     after_write: Callable[[Path], None] | None = None,
     secrets: Iterable[str] = (),
@@ -130,10 +164,13 @@ def run(
 ) -> RunResult:
     """Run the lab's steps in order; stop at the first failure unless ``keep_going``.
 
+    ``strict``: a warning anywhere fails the run (exit 1), for pipelines that gate on it.
+
     ``resume`` (a record of this lab) carries its passed steps over and runs the rest
-    (``spkrunbook.resume``); ``after_write(record)`` is called after each step's
-    run.json (an object store syncs there; the caller publishes the finished record); ``secrets`` are masked like the lab's own
-    (a webhook URL); ``annotations`` go into run.json as they are (a fleet's job).
+    (``spkrunbook.resume``); ``after_write(record)`` is called after each step's run.json
+    (an object store syncs there; the caller publishes the finished record); ``secrets``
+    are masked like the lab's own (a webhook URL); ``annotations`` go into run.json as
+    they are (a fleet's job).
 
     Raises ``ParameterError`` (bad params, or a problem found before any write),
     ``ClusterUnreachable`` or ``RecordError`` before any notebook runs; a step's
@@ -153,7 +190,7 @@ def run(
                              hint="nothing was written; fix the fields above and run again")
     scrubber = Scrubber.for_lab(lab, extra=secrets)
     with _record(Path(records_root).resolve(), lab, target, scrubber, emit, wanted) as (record, run_data):
-        result = RunResult(record=record, lab=lab.lab)
+        result = RunResult(record=record, lab=lab.lab, strict=strict)
         run_data.update(annotations or {})
         if carried is not None:
             carried.copy_into(record)
@@ -171,17 +208,20 @@ def run(
                 result.steps.append(outcome)
                 run_data["steps"][index - 1] = carried.outcome(step) if carried and step in carried.carried \
                     else outcome.to_dict()
+                run_data.update(counts=result.counts, worst=result.worst, verdict=verdict_text("running", result.counts))
                 records.write_run(record, run_data, scrubber)
                 written(record)
-        run_data["status"] = "passed" if result.ok else "failed"
+        run_data.update(status="passed" if result.ok else "failed", verdict=result.verdict, strict=strict)
     return result
 
 
 def _carried(carried: resuming.Resume, step: str, index: int, total: int, emit: Progress) -> StepOutcome:
     """A step that passed in the resumed record: its outcome as it was, nothing run."""
     old = carried.carried[step]
+    counts = old["counts"] if isinstance(old.get("counts"), dict) else {}
+    loud = old["worst"] if isinstance(old.get("worst"), list) else []
     outcome = StepOutcome(step, "passed", float(old.get("duration_s") or 0.0), str(old.get("notebook") or ""),
-                          str(old.get("html") or ""))
+                          str(old.get("html") or ""), None, counts, loud)
     emit({"event": "step-end", "step": step, "index": index, "total": total, "status": "passed",
           "duration": outcome.duration_s, "error": None, "carried_from": carried.path.name})
     return outcome
@@ -376,9 +416,12 @@ def _run_step(step: str, index: int, total: int, record: Path, scrubber: Scrubbe
     duration = round(time.time() - t0, 2)
     if error is not None:
         error = StepError(error.name, scrubber.text(error.message), scrubber.text(error.hint), error.cell)
-    outcome = StepOutcome(step, status, duration, out.name if out.is_file() else "", html, error)
+    summary = records.Record(record, None).summary(step) or {}
+    counts: dict[str, int] = summary["counts"] if isinstance(summary.get("counts"), dict) else {}
+    loud: list[dict[str, Any]] = summary["worst"] if isinstance(summary.get("worst"), list) else []
+    outcome = StepOutcome(step, status, duration, out.name if out.is_file() else "", html, error, counts, loud)
     emit({"event": "step-end", "step": step, "index": index, "total": total, "status": status,
-          "duration": duration, "error": error})
+          "duration": duration, "error": error, "verdict": outcome.verdict, "worst": loud})
     return outcome
 
 

@@ -11,11 +11,9 @@ import pytest
 
 from spkrunbook import cli, runbook
 from spkrunbook import record as records
-from tests.support import labdata
-
+from tests.support import labdata, paths
 from tests.support.apiserver import write_kubeconfig
 from tests.support.paths import DEMO_DIR, DEMO_PARAMS, NOTEBOOKS_DIR
-from tests.support import paths
 
 ROOT = paths.ROOT
 DEMO = DEMO_PARAMS
@@ -39,7 +37,7 @@ def test_prerequisites_step_passes_and_leaves_a_record(tmp_path, capsys):
     rc = cli.main(["run", str(DEMO), "--step", "prerequisites", "--records", str(tmp_path / "rec")])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "step 1/1 prerequisites" in out and "cell 6: result = prereqs.run" in out
+    assert "step 1/1 prerequisites" in out and "cell 6: result = spk.prereqs.run" in out
     (record,) = [p for p in (tmp_path / "rec").iterdir() if p.is_dir()]
     assert record.name.endswith("-demo")
     run = json.loads((record / "run.json").read_text())

@@ -16,8 +16,17 @@ from .schema import COLUMNS, PROTOCOLS
 from .text import read_tcpdump_text
 
 __all__ = [
-    "COLUMNS", "MAX_PACKETS", "PROTOCOLS", "CaptureError", "CaptureLimitWarning", "CaptureTruncatedWarning", "PcapStreamReader",
-    "read_capture", "read_pcap", "read_pcap_stream", "read_tcpdump_text",
+    "COLUMNS",
+    "MAX_PACKETS",
+    "PROTOCOLS",
+    "CaptureError",
+    "CaptureLimitWarning",
+    "CaptureTruncatedWarning",
+    "PcapStreamReader",
+    "read_capture",
+    "read_pcap",
+    "read_pcap_stream",
+    "read_tcpdump_text",
 ]
 
 

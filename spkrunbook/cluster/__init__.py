@@ -33,4 +33,14 @@ def connect(lab: Lab, *, check: bool = True) -> Target:
     return LiveTarget.from_params(lab.target, check=check)
 
 
-__all__ = ["RESOURCES", "ExecResult", "Obj", "Resource", "SnapshotTarget", "Target", "TargetInfo", "connect", "resource"]
+__all__ = [
+    "RESOURCES",
+    "ExecResult",
+    "Obj",
+    "Resource",
+    "SnapshotTarget",
+    "Target",
+    "TargetInfo",
+    "connect",
+    "resource",
+]

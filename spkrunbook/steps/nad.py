@@ -25,7 +25,7 @@ import copy
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
@@ -35,7 +35,7 @@ from ..cluster.base import NAD_CRD, Obj, Target
 from ..cluster.facts import ClusterFacts, NodeInterfaces
 from ..errors import ClusterError, Forbidden, Problem, ResourceMissing
 from ..params import MACVLAN_MODES, OPENSHIFT_MIN_MACVLAN_CNI, Lab, NetworkParams
-from ..results import CheckResult, Findings, combine
+from ..results import CheckResult, Findings, StepResult
 
 if TYPE_CHECKING:
     pass
@@ -683,10 +683,11 @@ def teardown(lab: Lab, target: Target, *, when: bool = True) -> TeardownResult:
     return TeardownResult(changes, planned)
 
 
-@dataclass
-class NadResult:
+@dataclass(repr=False)
+class NadResult(StepResult):
     """The NAD step: the checks, the manifests, what was applied (or planned), read back, removed."""
 
+    title: ClassVar[str] = "network-attachments"
     checks: Findings
     rendered: Rendered
     applied: ApplyResult
@@ -698,32 +699,12 @@ class NadResult:
         return [self.checks, self.rendered, self.applied, self.verified, self.removed]
 
     @property
-    def findings(self) -> Findings:
-        return combine("network-attachments", self.parts)
-
-    @property
-    def ok(self) -> bool:
-        return self.findings.ok
-
-    @property
     def cni_networks(self) -> str:
         return self.verified.cni_networks
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.findings.to_frame()
 
     def to_dict(self) -> dict[str, Any]:
         return {"cni_networks": self.verified.cni_networks, "tmm_interfaces": self.verified.interfaces,
                 "apply": self.applied.to_dict(), "verify": self.verified.to_dict(), "teardown": self.removed.to_dict()}
-
-    def files(self) -> dict[str, str | bytes]:
-        out: dict[str, str | bytes] = {}
-        for part in self.parts:
-            out.update(part.files())
-        return out
-
-    def _repr_html_(self) -> str:
-        return display.tables(self.parts)
 
 
 def run(lab: Lab, target: Target) -> NadResult:

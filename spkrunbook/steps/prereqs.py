@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -21,7 +21,7 @@ from ..display import Table
 from ..errors import ClusterUnreachable, Forbidden, SpkRunbookError
 from ..params import Lab
 from ..quantity import parse_quantity
-from ..results import CheckResult, Findings
+from ..results import CheckResult, Findings, StepResult
 
 # F5's tested matrix puts SPK 1.5.0 - 1.6.1 on OpenShift 4.10 (4.10.13).
 F5_TESTED_MINOR = (4, 10)
@@ -412,32 +412,27 @@ def interfaces(lab: Lab, target: Target, *, facts: ClusterFacts | None = None) -
                  empty="no interfaces reported", note=note)
 
 
-@dataclass
-class PrereqsResult:
+@dataclass(repr=False)
+class PrereqsResult(StepResult):
     """The prerequisites step: the checks and the node interfaces they looked at."""
 
+    title: ClassVar[str] = "prerequisites"
     checks: Findings
     interfaces: Table
 
     @property
-    def findings(self) -> Findings:
-        return self.checks
+    def parts(self) -> list[Any]:
+        return [self.checks, self.interfaces]
 
     @property
-    def ok(self) -> bool:
-        return self.checks.ok
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.checks.to_frame()
+    def findings(self) -> Findings:
+        return self.checks
 
     def to_dict(self) -> dict[str, Any]:
         return {"checks": self.checks.to_dict(), "interfaces": self.interfaces.frame.to_dict(orient="records")}
 
     def files(self) -> dict[str, str | bytes]:
         return {**self.checks.files(), "node-interfaces.csv": self.interfaces.frame.to_csv(index=False)}
-
-    def _repr_html_(self) -> str:
-        return self.checks._repr_html_() + self.interfaces._repr_html_()
 
 
 def run(lab: Lab, target: Target) -> PrereqsResult:

@@ -1,1 +1,5 @@
 """ipywidgets forms bound to the Lab parameter model (interactive runs only)."""
+
+__all__ = ["common", "debug", "install", "nad", "prereqs"]
+
+from . import common, debug, install, nad, prereqs

@@ -6,8 +6,8 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -15,10 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.errors import ClusterError, ClusterUnreachable, Conflict, ExecError, Forbidden, ResourceMissing
 from spkrunbook.params import TargetParams
-from tests.support import FakeApiServer
-
-from tests.support import write_kubeconfig
-from tests.support import paths
+from tests.support import FakeApiServer, paths, write_kubeconfig
 
 SECRET = "sha256~planted-secret-0123456789"
 NAD_CRD = {
@@ -86,7 +83,7 @@ def test_unreachable_server_is_one_clear_error_quickly(tmp_path: Path) -> None:
 def test_missing_kubeconfig_or_context_is_unreachable_with_a_hint(tmp_path: Path, kubeconfig: Path) -> None:
     with pytest.raises(ClusterUnreachable, match="does not exist"):
         LiveTarget.from_params(TargetParams(kind="live", kubeconfig=tmp_path / "nope"))
-    with pytest.raises(ClusterUnreachable, match="no context 'other'.*fake-lab"):
+    with pytest.raises(ClusterUnreachable, match=r"no context 'other'.*fake-lab"):
         LiveTarget.from_params(TargetParams(kind="live", kubeconfig=kubeconfig, context="other"))
 
 

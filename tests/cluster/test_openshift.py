@@ -9,8 +9,8 @@ real admission chain and CRD schemas still judge. Without the variable every tes
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -24,8 +24,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from spkrunbook.cluster import ovndb
-from spkrunbook.steps.debug import parsers
 from spkrunbook.errors import ExecError, NotAvailable, SnapshotError
+from spkrunbook.steps.debug import parsers
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "ovn"
@@ -348,7 +348,7 @@ def test_truncated_archive_is_a_snapshot_error(tmp_path: Path) -> None:
     (tmp_path / "network_logs").mkdir()
     data = (IC / "network_logs" / ovndb.IC_ARCHIVE).read_bytes()
     (tmp_path / "network_logs" / ovndb.IC_ARCHIVE).write_bytes(data[: len(data) // 2])
-    with pytest.raises(SnapshotError, match="not a readable tar.gz archive"):
+    with pytest.raises(SnapshotError, match=r"not a readable tar\.gz archive"):
         ovndb.find_nbdbs(tmp_path)
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from spkrunbook.cluster import reconcile as applier
-from spkrunbook.steps import nad as nad_step
 from spkrunbook.cluster.base import NAD_CRD, resource
 from spkrunbook.errors import Conflict, ResourceMissing
+from spkrunbook.steps import nad as nad_step
 
 NAD = "network-attachment-definitions"
 

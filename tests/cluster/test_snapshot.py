@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from spkrunbook.cluster import SnapshotTarget
 from spkrunbook.cluster.snapshot import exec_slug
 from spkrunbook.errors import NotAvailable, ResourceMissing, SnapshotError
-from tests.support.paths import DEMO_DIR
 from tests.support import paths
+from tests.support.paths import DEMO_DIR
 
 ROOT = paths.ROOT
 DEMO = DEMO_DIR / "snapshot"

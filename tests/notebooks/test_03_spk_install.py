@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 from spkrunbook import params
-from tests.support import FakeApiServer, labdata
+from tests.support import FakeApiServer, labdata, paths
 from tests.support.notebooks import WIDGET_VIEW, execute
 from tests.support.paths import DEMO_PARAMS
-from tests.support import paths
 
 ROOT = paths.ROOT
 PASSWORD = "registry-pw-NOTEBOOK-DO-NOT-LEAK"
@@ -73,7 +72,7 @@ def live_params(tmp_path: Path, kubeconfig: Path, **install: Any) -> Path:
 @pytest.mark.slow
 def test_notebook_on_the_live_stand_in(api: FakeApiServer, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     api.add_many(o for o in labdata.lab_objects() if o["kind"] != "F5SPKVlan")
-    nb, summary, record = run_notebook(tmp_path, live_params(tmp_path, kubeconfig), monkeypatch)
+    _nb, summary, record = run_notebook(tmp_path, live_params(tmp_path, kubeconfig), monkeypatch)
     assert summary["status"] == "passed", json.dumps(summary["findings"], indent=1)
     assert summary["target"]["kind"] == "live"
     created = json.loads((record / "spk-install" / "f5spkvlans-apply.json").read_text())

@@ -24,7 +24,7 @@ def test_stored_without_outputs_and_with_a_parameters_cell(step: str) -> None:
     assert [line.split("=")[0].strip() for line in lines] == ["params_file", "record", "interactive"]
     assert all("#" in line for line in lines)
     assert 'params_file = ""' in lines[0]
-    assert f'notebook.start("{step}", params_file, record)' in code[1].source
+    assert f'spk.start("{step}", params_file, record)' in code[1].source
     assert code[-1].source.strip() == "step.finish(result)"
 
 

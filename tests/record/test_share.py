@@ -59,9 +59,9 @@ def test_shared_copy_replaces_every_address_and_name_and_keeps_the_original(reco
     assert token.startswith("198.18.") and token.endswith(".100")
     vlans = (out / "spk-install" / "f5spkvlans.yaml").read_text()
     gateway = (out / "debugging" / "ovn" / "gateway.txt").read_text()
-    text_capture = (out / "debugging" / "captures" / "cni0-2.txt").read_text()
+    table = (out / "debugging" / "captures" / "net1.conversations.csv").read_text()
     mapped = next(t for t in vlans.split() if t.startswith("198.18.") and t.endswith(".100"))
-    assert mapped in gateway and mapped in text_capture, "one placeholder for 10.1.10.100 in YAML, OVN routes, text"
+    assert mapped in gateway and mapped in table, "one placeholder for 10.1.10.100 in YAML, OVN routes, CSV"
     b = read_pcap(out / "debugging" / "captures" / "net1.pcap")
     assert mapped in set(b["dst"].dropna().astype(str)), "and in the rewritten pcap"
     assert "rtoe-GR_node-" in gateway

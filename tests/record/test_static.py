@@ -4,7 +4,7 @@
   has only static result outputs (HTML tables, PNG plots, text, markdown), no
   widget view and no ``metadata.widgets``; so do the records ``runbook.run`` writes;
 * with ``SPKRUNBOOK_HEADLESS`` set, even ``interactive=True`` shows no form when the
-  notebook displays it through ``widgets.common.show``;
+  notebook displays it through ``spk.show_form`` (``widgets.common.show``);
 * a password typed into a form (``common.SecretField``) is not in the widget state
   nbclient saves (the same state Lab saves) nor in any output, while a plain
   ``ipywidgets.Password`` is: the check can tell the two apart.
@@ -16,8 +16,9 @@ import json
 import os
 import re
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import nbformat
 import papermill
@@ -26,8 +27,8 @@ from nbclient import NotebookClient
 
 from spkrunbook import runbook
 from spkrunbook.bundle import NOTEBOOKS as STEP_NOTEBOOKS
-from tests.support.paths import DEMO_PARAMS, NOTEBOOKS_DIR
 from tests.support import paths
+from tests.support.paths import DEMO_PARAMS, NOTEBOOKS_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -85,8 +86,8 @@ def test_headless_papermill_run_is_static(step, tmp_path, headless_env):
 @pytest.mark.parametrize("step", EXISTING)
 def test_headless_guard_hides_forms_even_when_interactive_is_true(step, tmp_path, headless_env):
     source = (NOTEBOOKS / STEP_NOTEBOOKS[step]).read_text(encoding="utf-8")
-    assert re.search(r"\bshow\(", source), (
-        f"{STEP_NOTEBOOKS[step]} must display its form with `form = common.show(FormClass, interactive, step)`: "
+    assert re.search(r"\bshow_form\(", source), (
+        f"{STEP_NOTEBOOKS[step]} must display its form with `form = spk.show_form(spk.FormClass, interactive, step)`: "
         "headless it builds no widget at all")
     out = tmp_path / STEP_NOTEBOOKS[step]
     papermill.execute_notebook(
@@ -154,6 +155,6 @@ def test_secret_field_value_is_not_in_saved_widget_state_or_outputs(tmp_path, mo
 
 def test_a_plain_password_widget_would_leak(tmp_path, monkeypatch):
     """The check above can fail: an ipywidgets.Password keeps what was typed in saved state."""
-    nb, text = run_form(tmp_path, "plain_password", monkeypatch)
+    nb, _text = run_form(tmp_path, "plain_password", monkeypatch)
     assert TYPED_SECRET in json.dumps(nb.metadata["widgets"])
     assert os.environ["TYPED"] == TYPED_SECRET

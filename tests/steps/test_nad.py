@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,13 @@ import pytest
 from ruamel.yaml import YAML
 
 from spkrunbook import params
-from spkrunbook.steps import nad
 from spkrunbook.cluster.snapshot import SnapshotTarget
 from spkrunbook.errors import ApplyRefused, ResourceMissing
 from spkrunbook.results import Findings
-from tests.support import labdata
+from spkrunbook.steps import nad
+from tests.support import labdata, paths
 from tests.support.notebooks import WIDGET_VIEW, execute
 from tests.support.paths import DEMO_PARAMS
-from tests.support import paths
 
 DATA = paths.FIXTURES / "nad"
 
@@ -31,8 +29,8 @@ def lab_data(snapshot: Path | str = "snapshot", **networks: dict[str, Any]) -> d
         "lab": "nadtest",
         "target": {"kind": "snapshot", "snapshot": str(snapshot)},
         "networks": {
-            "internal": {"name": "macvlan-internal", "namespace": "default", "master": "ens224", "mode": "bridge", "cni_version": "0.3.0"},
-            "external": {"name": "macvlan-external", "namespace": "default", "master": "ens256", "mode": "bridge", "cni_version": "0.3.0"},
+            "internal": {"name": "macvlan-internal", "namespace": "default", "master": "ens224", "mode": "bridge", "cni_version": "0.3.1"},
+            "external": {"name": "macvlan-external", "namespace": "default", "master": "ens256", "mode": "bridge", "cni_version": "0.3.1"},
         },
     }
     for role, changes in networks.items():
@@ -89,7 +87,8 @@ def statuses(f: Findings, check: str | None = None) -> list[str]:
 
 def test_build_matches_the_seed_example_semantically():
     seed = list(YAML(typ="safe").load_all((DATA / "seed-macvlan_example.yml").read_text()))
-    built = nad.build(make_lab())
+    guide = {"cni_version": "0.3.0"}  # the guide's example; the demo and our default use 0.3.1 (OpenShift's minimum)
+    built = nad.build(make_lab(internal=guide, external=guide))
     assert len(built) == len(seed) == 2
     for mine, theirs in zip(built, seed):
         assert json.loads(mine["spec"]["config"]) == json.loads(theirs["spec"]["config"])
@@ -132,7 +131,9 @@ def test_validate_demo_values_against_the_snapshot(tmp_path):
     t = snapshot(tmp_path)
     f = nad.validate(make_lab(), t)
     assert f.ok
-    assert statuses(f, "cniVersion") == ["warn", "warn"]
+    assert statuses(f, "cniVersion") == ["pass", "pass"]
+    old = nad.validate(make_lab(internal={"cni_version": "0.3.0"}), t)  # as F5's guide writes it
+    assert old.ok and statuses(old, "cniVersion") == ["warn", "pass"]
     masters = [r for r in f.rows if r.check == "master on TMM nodes"]
     assert [(r.subject, r.status) for r in masters] == [("internal", "pass"), ("external", "pass")]
     assert "worker-0, worker-1, worker-2" in masters[0].evidence
@@ -211,7 +212,7 @@ def test_render_yaml_round_trips_and_gives_the_oc_commands():
     assert "oc get -n default network-attachment-definitions" in r.commands
     assert "```yaml" in r.markdown() and "oc apply -n default -f nads.yaml" in r._repr_markdown_()
     # spec.config stays on one line, as `oc get -o yaml` shows it
-    assert "  config: '{\"cniVersion\": \"0.3.0\", \"type\": \"macvlan\", \"master\": \"ens224\"" in r.yaml
+    assert "  config: '{\"cniVersion\": \"0.3.1\", \"type\": \"macvlan\", \"master\": \"ens224\"" in r.yaml
 
 
 def test_render_splits_files_per_namespace():
@@ -307,14 +308,14 @@ def test_equal_config_by_someone_else_is_left_alone(tmp_path):
 
 def test_semantic_comparison_ignores_json_formatting(tmp_path):
     def reformat(o):
-        o["spec"]["config"] = '{ "ipam": {}, "mode": "bridge",\n  "master": "ens224", "type": "macvlan", "cniVersion": "0.3.0" }'
+        o["spec"]["config"] = '{ "ipam": {}, "mode": "bridge",\n  "master": "ens224", "type": "macvlan", "cniVersion": "0.3.1" }'
 
     res = nad.apply(make_lab(), snapshot(tmp_path, edit=_edit_nad("macvlan-internal", reformat)))
     assert res.change("macvlan-internal").action == "unchanged"
 
 
 def test_missing_nad_crd_is_a_clear_error(tmp_path):
-    with pytest.raises(ResourceMissing, match="network-attachment-definitions.k8s.cni.cncf.io") as exc:
+    with pytest.raises(ResourceMissing, match=r"network-attachment-definitions\.k8s\.cni\.cncf\.io") as exc:
         nad.apply(make_lab(), snapshot(tmp_path, "no-nad-crd"))
     assert "Multus" in str(exc.value)
 

@@ -31,8 +31,8 @@ def make_lab(kubeconfig: Path, **networks: dict[str, Any]) -> params.Lab:
         "lab": "nadlive",
         "target": {"kind": "live", "kubeconfig": str(kubeconfig)},
         "networks": {
-            "internal": {"name": "macvlan-internal", "namespace": "default", "master": "ens224", "mode": "bridge", "cni_version": "0.3.0"},
-            "external": {"name": "macvlan-external", "namespace": "default", "master": "ens256", "mode": "bridge", "cni_version": "0.3.0"},
+            "internal": {"name": "macvlan-internal", "namespace": "default", "master": "ens224", "mode": "bridge", "cni_version": "0.3.1"},
+            "external": {"name": "macvlan-external", "namespace": "default", "master": "ens256", "mode": "bridge", "cni_version": "0.3.1"},
         },
     }
     for role, changes in networks.items():
@@ -274,7 +274,7 @@ def test_missing_nad_crd_is_a_clear_error(api, kubeconfig, target):
         pytest.skip("the real cluster of the session has the NAD CRD installed; test_real_apiserver deletes it for real")
     seed(api, "no-nad-crd")
     lab = make_lab(kubeconfig)
-    with pytest.raises(ResourceMissing, match="network-attachment-definitions.k8s.cni.cncf.io") as exc:
+    with pytest.raises(ResourceMissing, match=r"network-attachment-definitions\.k8s\.cni\.cncf\.io") as exc:
         nad.apply(lab, target)
     assert "Multus" in str(exc.value) and "oc get crd" in str(exc.value)
     assert writes(api) == []

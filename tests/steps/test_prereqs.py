@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 
 from spkrunbook import params
-from spkrunbook.steps import prereqs
 from spkrunbook.cluster import SnapshotTarget
-from tests.support import labdata
+from spkrunbook.steps import prereqs
+from tests.support import labdata, paths
 from tests.support.paths import DEMO_PARAMS
-from tests.support import paths
 
 ROOT = paths.ROOT
 DEMO = DEMO_PARAMS
@@ -37,7 +36,7 @@ def test_demo_snapshot_passes_every_check(lab):
     assert f.ok, f.to_frame().to_string()
     # The one warning is the platform hint: the demo lab is on vSphere, whose port-group settings
     # cannot be seen from inside the cluster.
-    assert f.counts() == {"pass": 23, "warn": 1, "fail": 0, "skip": 0}
+    assert f.counts() == {"pass": 23, "note": 0, "warn": 1, "fail": 0, "skip": 0}
     (hint,) = f.warnings()
     assert hint.check == "platform" and "forged transmits" in hint.evidence.lower()
     assert "cannot be seen from inside the cluster" in hint.evidence and "Forged transmits" in hint.action
@@ -68,7 +67,7 @@ def test_broken_lab_fails_for_the_right_reason(tmp_path, lab, variant, check, ne
 def test_missing_interface_names_the_node(tmp_path, lab):
     f = prereqs.checks(lab, snapshot(tmp_path, "missing-interface"))
     assert statuses(f, "master-interfaces")["worker-2"] == "fail"
-    bad = [r for r in f.failed()]
+    bad = list(f.failed())
     assert bad[0].subject == "worker-2" and "ens256" in bad[0].action
 
 

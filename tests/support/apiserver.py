@@ -71,12 +71,12 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from spkrunbook.cluster.base import RESOURCES, Obj, Resource, field_selector_matches, label_selector_matches
 
-ExecReturn = Union[tuple[bytes, bytes, int], Generator[tuple[int, bytes], None, int], None]
+ExecReturn = tuple[bytes, bytes, int] | Generator[tuple[int, bytes], None, int] | None
 #: ``handler(argv, stdin)``: a ``(stdout, stderr, exit_code)`` tuple, or a generator
 #: yielding ``(channel, bytes)`` that returns the exit code, or None for "not mine".
 ExecHandler = Callable[[list[str], bytes], ExecReturn]
@@ -1067,7 +1067,7 @@ class _ExecSession:
         return fin, opcode, payload
 
     def reader(self) -> None:
-        message, msg_opcode = bytearray(), 0
+        message, _msg_opcode = bytearray(), 0
         try:
             while True:
                 fin, opcode, payload = self._read_frame()
@@ -1079,7 +1079,7 @@ class _ExecSession:
                 if opcode == 0xA:
                     continue
                 if opcode in (0x1, 0x2):
-                    message, msg_opcode = bytearray(payload), opcode
+                    message, _msg_opcode = bytearray(payload), opcode
                 else:
                     message += payload
                 if not fin:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ruamel.yaml import YAML
 
@@ -174,7 +175,7 @@ def nad(name: str, master: str, namespace: str = NAMESPACE) -> Obj:
         "apiVersion": "k8s.cni.cncf.io/v1",
         "kind": "NetworkAttachmentDefinition",
         "metadata": _meta(name, namespace, labels={"app.kubernetes.io/managed-by": "spkrunbook"}),
-        "spec": {"config": json.dumps({"cniVersion": "0.3.0", "type": "macvlan", "master": master, "mode": "bridge", "ipam": {}})},
+        "spec": {"config": json.dumps({"cniVersion": "0.3.1", "type": "macvlan", "master": master, "mode": "bridge", "ipam": {}})},
     }
 
 

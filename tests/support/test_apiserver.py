@@ -6,7 +6,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -16,7 +15,6 @@ from kubernetes.stream import stream
 from spkrunbook.cluster.base import RESOURCES, Resource
 from tests.support import FakeApiServer
 from tests.support.paths import DEMO_DIR
-
 
 DEMO_SNAPSHOT = DEMO_DIR / "snapshot"
 NAD_CRD = {
@@ -248,7 +246,7 @@ def test_exec_protocol_through_the_stream_client(protocols) -> None:
         assert ws.read_stderr() == b"warn"
         status = json.loads(ws.read_channel(3))
         assert status["reason"] == "NonZeroExitCode" and status["details"]["causes"][0]["message"] == "3"
-        method, path, query = api.requests[-1]
+        _method, path, query = api.requests[-1]
         assert path == "/api/v1/namespaces/spk/pods/tmm-a/exec" and query["command"] == ["tmctl", "-d", "blade"]
 
 

@@ -29,16 +29,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 import pytest
-from spkrunbook import cli
-from tests.support.paths import DEMO_PARAMS
-from tests.support import paths
 
+from spkrunbook import cli
+from tests.support import paths
+from tests.support.paths import DEMO_PARAMS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -176,7 +176,7 @@ def test_nad_form_in_jupyterlab(lab):
             browser.close()
 
 
-def run_the_form(page, expect, lab: Lab) -> None:  # noqa: ANN001 - Playwright types are optional at import time
+def run_the_form(page, expect, lab: Lab) -> None:
     page.set_default_timeout(WAIT_MS)
     page.goto(lab.notebook_url)
     page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for()
@@ -185,7 +185,7 @@ def run_the_form(page, expect, lab: Lab) -> None:  # noqa: ANN001 - Playwright t
     try:
         select.first.wait_for(timeout=3000)
         select.first.click()
-    except Exception:  # noqa: BLE001 - no dialog: Lab started the kernel itself
+    except Exception:
         pass
     lab.wait_for_idle_kernel()
     expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached()

@@ -17,10 +17,9 @@ from spkrunbook.cluster import facts
 from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.cluster.snapshot import SnapshotTarget
 from spkrunbook.errors import ParameterError, SpkRunbookError
-from tests.support import labdata
-from tests.support.paths import DEMO_DIR, DEMO_PARAMS
 from spkrunbook.widgets import common
-from tests.support import paths
+from tests.support import labdata, paths
+from tests.support.paths import DEMO_DIR, DEMO_PARAMS
 
 REPO = paths.ROOT
 DEMO_SNAPSHOT = DEMO_DIR / "snapshot"

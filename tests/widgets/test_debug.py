@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from spkrunbook import params
 from spkrunbook.capture import read_pcap
 from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.cluster.snapshot import SnapshotTarget
-from tests.support.labdata import lab_objects
 from spkrunbook.widgets import common
 from spkrunbook.widgets.debug import CaptureForm
-from tests.support.paths import DEMO_DIR, DEMO_PARAMS
 from tests.support import paths
+from tests.support.labdata import lab_objects
+from tests.support.paths import DEMO_DIR, DEMO_PARAMS
 
 ROOT = paths.ROOT
 PCAP = (DEMO_DIR / "captures/cni0.pcap").read_bytes()

@@ -10,11 +10,10 @@ import ipywidgets as w
 import pytest
 
 from spkrunbook import notebook, params
-from tests.support import FakeApiServer, labdata
 from spkrunbook.widgets import common
 from spkrunbook.widgets.install import InstallForm
+from tests.support import FakeApiServer, labdata, paths
 from tests.support.paths import DEMO_PARAMS
-from tests.support import paths
 
 ROOT = paths.ROOT
 DEMO = DEMO_PARAMS

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import ipywidgets as w
 import pytest
 
 from spkrunbook import notebook, params
-from spkrunbook.secrets import Scrubber
-from spkrunbook.steps import nad
 from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.cluster.snapshot import SnapshotTarget
-from tests.support import labdata
+from spkrunbook.secrets import Scrubber
+from spkrunbook.steps import nad
 from spkrunbook.widgets import common
 from spkrunbook.widgets.nad import NadForm
+from tests.support import labdata
 
 
 def make_lab(target: dict[str, Any], **extra: Any) -> params.Lab:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from spkrunbook import notebook
-from tests.support import labdata
 from spkrunbook.widgets.prereqs import PrereqsForm
+from tests.support import labdata, paths
 from tests.support.paths import DEMO_DIR, DEMO_PARAMS
-from tests.support import paths
 
 ROOT = paths.ROOT
 DEMO = DEMO_PARAMS

@@ -16,16 +16,14 @@ pod / node captures streamed into the capture engine, offline analysis).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import Any, ClassVar
 
 from ... import display
 from ...cluster.base import Target
 from ...errors import SpkRunbookError
 from ...params import Lab
 from ...progress import Progress
-from ...results import CheckResult, Findings
+from ...results import CheckResult, Findings, StepResult
 from . import parsers, sidecar
 from .captures import (
     CaptureProgress,
@@ -213,22 +211,27 @@ def promiscuous_rows(lab: Lab, att: Attachments, caps: list[CaptureResult]) -> l
     return rows
 
 
-@dataclass
-class DebugResult:
+@dataclass(repr=False)
+class DebugResult(StepResult):
     """The debugging step: what TMM has attached, the OVN routes, the captures, and the verdict."""
 
+    title: ClassVar[str] = "debugging"
     attachments: Attachments
     routes: OvnRoutes
     captures: list[CaptureResult]
-    verdict: Findings
+    verdict_rows: Findings
+
+    @property
+    def parts(self) -> list[Any]:
+        return [self.attachments, self.routes, *self.captures, self.verdict_rows]
 
     @property
     def findings(self) -> Findings:
-        return self.verdict
+        return self.verdict_rows
 
     @property
-    def ok(self) -> bool:
-        return self.verdict.ok
+    def tables(self) -> list[Findings]:
+        return [self.verdict_rows]  # the verdict already holds the route checks and every capture's rows
 
     def overview(self) -> display.Table:
         return display.Table(overview(self.captures), title="captures", status_column=None, empty="no capture")
@@ -237,24 +240,12 @@ class DebugResult:
         return display.Table(tcp_table(self.captures), title="TCP health per capture", status_column=None,
                              empty="no TCP traffic in the captures")
 
-    def to_frame(self) -> pd.DataFrame:
-        return self.verdict.to_frame()
-
     def to_dict(self) -> dict[str, Any]:
         return {"attachments": self.attachments.to_dict(), "routes": self.routes.to_dict(),
                 "captures": [c.to_dict() for c in self.captures]}
 
-    def files(self) -> dict[str, str | bytes]:
-        out: dict[str, str | bytes] = {}
-        out.update(self.attachments.files())
-        out.update(self.routes.files())
-        for c in self.captures:
-            out.update(c.files())
-        out.update(self.verdict.files())
-        return out
-
     def _repr_html_(self) -> str:
-        return self.verdict._repr_html_()
+        return self.verdict_rows._repr_html_()
 
 
 def run(lab: Lab, target: Target, *, progress: Progress | None = None) -> DebugResult:

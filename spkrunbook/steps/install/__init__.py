@@ -22,15 +22,12 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-import pandas as pd
-
-from ... import display
 from ...cluster.base import Target
 from ...params import Lab
 from ...progress import Progress
-from ...results import Findings, combine
+from ...results import StepResult
 from . import helm, values, verify, vlans
 from .helm import HelmOutcome, Uninstall
 from .values import Change, ValuesMerge
@@ -52,10 +49,11 @@ __all__ = [
 ]
 
 
-@dataclass
-class InstallResult:
-    """The install step's parts, in the seed's order."""
+@dataclass(repr=False)
+class InstallResult(StepResult):
+    """The install step's parts, in the order of F5's guide."""
 
+    title: ClassVar[str] = "spk-install"
     values: ValuesMerge
     vlans: VlanPlan
     helm: HelmOutcome
@@ -67,34 +65,14 @@ class InstallResult:
         return [p for p in (self.values, self.vlans, self.helm, self.tmm, self.removed) if p is not None]
 
     @property
-    def findings(self) -> Findings:
-        return combine("spk-install", self.parts)
-
-    @property
-    def ok(self) -> bool:
-        return self.findings.ok
-
-    @property
     def secrets(self) -> set[str]:
         """Secret values found in the user's values file: the record must mask them too."""
         return set(self.values.secrets)
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.findings.to_frame()
 
     def to_dict(self) -> dict[str, Any]:
         return {"values_changes": len(self.values.applied), "values_backup": str(self.values.backup or "") or None,
                 "helm": self.helm.to_dict(), "vlans": self.vlans.to_dict(), "tmm": self.tmm.to_dict(),
                 "teardown": self.removed.to_dict() if self.removed is not None else None}
-
-    def files(self) -> dict[str, str | bytes]:
-        out: dict[str, str | bytes] = {}
-        for part in self.parts:
-            out.update(part.files())
-        return out
-
-    def _repr_html_(self) -> str:
-        return display.tables(self.parts)
 
 
 def run(lab: Lab, target: Target, *, progress: Progress | None = None,

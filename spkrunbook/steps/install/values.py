@@ -393,8 +393,11 @@ class ValuesMerge:
             f"{len(self.changes) - len(self.applied)} already right",
             subject=self.source.name if self.source else "(no values file)",
         )
+        # Deliberate: each override is a change F5's macvlan guide (or the params) asks for, so it is a note
+        # with its diff for the record, not a warning a person must judge.
         for c in self.conflicts:
-            f.add("user value overridden", "warn", f"{c.path}: {_show(c.old)} -> {_show(c.new)}", c.reason, subject=c.path)
+            f.add("user value overridden", "note", f"{c.path}: {_show(c.old)} -> {_show(c.new)} (see the values diff)",
+                  c.reason, subject=c.path)
         for a in self.assumptions:
             f.add("sizing assumption", "warn", a, "set tmm.hugepages (and tmm.memory) in the params", subject="tmm.resources")
         if not self.roundtrip_exact:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 
 from spkrunbook import params
 from spkrunbook.capture import read_pcap
-from spkrunbook.steps import debug
 from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.cluster.snapshot import SnapshotTarget
 from spkrunbook.errors import ExecError, NotAvailable
+from spkrunbook.steps import debug
+from tests.support import paths
 from tests.support.labdata import TMM_POD, lab_objects
 from tests.support.paths import DEMO_DIR, DEMO_PARAMS
-from tests.support import paths
 
 ROOT = paths.ROOT
 DEMO = DEMO_PARAMS
@@ -38,7 +37,9 @@ def target(api, kubeconfig):
 
 
     def save_figure(self, rel, fig):
-        p = self._p(rel); fig.savefig(p); return p
+        p = self._p(rel)
+        fig.savefig(p)
+        return p
 
 
 def _sidecar(argv, stdin):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from spkrunbook.steps.debug import parsers as p
-from tests.support.labdata import tmm_pod
 from tests.support import paths
+from tests.support.labdata import tmm_pod
 from tests.support.paths import DEMO_DIR
 
 DATA = paths.FIXTURES / "debug"

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from spkrunbook import notebook, params
-from spkrunbook.steps import install
+from spkrunbook import notebook, params, progress
 from spkrunbook.cluster.snapshot import SnapshotTarget
 from spkrunbook.errors import HelmError
-from spkrunbook import progress
+from spkrunbook.steps import install
 from spkrunbook.steps.install import helm, values
-from tests.support import FakeApiServer, fakehelm, labdata
-from tests.support import paths
+from tests.support import FakeApiServer, fakehelm, labdata, paths
 from tests.support.paths import DEMO_DIR, DEMO_PARAMS
 
 ROOT = paths.ROOT

@@ -165,7 +165,7 @@ def test_commented_file_round_trips_byte_for_byte() -> None:
         if key != "tmm":
             assert a[key] == b[key]
     assert list(a) == list(b)
-    assert [k for k in a["tmm"]] == [k for k in b["tmm"]][: len(a["tmm"])]
+    assert list(a["tmm"]) == list(b["tmm"])[: len(a["tmm"])]
     for key in a["tmm"]:
         if key not in ("customEnvVars", "topologyManager", "cniNetworks", "resources"):
             assert a["tmm"][key] == b["tmm"][key]
