@@ -18,6 +18,8 @@ if [ "$mode" = "test" ]; then
     want chromium chromium
     want ovsdb-tool openvswitch-common
     want ovn-nbctl ovn-central
+    want mmdebstrap mmdebstrap   # the fleet's runtime image, built offline (scripts/build_image.sh)
+    want umoci umoci
 fi
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
