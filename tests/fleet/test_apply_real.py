@@ -18,30 +18,6 @@ from tests.support import fleetlabs
 pytestmark = pytest.mark.apiserver
 
 
-@pytest.fixture
-def cluster(real_cluster: Any) -> Any:
-    real_cluster.ensure_namespace("spk-runbooks")
-    yield real_cluster
-    for plural in ("jobs", "cronjobs", "configmaps", "serviceaccounts", "roles", "rolebindings"):
-        for obj in real_cluster.admin.list(apply.KINDS[_key(plural)], "spk-runbooks"):
-            if (obj["metadata"].get("labels") or {}).get("app.kubernetes.io/name") == "spkrunbook":
-                real_cluster.admin.delete(apply.KINDS[_key(plural)], obj["metadata"]["name"], "spk-runbooks",
-                                          missing_ok=True)
-    for kind in ("ClusterRole", "ClusterRoleBinding"):
-        res = apply.KINDS[("rbac.authorization.k8s.io/v1", kind)]
-        for obj in real_cluster.admin.list(res):
-            if (obj["metadata"].get("labels") or {}).get("app.kubernetes.io/name") == "spkrunbook":
-                real_cluster.admin.delete(res, obj["metadata"]["name"], missing_ok=True)
-    for obj in real_cluster.admin.list(apply.KINDS[("rbac.authorization.k8s.io/v1", "Role")], "default"):
-        if (obj["metadata"].get("labels") or {}).get("app.kubernetes.io/name") == "spkrunbook":
-            real_cluster.admin.delete(apply.KINDS[("rbac.authorization.k8s.io/v1", "Role")], obj["metadata"]["name"],
-                                      "default", missing_ok=True)
-
-
-def _key(plural: str) -> tuple[str, str]:
-    return next(k for k, r in apply.KINDS.items() if r.plural == plural and r.namespaced)
-
-
 def _plan(tmp_path: Path, **fields: Any) -> fleet.FleetPlan:
     labs = tmp_path / "labs"
     entries: list[dict[str, Any]] = []
