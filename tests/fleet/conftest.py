@@ -25,10 +25,11 @@ def cluster(real_cluster: Any) -> Iterator[Any]:
         for obj in real_cluster.admin.list(res):
             if (obj["metadata"].get("labels") or {}).get("app.kubernetes.io/name") == "spkrunbook":
                 real_cluster.admin.delete(res, obj["metadata"]["name"], missing_ok=True)
-    for obj in real_cluster.admin.list(apply.KINDS[("rbac.authorization.k8s.io/v1", "Role")], "default"):
-        if (obj["metadata"].get("labels") or {}).get("app.kubernetes.io/name") == "spkrunbook":
-            real_cluster.admin.delete(apply.KINDS[("rbac.authorization.k8s.io/v1", "Role")], obj["metadata"]["name"],
-                                      "default", missing_ok=True)
+    for kind in ("Role", "RoleBinding"):  # the steps' writes, in the lab's namespaces
+        res = apply.KINDS[("rbac.authorization.k8s.io/v1", kind)]
+        for obj in real_cluster.admin.list(res, "default"):
+            if (obj["metadata"].get("labels") or {}).get("app.kubernetes.io/name") == "spkrunbook":
+                real_cluster.admin.delete(res, obj["metadata"]["name"], "default", missing_ok=True)
 
 
 def _key(plural: str) -> tuple[str, str]:
