@@ -4,7 +4,7 @@
     python scripts/make_nbdb.py --snapshot SNAPSHOT --params PARAMS --out DATA_DIR [--mode MODE]
 
 Why: the debugging step reads OVN routes from the NB databases a must-gather
-holds (``spkrunbook.cluster.ovndb``); its test data must be databases the real
+holds (``spkrunbook.cluster.ovn.nbdb``); its test data must be databases the real
 ``ovsdb-tool``/``ovsdb-server``/``ovn-nbctl`` made, not text written by hand.
 
 What is built, from the snapshot's nodes (``k8s.ovn.org/node-subnets``,
@@ -60,7 +60,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from spkrunbook.cluster.ovndb import OVN_NAMESPACE, OvnTools, find_tools
+from spkrunbook.cluster.ovn.nbdb import OVN_NAMESPACE, OvnTools, find_tools
 
 ROOT = Path(__file__).resolve().parents[1]
 

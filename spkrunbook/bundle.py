@@ -10,12 +10,23 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-NOTEBOOKS: dict[str, str] = {
-    "prerequisites": "01-prerequisites.ipynb",
-    "network-attachments": "02-network-attachments.ipynb",
-    "spk-install": "03-spk-install.ipynb",
-    "debugging": "04-debugging.ipynb",
-}
+#: The runbook's steps, in the order of F5's macvlan guide: the one list (params, the CLI and the
+#: runbook ask it). A step is its notebook, so the list lives with the notebooks, and this module
+#: imports nothing heavy: ``spkrunbook --help`` lists the steps without loading the params model.
+STEPS: tuple[str, ...] = ("prerequisites", "network-attachments", "spk-install", "debugging")
+
+#: Each step's notebook, named by its place in the runbook (``02-network-attachments.ipynb``).
+NOTEBOOKS: dict[str, str] = {step: f"{n:02d}-{step}.ipynb" for n, step in enumerate(STEPS, start=1)}
+
+
+def step_name(text: object) -> str | None:
+    """The step a name or number means (``2``, ``02``, ``network-attachments``), or None."""
+    s = str(text).strip()
+    if s in STEPS:
+        return s
+    if s.isdigit() and 1 <= int(s) <= len(STEPS):
+        return STEPS[int(s) - 1]
+    return None
 
 
 def _dir(name: str) -> Path:

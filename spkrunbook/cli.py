@@ -19,20 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .bundle import STEPS
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 EXIT_NOT_STORED = 75  # sysexits' EX_TEMPFAIL: the verdict exists, the store did not take the record
-STEP_NAMES = ("prerequisites", "network-attachments", "spk-install", "debugging")
-EXIT_CODES = ("exit codes: 0 every step passed; 1 a step or check failed; 2 bad input or an unreachable cluster "
-              "(nothing run); 75 the record could not be uploaded (kept locally); 130 interrupted; 143 terminated")
+EXIT_CODES = ("exit codes: 0 every step passed; 1 a step or check failed (or, with --strict, warned); 2 bad input "
+              "or an unreachable cluster (nothing run); 75 the record could not be uploaded (kept locally); "
+              "130 interrupted; 143 terminated")
 
 
-def _console(stderr: bool = False) -> Any:
+def _console(stderr: bool = False, width: int | None = None) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
     # Pipelines read logs in files: wrap at a generous width there, the terminal's own otherwise.
-    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "0") or 0) or 120
+    if width is None:
+        width = None if stream.isatty() else int(os.environ.get("COLUMNS", "0") or 0) or 120
     return Console(file=stream, highlight=False, soft_wrap=False, width=width, emoji=False)
 
 
@@ -58,64 +60,136 @@ def _error(exc: Any) -> int:
 
 def step_argument(text: str) -> str:
     """``--step``: a step name or its number (``2``, ``02``)."""
-    from .params import step_name
+    from .bundle import step_name
 
     name = step_name(text)
     if name is None:
-        raise argparse.ArgumentTypeError(f"unknown step {text!r}; choose from {', '.join(STEP_NAMES)} (or 1-4)")
+        raise argparse.ArgumentTypeError(f"unknown step {text!r}; choose from {', '.join(STEPS)} (or 1-4)")
     return name
 
 
 class TerminalProgress:
-    """Line-oriented progress of a run: which step, which cell, elapsed; failures with what to do."""
+    """Progress of a run: one line per step; on a terminal it is live, with a bar over the step's cells
+    and the cell being run, then replaced by the step's verdict. In a log (no terminal) a line when a step
+    starts and one when it ends, nothing per cell."""
 
-    def __init__(self, console: Any) -> None:
+    def __init__(self, console: Any, *, cells: bool = False) -> None:
         self.c = console
         self.t0 = time.time()
+        self.live = bool(getattr(console, "is_terminal", False)) and not cells
+        self.cells = cells  # --verbose: a line per cell, for a log that must show where a step hangs
+        self._bar: Any = None
+        self._task: Any = None
+
+    def _elapsed(self) -> str:
+        return f"[{time.time() - self.t0:6.1f}s]"
+
+    def _start_bar(self, ev: dict[str, Any]) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(SpinnerColumn(), TextColumn("step {task.fields[n]} [bold]{task.fields[step]}[/]"),
+                             BarColumn(bar_width=20), MofNCompleteColumn(), TimeElapsedColumn(),
+                             TextColumn("[dim]{task.fields[cell]}", markup=True), console=self.c, transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task("", total=ev.get("cells") or None, n=f"{ev['index']}/{ev['total']}",
+                                        step=ev["step"], cell="")
+
+    def _stop_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = self._task = None
 
     def __call__(self, ev: dict[str, Any]) -> None:
         e = ev["event"]
-        el = f"[{time.time() - self.t0:6.1f}s]"
         if e == "run-start":
-            _say(self.c, "bold", f"lab {ev['lab']}:", f"{len(ev['steps'])} step(s); record {ev['record']}")
+            _say(self.c, "bold", f"lab {ev['lab']}:", f"{len(ev['steps'])} step(s)")
+            _path(self.c, "record:", ev["record"])
         elif e == "step-start":
-            _say(self.c, "", el, f"step {ev['index']}/{ev['total']} {ev['step']} ...")
+            if self.live:
+                self._start_bar(ev)
+            else:
+                _say(self.c, "", self._elapsed(), f"step {ev['index']}/{ev['total']} {ev['step']} ...")
         elif e == "cell":
-            _say(self.c, "dim", el, f"  {ev['step']} cell {ev['cell']}: {ev['source']}")
+            if self.cells:
+                _say(self.c, "dim", self._elapsed(), f"  {ev['step']} cell {ev['cell']}: {_first_words(ev['source'], 70)}")
+            elif self._bar is not None:
+                from rich.markup import escape
+
+                self._bar.update(self._task, completed=ev["cell"] - 1, cell=escape(_first_words(ev["source"], 48)))
         elif e == "step-end":
+            self._stop_bar()
             colour = {"passed": "green", "failed": "red", "error": "red"}.get(ev["status"], "yellow")
-            _say(self.c, f"bold {colour}", el, f"step {ev['index']}/{ev['total']} {ev['step']}: "
-                                               f"{ev['status'].upper()} in {ev['duration']:.1f}s")
+            if ev["status"] == "passed" and "warning" in ev.get("verdict", ""):
+                colour = "yellow"
+            _say(self.c, f"bold {colour}", self._elapsed(), f"step {ev['index']}/{ev['total']} {ev['step']}: "
+                                                            f"{ev.get('verdict') or ev['status']} in {ev['duration']:.1f}s")
             err = ev.get("error")
             if err is not None and ev["status"] != "skipped":
                 _say(self.c, "", "        ", err.message)
                 if err.hint:
                     _say(self.c, "bold", "         what to do:", err.hint)
         elif e == "record-error":
+            self._stop_bar()
             _say(self.c, "bold red", "record:", ev["error"])
         elif e == "fleet-verdict":
-            _say(self.c, "", el, f"this Job run judged the lab already ({ev['status']}): {ev['record']}; nothing run")
+            _say(self.c, "", self._elapsed(), f"this Job run judged the lab already ({ev['status']}): {ev['record']}; "
+                                              "nothing run")
         elif e == "published" and ev.get("upload"):
             up = ev["upload"]
-            _say(self.c, "", el, f"uploaded: {up['url']} ({up['objects']} objects, {up['bytes']} bytes, "
-                                 f"{up['seconds']}s)")
+            _say(self.c, "", self._elapsed(), f"uploaded: {up['url']} ({up['objects']} objects, {up['bytes']} bytes, "
+                                              f"{up['seconds']}s)")
         elif e == "run-end":
-            _say(self.c, "", el, f"run {ev['status']}; record: {ev['record']}")
+            self._stop_bar()
+
+
+def _first_words(text: str, width: int) -> str:
+    """The start of a cell's first line, cut at a word (never mid-word) when longer than ``width``."""
+    text = " ".join(str(text).split())
+    if len(text) <= width:
+        return text
+    cut = text[:width].rsplit(" ", 1)[0]
+    return (cut if cut else text[:width]) + " …"
+
+
+def _path(console: Any, label: str, path: object) -> None:
+    """A path on a line of its own: the terminal may wrap it, rich never breaks it into pieces."""
+    from rich.text import Text
+
+    line = Text()
+    line.append(label, style="bold")
+    line.append(f" {path}")
+    console.print(line, soft_wrap=True)
 
 
 def _summary(out: Any, result: Any) -> None:
+    """The run at a glance: each step's verdict with what to look at, then the loudest findings."""
     from rich.table import Table
 
-    table = Table(title=f"lab {result.lab}", show_lines=False)
-    for col in ("step", "status", "duration", "what happened"):
-        table.add_column(col, overflow="fold")
+    from .results import verdict_word, worst_line
+
+    table = Table(title=f"lab {result.lab}", title_justify="left", show_lines=False)
+    table.add_column("step", no_wrap=True)
+    table.add_column("verdict")
+    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("what to look at")
+    colours = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
     for s in result.steps:
         what = ""
         if s.error is not None:
             what = s.error.message + (f"\nwhat to do: {s.error.hint}" if s.error.hint else "")
-        table.add_row(s.step, s.status, f"{s.duration_s:.1f}s", what)
+        elif s.worst:
+            what = "\n".join(f"{w['status'].upper()} {w['check']}" + (f" ({', '.join(w['subjects'][:3])})" if w.get("subjects") else "")
+                             for w in s.worst[:3])
+        style = colours.get(verdict_word(s.verdict), "")
+        table.add_row(s.step, f"[{style}]{s.verdict}[/]" if style else s.verdict, f"{s.duration_s:.1f}s", what)
     out.print(table)
-    _say(out, "", "record:", str(result.record))
+    if result.worst:
+        _say(out, "bold", "the loudest findings:", "")
+        for w in result.worst:
+            _say(out, "yellow" if w["status"] == "warn" else "red", "  -", worst_line(w))
+    style = colours.get(verdict_word(result.verdict), "")
+    _say(out, f"bold {style}", "run:", result.verdict)
+    _path(out, "record:", result.record)
 
 
 def _warn_params(out: Any, lab: Any) -> None:
@@ -136,22 +210,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise ParameterError(problems, source="the params and the cluster", hint="fix the fields listed above; nothing was run")
     _warn_params(out, lab)
     where = "not connected (--offline)" if args.offline else f"{lab.target.kind} target reachable"
-    _say(out, "green", f"{args.params}:", f"valid (lab {lab.lab}, {where}, steps {', '.join(lab.steps)})")
+    warned = len(lab.warnings())
+    if warned and args.strict:
+        _say(out, "bold red", f"{args.params}:", f"{warned} warning(s) and --strict: not valid for a strict run")
+        return EXIT_FAILED
+    _say(out, "green", f"{args.params}:", f"valid (lab {lab.lab}, {where}, steps {', '.join(lab.steps)})"
+                                          + (f", {warned} warning(s)" if warned else ""))
     return EXIT_OK
 
 
 def _run(params_file: str | Path, args: argparse.Namespace) -> int:
     from . import params, publish
+    from .record import default_root
 
     out = _console()
     lab = params.load(params_file)
     _warn_params(out, lab)
-    dest = publish.Destination.open(args.records)
+    dest = publish.Destination.open(args.records or default_root(params_file))
     notify_url = args.notify or os.environ.get(publish.NOTIFY_ENV) or None
     # A record the store did not take raises RecordNotStored: exit 75, the staged copy named.
     result, done = publish.run_and_publish(lab, dest, notify_url=notify_url, resume=args.resume,
                                            keep_going=args.keep_going, steps=args.step or None,
-                                           progress=TerminalProgress(out))
+                                           progress=TerminalProgress(out, cells=args.verbose), strict=args.strict)
     _summary(out, result)
     for w in done.warnings:
         _say(out, "yellow", "warning:", w)
@@ -218,6 +298,15 @@ def cmd_lab(args: argparse.Namespace) -> int:
     if not any((folder / nb).is_file() for nb in bundle.NOTEBOOKS.values()):
         raise ParameterError([Problem("FOLDER", f"{folder} has no runbook notebooks")],
                              hint="write a lab folder first with `spkrunbook init NAME`, then `spkrunbook lab NAME`")
+    import importlib.util
+
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise ParameterError([Problem("lab", "JupyterLab is not installed (the headless runtime leaves it out)")],
+                             hint="pip install 'spkrunbook[lab]'   (then run `spkrunbook lab` again)")
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in args.jupyter_args:
+        raise ParameterError([Problem("lab", "JupyterLab refuses to run as root")],
+                             hint=f"run `spkrunbook lab {args.folder}` as an ordinary user; if you must use root "
+                                  f"(a throw-away container), `spkrunbook lab {args.folder} -- --allow-root`")
     jupyter = shutil.which("jupyter-lab", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     argv = [jupyter] if jupyter else [sys.executable, "-m", "jupyterlab"]
     argv += [f"--notebook-dir={folder}", *args.jupyter_args]
@@ -231,8 +320,6 @@ def cmd_lab(args: argparse.Namespace) -> int:
 def cmd_records(args: argparse.Namespace) -> int:
     import warnings
 
-    from rich.table import Table
-
     from .record import write_records_index
 
     out = _console()
@@ -241,21 +328,20 @@ def cmd_records(args: argparse.Namespace) -> int:
             return _records_command(out, args, scratch)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        df = _list(args.records)
+        found = _runs(args.records)
     for w in caught:
         _say(_console(stderr=True), "yellow", "warning:", str(w.message))
-    if df.empty:
+    if args.json:
+        out.print_json(data=found)
+        return EXIT_OK
+    if not found:
         _say(out, "", "", f"no records under {args.records}")
         return EXIT_OK
-    if args.json:
-        out.print_json(df.to_json(orient="records"))
-        return EXIT_OK
-    table = Table(title=f"records in {args.records}")
-    for col in df.columns:
-        table.add_column(col, overflow="fold")
-    for row in df.itertuples(index=False):
-        table.add_row(*(str(v) for v in row))
-    out.print(table)
+    wide = args.output == "wide"
+    # -o wide, like kubectl's: every column whole, lines as long as they need (the terminal wraps them)
+    shown = _console(width=100_000) if wide else out
+    shown.print(_records_table(found, wide=wide))
+    _path(out, f"{len(found)} run(s) in", args.records if _remote(args.records) else Path(args.records).resolve())
     if (args.open or args.html) and not _remote(args.records):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -268,18 +354,51 @@ def cmd_records(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _records_table(found: list[dict[str, Any]], *, wide: bool) -> Any:
+    """One line per run at 80 columns (run, verdict, time); ``-o wide`` adds lab, target, start and steps."""
+    from rich.table import Table
+
+    from .results import verdict_word
+
+    colours = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("RUN", no_wrap=True)
+    if wide:
+        for col in ("LAB", "TARGET", "STARTED"):
+            table.add_column(col, no_wrap=True)
+    table.add_column("VERDICT", no_wrap=True, overflow="ellipsis")
+    table.add_column("TIME", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("STEPS")
+    for r in found:
+        try:
+            took = f"{float(r['duration_s']):.0f}s"
+        except (TypeError, ValueError):
+            took = "-"
+        style = colours.get(verdict_word(r["verdict"]), "")
+        cells = [r["record"]]
+        if wide:
+            cells += [r["lab"], r["target"], str(r["started"] or "-")]
+        cells += [f"[{style}]{r['verdict']}[/]" if style else r["verdict"], took]
+        if wide:
+            cells.append(" ".join(f"{n}:{verdict_word(s['verdict'])}" for n, s in enumerate(r["steps"], 1)) or "-")
+        table.add_row(*cells)
+    return table
+
+
 def _remote(where: str) -> bool:
     from .record import remote
 
     return remote.is_remote(where)
 
 
-def _list(where: str) -> Any:
-    from .record import list_records, remote
+def _runs(where: str) -> list[dict[str, Any]]:
+    """The runs of a records folder or store, newest first, in ``record.runs``' shape."""
+    from .record import remote, runs
 
     if remote.is_remote(where):
-        return remote.list_records(remote.open_store(where))
-    return list_records(remote.local_path(where))
+        return remote.runs(remote.open_store(where))
+    return runs(remote.local_path(where))
 
 
 @contextmanager
@@ -432,27 +551,32 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; ``command`` the sub-command being run, so only its own arguments import anything
+    heavy (``capture`` loads the capture engine): ``--help`` and ``--version`` stay instant."""
     p = argparse.ArgumentParser(prog="spkrunbook", description="Runbooks for F5 SPK on OpenShift with macvlan networking.",
                                 epilog=EXIT_CODES)
     p.add_argument("--version", action="version", version=f"spkrunbook {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def run_options(r: argparse.ArgumentParser) -> None:
-        r.add_argument("--records", default="records",
-                       help="where lab records go: a folder (default: ./records) or s3://bucket/prefix "
-                            "(endpoint, region and credentials from the AWS_* variables or AWS_PROFILE)")
+        r.add_argument("--records", default=None,
+                       help="where lab records go (default: the lab folder's records/ for a params file in "
+                            "LAB/params/, else ./records; the same place a JupyterLab session of the lab uses), "
+                            "or s3://bucket/prefix (endpoint, region, credentials from the AWS_* variables or AWS_PROFILE)")
         r.add_argument("--resume", metavar="RECORD",
                        help="re-run from RECORD's first step that did not pass, into a new record (same params)")
         r.add_argument("--notify", metavar="URL",
                        help="post the verdict as JSON (Slack-compatible `text`) to URL; also $SPKRUNBOOK_NOTIFY_URL")
         r.add_argument("--keep-going", action="store_true", help="run the remaining steps after one fails")
         r.add_argument("--step", action="append", type=step_argument, metavar="STEP",
-                       help=f"run only this step (repeatable): {', '.join(STEP_NAMES)}, or its number 1-4")
+                       help=f"run only this step (repeatable): {', '.join(STEPS)}, or its number 1-4")
+        r.add_argument("--strict", action="store_true", help="a warning fails the run (exit 1), for pipelines that gate on it")
+        r.add_argument("-v", "--verbose", action="store_true", help="a line per notebook cell (where a step spends its time)")
 
     r = sub.add_parser("run", help="run the runbook's notebooks headless and keep a lab record",
                        description="Run the runbook headless (papermill) and keep a lab record.",
-                       epilog=f"steps, in order: {', '.join(STEP_NAMES)}. {EXIT_CODES}")
+                       epilog=f"steps, in order: {', '.join(STEPS)}. {EXIT_CODES}")
     r.add_argument("params", help="the lab's params file, e.g. params/mylab.yaml")
     run_options(r)
     r.set_defaults(func=cmd_run)
@@ -466,6 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="checks everything `run` checks before its first write")
     v.add_argument("params")
     v.add_argument("--offline", action="store_true", help="check the file only; do not connect to the target")
+    v.add_argument("--strict", action="store_true", help="a warning about the params is a failure (exit 1)")
     v.set_defaults(func=cmd_validate)
 
     i = sub.add_parser("init", help="write a working folder for one lab: the notebooks, params/NAME.yaml, a README")
@@ -487,7 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "copy of one for a vendor, write the page of every lab and night, or upload a kept record")
     rec.add_argument("--out", default=None, help="where `records share` writes (default: RECORD-shared beside it)")
     rec.add_argument("--records", default="records", help="the records folder (default: ./records) or s3://bucket/prefix")
-    rec.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    rec.add_argument("--json", action="store_true", help="print JSON instead of a table (steps as a list of objects)")
+    rec.add_argument("-o", "--output", choices=("wide",), default=None,
+                     help="wide: also the lab, target, start and each step's status")
     rec.add_argument("--html", action="store_true", help="also write records/index.html and print its path")
     rec.add_argument("--open", action="store_true", help="write records/index.html and open it in a browser")
     rec.set_defaults(func=cmd_records)
@@ -512,24 +639,24 @@ def build_parser() -> argparse.ArgumentParser:
     fr.add_argument("--index", type=int, help="the lab's index (default: $JOB_COMPLETION_INDEX)")
     fl.set_defaults(func=cmd_fleet)
 
-    from .capture import cli as capture_cli
-
     c = sub.add_parser("capture", help="summarise capture files (pcap, pcapng, tcpdump text)")
-    capture_cli.add_arguments(c)
-    c.set_defaults(func=capture_cli.run)
+    if command == "capture":
+        from .capture import cli as capture_cli
+
+        capture_cli.add_arguments(c)
+        c.set_defaults(func=capture_cli.run)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .errors import SpkRunbookError
-    from .runbook import Terminated
+    from .errors import SpkRunbookError, Terminated
 
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
     if "--" in argv and argv[:1] == ["lab"]:  # everything after `--` goes to jupyter lab untouched
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1:]
-    args = build_parser().parse_args(argv)
+    args = build_parser(next((a for a in argv if not a.startswith("-")), None)).parse_args(argv)
     if extra:
         args.jupyter_args = [*args.jupyter_args, *extra]
     try:

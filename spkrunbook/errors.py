@@ -24,6 +24,9 @@ traceback wall, and ``run.json`` keeps the class name for code that reads it::
     ├── NotAvailable                 exit 1; the target cannot answer this (exec on a snapshot)
     └── StepFailed                   exit 1; a step's findings have a failed row
 
+Beside the family, outside it on purpose: ``Terminated`` (a ``KeyboardInterrupt``), how a
+run that got SIGTERM unwinds like Ctrl-C, so the record is finalised and the exit code is 143.
+
 Only ``spkrunbook.cluster.live`` catches ``kubernetes.client.ApiException``; it
 re-raises one of these ``from`` it through one translation table. Every class
 pickles (papermill kernels and worker threads hand errors across processes).
@@ -185,6 +188,10 @@ class StepFailed(SpkRunbookError):
     """A step's findings have a failed row; the message lists them, the hint is the first fix."""
 
     exit_code = 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI runner, a Kubernetes Job, systemd): handled like Ctrl-C, exit 143."""
 
 
 #: Every class above, for tests and for code that maps names read back from a record.

@@ -6,9 +6,11 @@ A notebook's second cell is ``step = notebook.start("prerequisites", params_file
   run validated and wrote (``lab.json``), and the target is connected without a
   second reachability check: one validation and one ``GET /version`` per run;
 - opened by a person, ``params_file`` is validated (empty: the one
-  ``params/*.yaml`` beside the notebook, else the bundled demo lab) and a record
-  folder ``records/<time>-<lab>-interactive`` (or the ``record`` folder given) is
-  made for what the step saves.
+  ``params/*.yaml`` beside the notebook, else the bundled demo lab) and the steps
+  save into one record per notebook session, ``records/<time>-<lab>-interactive``
+  in the lab folder (where ``spkrunbook run`` puts that lab's records too), with a
+  ``run.json`` (``kind: interactive``) that lists the steps run so far; running a
+  cell again reuses the session's record (or the ``record`` folder given).
 
 The library never chooses record paths: ``step.save(result)`` writes a result's
 ``files()`` under the step's own folder, and ``step.finish(result)`` writes
@@ -27,7 +29,7 @@ from typing import Any
 
 from . import __version__, bundle, cluster, display, params
 from . import record as records
-from .errors import ParameterError, Problem, SpkRunbookError, StepFailed
+from .errors import ParameterError, Problem, RecordError, SpkRunbookError, StepFailed
 from .progress import Progress
 from .results import Findings, Result, StepResult, add_counts, verdict_text, verdict_word, worst, worst_line
 from .secrets import Scrubber
@@ -79,15 +81,36 @@ def default_params_file(start: Path | None = None) -> Path:
 
 
 def _interactive_root(params_file: Path) -> Path:
-    """``records/`` of the lab folder (beside ``params/``); for the bundled demo, the current folder's."""
-    folder = params_file.resolve().parent
-    if folder.name == "params":
-        return folder.parent / "records"
-    cwd = Path.cwd().resolve()
+    """Where ``spkrunbook run`` would put this lab's records (``record.default_root``); a notebook opened
+    inside the installed package itself writes under the home folder instead."""
+    root = records.default_root(params_file)
     package = bundle.notebooks_dir().parent.resolve()
-    if cwd == package or package in cwd.parents:
+    if root.parent == package or package in root.parents:
         return Path.home() / "spkrunbook-records"
-    return cwd / "records"
+    return root
+
+
+#: This kernel's interactive records, one per (records folder, lab): a cell run again reuses it.
+_SESSION: dict[tuple[str, str], Path] = {}
+
+
+def _session_record(root: Path, lab: params.Lab, target: cluster.Target, scrubber: Scrubber) -> Path:
+    """The record this notebook session saves into, made (with its run.json) on the session's first step."""
+    key = (str(root.resolve()), lab.lab)
+    found = _SESSION.get(key)
+    if found is not None and (found / records.RUN_FILE).is_file():
+        return found
+    record_dir = records.create(root, lab.lab, suffix="-interactive")
+    info = target.info()
+    records.write_lab(record_dir, lab, scrubber)
+    records.write_run(record_dir, {
+        "lab": lab.lab, "description": lab.description, "kind": "interactive", "status": "incomplete",
+        "started": records.utc_now(), "ended": None, "duration_s": None, "params": lab.scrubbed(),
+        "warnings": [str(w) for w in lab.warnings()], "target": {"kind": info.kind, "name": info.name, **info.details},
+        "steps": [], "spkrunbook_version": __version__,
+    }, scrubber)
+    _SESSION[key] = record_dir
+    return record_dir
 
 
 @dataclass
@@ -157,6 +180,31 @@ class Step:
         return display.Table(pd.DataFrame(rows, columns=["setting", "value"]), title=f"step {self.name}",
                              status_column=None)
 
+    def _note_in_session(self, summary: dict[str, Any]) -> None:
+        """An interactive record's run.json lists the steps run so far (a headless run writes its own)."""
+        run = records.read_run(self.record_dir)
+        if not run or run.get("kind") != "interactive":
+            return
+        entry = {k: summary[k] for k in ("step", "status", "verdict", "counts", "worst", "duration_s")}
+        steps = [s for s in run.get("steps") or [] if isinstance(s, dict) and s.get("step") != self.name] + [entry]
+        steps.sort(key=lambda s: bundle.STEPS.index(s["step"]) if s.get("step") in bundle.STEPS else len(bundle.STEPS))
+        counts = add_counts(*(s.get("counts") or {} for s in steps))
+        status = "passed" if all(s.get("status") == "passed" for s in steps) else "failed"
+        started = run.get("started")
+        run.update(steps=steps, counts=counts, status=status, verdict=verdict_text(status, counts),
+                   worst=worst(w for s in steps for w in s.get("worst") or []), ended=records.utc_now())
+        if isinstance(started, str):
+            from datetime import datetime
+
+            t0 = datetime.fromisoformat(started.replace("Z", "+00:00"))
+            run["duration_s"] = round((datetime.fromisoformat(run["ended"].replace("Z", "+00:00")) - t0).total_seconds(), 1)
+        records.write_run(self.record_dir, run, self.scrubber)
+        try:
+            records.write_run_index(self.record_dir)
+            records.write_records_index(self.record_dir.parent)
+        except RecordError:  # the pages are a convenience; the record itself is written
+            pass
+
     # -- end ------------------------------------------------------------------------------------
     def finish(self, result: Result | Findings, *more: Result | Findings, extra: dict[str, Any] | None = None) -> StepSummary:
         """Save what is not saved yet, record the step's outcome; raise ``StepFailed`` when a finding failed."""
@@ -187,6 +235,7 @@ class Step:
         })
         records.write_text(self.record_dir / records.STEPS_DIR / f"{self.name}.json",
                            self.scrubber.text(json.dumps(summary, indent=2, default=str)))
+        self._note_in_session(summary)
         if not ok:
             failed = [r for t in tables for r in t.failed()]
             lines = "; ".join(f"{r.check}{' (' + r.subject + ')' if r.subject else ''}: {r.evidence}" for r in failed[:5])
@@ -250,6 +299,6 @@ def start(name: str, params_file: str = "", record: str = "", *, target: cluster
         lab = params.load(path)
         loaded = str(path.resolve())
         tgt = target if target is not None else cluster.connect(lab)
-        record_dir = records.create(_interactive_root(path), lab.lab, suffix="-interactive")
+        record_dir = _session_record(_interactive_root(path), lab, tgt, Scrubber.for_lab(lab))
     return Step(name=name, lab=lab, target=tgt, record_dir=record_dir.resolve(), scrubber=Scrubber.for_lab(lab),
                 params_file=loaded)

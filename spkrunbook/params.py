@@ -27,10 +27,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from . import kubeconfig
+from .bundle import STEPS, step_name
 from .errors import ParameterError, Problem
 from .secrets import ENV_REFS
 
@@ -46,23 +57,14 @@ KNOWN_CNI_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1
 # OpenShift documents cniVersion 0.3.1 as the minimum for macvlan additional networks.
 OPENSHIFT_MIN_MACVLAN_CNI = "0.3.1"
 SECRET_PLACEHOLDER = "***"
+#: An MTU the params accept: IPv4's minimum link MTU (RFC 791) up to common jumbo frames.
+MTU_MIN, MTU_MAX = 68, 9216
 #: The runbook's steps in order; a params file may also name them 1-4 or 01-04.
-STEPS: tuple[str, ...] = ("prerequisites", "network-attachments", "spk-install", "debugging")
 # Bounds on what a params file may be (a lab file is a few KB).
 MAX_FILE_BYTES = 1 << 20
 MAX_ALIASES = 64
 MAX_DEPTH = 32
 MAX_STRING = 16 * 1024
-
-
-def step_name(text: object) -> str | None:
-    """The step a name or number means (``2``, ``02``, ``network-attachments``), or None."""
-    s = str(text).strip()
-    if s in STEPS:
-        return s
-    if s.isdigit() and 1 <= int(s) <= len(STEPS):
-        return STEPS[int(s) - 1]
-    return None
 
 
 def interface_name_problem(name: str) -> str | None:
@@ -115,7 +117,7 @@ def _quantity(value: Any) -> str | None:
 
 
 def _mtu(value: Any) -> int | None:
-    """An MTU typed or written: empty is unset, otherwise a whole number in 68..9216 (IPv4 minimum to jumbo)."""
+    """An MTU typed or written: empty is unset, otherwise a whole number in ``MTU_MIN..MTU_MAX``."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
@@ -124,8 +126,8 @@ def _mtu(value: Any) -> int | None:
         n = int(str(value).strip())
     except ValueError:
         raise PydanticCustomError("mtu", f"{value!r} is not a whole number") from None
-    if not 68 <= n <= 9216:
-        raise PydanticCustomError("mtu", f"{n} is outside 68..9216")
+    if not MTU_MIN <= n <= MTU_MAX:
+        raise PydanticCustomError("mtu", f"{n} is outside {MTU_MIN}..{MTU_MAX}")
     return n
 
 
@@ -235,8 +237,11 @@ class TmmParams(_Model):
     topology_manager: bool = False
     pod_selector: str = "app=f5-tmm"
     custom_env: list[EnvVar] = Field(default_factory=list)
+    # TMM_DEFAULT_MTU in TMM's environment: F5 couples it with a VLAN's mtu (steps.install.mtu)
+    default_mtu: int | None = None
 
     _v_ns = field_validator("namespace")(_dns)
+    _v_mtu = field_validator("default_mtu", mode="before")(_mtu)
     _v_q = field_validator("memory", "hugepages", mode="before")(_quantity)
 
     @field_validator("cpu", mode="before")
@@ -300,6 +305,13 @@ class ImageCredentials(_Model):
     password: SecretStr
 
 
+class Signatures(_Model):
+    """F5's signed release: a public key (PEM) and signature files, each over the file it names."""
+
+    key: Path | None = None
+    files: list[Path] = Field(default_factory=list)
+
+
 class InstallParams(_Model):
     """The f5ingress Helm release."""
 
@@ -320,6 +332,14 @@ class InstallParams(_Model):
     rollback_on_failure: bool = False
     # uninstall the release at the end of the step (the install step's teardown)
     teardown: bool = False
+    # checked before helm runs (steps.install.signatures); found beside a local chart when not given
+    signatures: Signatures = Field(default_factory=Signatures)
+    # the public keyring `helm verify` checks a chart's provenance file (<chart>.prov) against
+    keyring: Path | None = None
+    # where the CWC (licensing) runs; default: the values' controller.f5_lic_helper.cwcNamespace, else spk-telemetry
+    cwc_namespace: str | None = None
+
+    _v_cwc = field_validator("cwc_namespace")(lambda v: None if v is None else _dns(v))
 
     @field_validator("helm_timeout")
     @classmethod
@@ -327,6 +347,21 @@ class InstallParams(_Model):
         if not re.fullmatch(r"([0-9]+h)?([0-9]+m)?([0-9]+s)?", v) or not v:
             raise PydanticCustomError("duration", f"{v!r} is not a Go duration like '10m' or '1h30m'")
         return v
+
+
+#: What a BPF filter word may hold: tcpdump gets each word as its own argument, never through a shell,
+#: and a word with other characters (``443;``) is a typo or an attempt that tcpdump would refuse late.
+BPF_WORD = re.compile(r"^[A-Za-z0-9_.:/\-\[\]&|!=<>()]+$")
+
+
+def bpf_word_problem(word: str) -> str | None:
+    """Why ``word`` cannot be one word of a capture filter, or None (the one rule; forms and steps ask it)."""
+    if not isinstance(word, str) or not word:
+        return "a capture filter word cannot be empty"
+    if not BPF_WORD.match(word):
+        return (f"capture filter word {word!r} has characters a BPF filter does not use; write the filter as "
+                "a list of words, e.g. [tcp, port, '443']")
+    return None
 
 
 class CaptureParams(_Model):
@@ -337,6 +372,15 @@ class CaptureParams(_Model):
     filter: list[str] = Field(default_factory=list)
     node: str | None = None
     snaplen: int = Field(262144, ge=64, le=262144)
+
+    @field_validator("filter")
+    @classmethod
+    def _filter(cls, v: list[str]) -> list[str]:
+        for word in v:
+            why = bpf_word_problem(word)
+            if why:
+                raise PydanticCustomError("bpf", why)
+        return v
 
     @field_validator("interface")
     @classmethod
@@ -383,14 +427,35 @@ class Lab(_Model):
             out.append(name)
         return out
 
+    # The cross-field judgement of this lab and the content it judged: made when it was validated,
+    # made again only when the content changed (a form edits nested fields the validator never sees).
+    _judged: tuple[str, list[Problem]] | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
-    def _cross(self) -> Lab:
+    def _cross(self, info: ValidationInfo) -> Lab:
+        ctx = info.context if isinstance(info.context, dict) else {}
+        if ctx.get("validated"):
+            # A record's lab that this run already judged (``from_record`` checked it is the same
+            # file): its warnings come from the run, nothing is judged twice.
+            self._judged = (self._content(), list(ctx.get("warnings") or []))
+            return self
         problems = semantic_problems(self)
         if any(p.severity == "error" for p in problems):
             # Warnings ride along (marked ~) so a form still sees them beside the errors.
             lines = [f"{'@' if p.severity == 'error' else '~'}{p.path}|{p.message}" for p in problems]
             raise PydanticCustomError("semantic", "\n".join(lines))
+        self._judged = (self._content(), problems)
         return self
+
+    def _content(self) -> str:
+        return self.model_dump_json()
+
+    def problems(self) -> list[Problem]:
+        """The cross-field problems of this lab (only warnings, once it is valid), judged once per content."""
+        content = self._content()
+        if self._judged is None or self._judged[0] != content:
+            self._judged = (content, semantic_problems(self))
+        return list(self._judged[1])
 
     # -- convenience -----------------------------------------------------------------
     def secrets(self) -> list[str]:
@@ -423,7 +488,7 @@ class Lab(_Model):
         return {ENV_REFS[path]: v.get_secret_value() for path, v in self._secret_fields().items() if v is not None}
 
     def warnings(self) -> list[Problem]:
-        return [p for p in semantic_problems(self) if p.severity == "warning"]
+        return [p for p in self.problems() if p.severity == "warning"]
 
     @property
     def cni_networks(self) -> str:
@@ -468,6 +533,10 @@ def semantic_problems(lab: Lab) -> list[Problem]:
             out.append(Problem(f"vlans.{role}.prefixlen_v4", "required when selfip_v4s are given"))
         if v.selfip_v6s and v.prefixlen_v6 is None:
             out.append(Problem(f"vlans.{role}.prefixlen_v6", "required when selfip_v6s are given"))
+    tmm_mtu = [e.value for e in lab.tmm.custom_env if e.name == "TMM_DEFAULT_MTU"]
+    if lab.tmm.default_mtu is not None and tmm_mtu and tmm_mtu[0] != str(lab.tmm.default_mtu):
+        out.append(Problem("tmm.default_mtu", f"{lab.tmm.default_mtu} but tmm.custom_env sets TMM_DEFAULT_MTU to "
+                                              f"{tmm_mtu[0]}: give it once"))
     if lab.vlans.internal.name == lab.vlans.external.name:
         out.append(Problem("vlans.external.name", "the internal and external VLANs must have different names"))
     out += selfip_problems(lab)
@@ -666,6 +735,8 @@ def parse(data: Any, *, base_dir: Path | None = None, source: str | None = None)
         raise ParameterError(_dedupe(problems), source=source)
     if base_dir is not None:
         _resolve_paths(lab, base_dir)
+        if lab._judged is not None:  # where the files are is no rule's business: the judgement stands
+            lab._judged = (lab._content(), lab._judged[1])
         missing = file_problems(lab)
         if missing:
             raise ParameterError(missing, source=source)
@@ -730,6 +801,12 @@ def file_problems(lab: Lab) -> list[Problem]:
                                                 "or a repo/chart reference)"))
     for n, p in enumerate(lab.debug.analyse):
         need(f"debug.analyse[{n}]", p, "file", "a capture file (pcap, pcapng or tcpdump text)")
+    need("install.signatures.key", lab.install.signatures.key, "file", "the PEM public key F5 ships with the release")
+    for n, p in enumerate(lab.install.signatures.files):
+        need(f"install.signatures.files[{n}]", p, "file", "a signature file (.sig) of the release")
+    if lab.install.signatures.files and lab.install.signatures.key is None:
+        out.append(Problem("install.signatures.key", "required with install.signatures.files (the PEM public key)"))
+    need("install.keyring", lab.install.keyring, "file", "a public GnuPG keyring for helm verify")
     return out
 
 
@@ -753,6 +830,9 @@ def _resolve_paths(lab: Lab, base: Path) -> None:
     lab.install.values_file = fix(lab.install.values_file)
     lab.install.extra_values_files = [fix(p) for p in lab.install.extra_values_files]  # type: ignore[misc]
     lab.debug.analyse = [fix(p) for p in lab.debug.analyse]  # type: ignore[misc]
+    lab.install.signatures.key = fix(lab.install.signatures.key)
+    lab.install.signatures.files = [fix(p) for p in lab.install.signatures.files]  # type: ignore[misc]
+    lab.install.keyring = fix(lab.install.keyring)
     chart = lab.install.chart
     if chart and _is_local_chart(chart):
         lab.install.chart = str(fix(Path(chart)))
@@ -820,15 +900,20 @@ def load(path: str | os.PathLike[str]) -> Lab:
     return parse({} if data is None else data, base_dir=p.parent, source=str(p))
 
 
-def from_record(data: dict[str, Any]) -> Lab:
-    """The lab a runbook wrote into its record (``Lab.referenced()``), secrets from the environment."""
+def from_record(data: dict[str, Any], *, validated_warnings: list[Problem] | None = None) -> Lab:
+    """The lab a runbook wrote into its record (``Lab.referenced()``), secrets from the environment.
+
+    ``validated_warnings``: the run already judged this very lab (the caller checked the file is the
+    one it wrote); the model is built without judging the cross-field rules again.
+    """
     problems: list[Problem] = []
     expanded = _expand_env(data, problems)
     if problems:
         raise ParameterError(problems, source="the record's lab.json",
                              hint="run the notebook through `spkrunbook run`, which passes the secrets to it")
+    context = {"validated": True, "warnings": validated_warnings} if validated_warnings is not None else None
     try:
-        return Lab.model_validate(expanded)
+        return Lab.model_validate(expanded, context=context)
     except ValidationError as exc:
         raise ParameterError(_problems_from(exc), source="the record's lab.json") from None
 

@@ -116,7 +116,9 @@ class Findings:
         return pd.DataFrame([asdict(r) for r in self.rows], columns=list(COLUMNS))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "ok": self.ok, "counts": self.counts(), "rows": [asdict(r) for r in self.rows]}
+        # each reference with the documented version it was checked against (F5's "latest" pages move)
+        return {"title": self.title, "ok": self.ok, "counts": self.counts(), "rows": [asdict(r) for r in self.rows],
+                "references": references.versions(r.reference for r in self.rows)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Findings:
@@ -212,9 +214,10 @@ def worst(rows: Iterable[Mapping[str, Any]], *, step: str = "", limit: int = WOR
             g = groups[key] = {"step": str(r.get("step") or step), "status": status, "check": key[1], "subjects": [],
                                "evidence": str(r.get("evidence", "")), "action": str(r.get("action", "")),
                                "reference": str(r.get("reference", ""))}
-        subject = str(r.get("subject", ""))
-        if subject and subject not in g["subjects"]:
-            g["subjects"].append(subject)
+        # A row names one subject; an entry from a step's own ``worst`` list already names several.
+        for subject in [str(x) for x in r.get("subjects") or []] or [str(r.get("subject", ""))]:
+            if subject and subject not in g["subjects"]:
+                g["subjects"].append(subject)
     ordered = sorted(groups.values(), key=lambda g: -SEVERITY[g["status"]])  # stable: runbook order within a status
     return ordered[:limit]
 

@@ -1,4 +1,4 @@
-"""The headless runbook: the seed's procedure, one notebook per step, each in a real kernel.
+"""The headless runbook: the procedure of F5's "Macvlan Network Configuration" guide, one notebook per step, each in a real kernel.
 
 ``run`` reads like the document it implements: connect to the cluster once,
 check everything knowable before anything is written, open a lab record, then
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__, bundle, cluster, params
 from . import record as records
 from . import resume as resuming
-from .errors import ParameterError, Problem, RecordError, SpkRunbookError
+from .errors import ParameterError, Problem, RecordError, SpkRunbookError, Terminated
 from .notebook import HEADLESS_ENV
 from .results import WORST, add_counts, verdict_text, worst
 from .secrets import Scrubber
@@ -121,13 +121,13 @@ def plan(lab: params.Lab, steps: list[str] | None = None) -> list[str]:
     names: list[str] = []
     bad: list[str] = []
     for s in wanted:
-        name = params.step_name(s)
+        name = bundle.step_name(s)
         if name:
             names.append(name)
         else:
             bad.append(str(s))
     if bad:
-        raise ParameterError([Problem("steps", f"unknown step {s!r}; known: {', '.join(params.STEPS)} (or 1-4)") for s in bad])
+        raise ParameterError([Problem("steps", f"unknown step {s!r}; known: {', '.join(bundle.STEPS)} (or 1-4)") for s in bad])
     if not names:
         raise ParameterError([Problem("steps", "no step to run")])
     return names
@@ -195,7 +195,7 @@ def run(
         if carried is not None:
             carried.copy_into(record)
             run_data["resumed_from"] = carried.source
-        with _kernel_environment(lab):
+        with _kernel_environment(lab, run_data["lab_sha256"]):
             for index, step in enumerate(wanted, start=1):
                 failed = any(s.status not in ("passed", "skipped") for s in result.steps)
                 if carried is not None and step in carried.carried:
@@ -240,6 +240,7 @@ def _record(root: Path, lab: params.Lab, target: Target, scrubber: Scrubber, emi
     run_data: dict[str, Any] = {
         "lab": lab.lab,
         "description": lab.description,
+        "kind": "run",
         "status": "incomplete",
         "started": records.utc_now(),
         "ended": None,
@@ -252,7 +253,7 @@ def _record(root: Path, lab: params.Lab, target: Target, scrubber: Scrubber, emi
         "versions": records.package_versions(),
         "command": records.argv_for_record(),
     }
-    records.write_lab(record, lab, scrubber)
+    run_data["lab_sha256"] = records.write_lab(record, lab, scrubber)
     records.write_run(record, run_data, scrubber)
     emit({"event": "run-start", "record": str(record), "steps": wanted, "lab": lab.lab})
     previous = _terminate_as_interrupt()
@@ -276,10 +277,6 @@ def _record(root: Path, lab: params.Lab, target: Target, scrubber: Scrubber, emi
         emit({"event": "run-end", "status": run_data["status"], "record": str(record)})
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a CI runner, a Kubernetes Job, systemd): handled like Ctrl-C, exit 143."""
-
-
 def _terminate_as_interrupt() -> Any:
     def handler(signum: int, frame: FrameType | None) -> None:
         raise Terminated()
@@ -291,9 +288,10 @@ def _terminate_as_interrupt() -> Any:
 
 
 @contextmanager
-def _kernel_environment(lab: params.Lab) -> Iterator[None]:
-    """What each kernel inherits: the headless flag and the lab's secrets by the names lab.json refers to."""
-    env = {HEADLESS_ENV: "1", **lab.secret_environment()}
+def _kernel_environment(lab: params.Lab, lab_sha256: str) -> Iterator[None]:
+    """What each kernel inherits: the headless flag, the lab's secrets by the names lab.json refers to,
+    and the digest of the lab.json this run validated (so a kernel trusts that file, and only it)."""
+    env = {HEADLESS_ENV: "1", records.LAB_DIGEST_ENV: lab_sha256, **lab.secret_environment()}
     before = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -321,21 +319,27 @@ def _skip_iri_grammar() -> None:
 @contextmanager
 def _kernel_stderr() -> Iterator[Any]:
     """Give the kernel its own stderr, so its shutdown noise (zmq tracebacks on Ctrl-C) never reaches
-    the terminal; the file is read back when a step dies and the log can say why."""
+    the terminal; the file is read back when a step dies and the log can say why.
+
+    File descriptor 2 itself, not ``sys.stderr``: the kernel inherits the descriptor, whatever
+    Python object (a terminal, pytest's capture) stands in front of it in this process.
+    """
     with tempfile.TemporaryFile(mode="w+b", prefix="spkrunbook-kernel-") as log:
         try:
-            fd = sys.stderr.fileno()
-        except (AttributeError, OSError, ValueError):  # no real stderr (inside a kernel): nothing to keep apart
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (AttributeError, OSError, ValueError):  # no stderr at all: nothing to keep apart
             yield log
             return
-        sys.stderr.flush()
-        saved = os.dup(fd)
-        os.dup2(log.fileno(), fd)  # inherited by the kernel papermill starts inside the block
+        os.dup2(log.fileno(), 2)  # inherited by the kernel papermill starts inside the block
         try:
             yield log
         finally:
-            sys.stderr.flush()
-            os.dup2(saved, fd)
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(saved, 2)
             os.close(saved)
 
 
@@ -354,7 +358,13 @@ def _error_of(exc: BaseException) -> StepError:
         return StepError(exc.ename, message.strip(), hint.strip(), exc.cell_index)
     if isinstance(exc, SpkRunbookError):
         return StepError(type(exc).__name__, exc.message, exc.hint or "")
-    return StepError(type(exc).__name__, str(exc) or type(exc).__name__)
+    name = type(exc).__name__
+    hint = {
+        "DeadKernelError": "the Python kernel running this notebook ended (out of memory, or a crash in a library): "
+                           "see what it said above, then run the step again with --step",
+        "CellTimeoutError": f"a cell ran longer than {CELL_TIMEOUT_S} s; the record's notebook shows which one",
+    }.get(name, "")
+    return StepError(name, str(exc) or name, hint)
 
 
 def _execute(papermill: Any, src: Path, out: Path, record: Path, on_cell_start: Callable[..., None],
@@ -375,19 +385,30 @@ def _execute(papermill: Any, src: Path, out: Path, record: Path, on_cell_start: 
         )
     except RuntimeError as exc:
         if "kernel" in str(exc).lower() and (why := _tail(kernel_log)):
-            raise RuntimeError(f"{exc}; the kernel said: {why}") from None
+            exc.args = (f"{exc}; the kernel said: {why}",)  # the same error (its class names it), with its last words
         raise
 
 
+def _cell_count(notebook: Path) -> int:
+    """How many cells papermill will run (its progress counts them all, markdown included)."""
+    import json
+
+    try:
+        return len(json.loads(notebook.read_text(encoding="utf-8")).get("cells") or []) + 1  # + papermill's parameters cell
+    except (OSError, ValueError):
+        return 0
+
+
 def _run_step(step: str, index: int, total: int, record: Path, scrubber: Scrubber, emit: Progress,
-              target_kind: str, run_data: dict[str, Any]) -> StepOutcome:
+              target_kind: str, run_data: dict[str, Any], *, src: Path | None = None) -> StepOutcome:
+    """Run one step's notebook (``src``: another notebook, for the runner's own tests) into the record."""
     _skip_iri_grammar()
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    src = bundle.notebook(step)
+    src = src or bundle.notebook(step)
     out = record / src.name
-    emit({"event": "step-start", "step": step, "index": index, "total": total})
+    emit({"event": "step-start", "step": step, "index": index, "total": total, "cells": _cell_count(src)})
     t0 = time.time()
 
     def on_cell_start(cell: Any = None, cell_index: int = 0, **_: Any) -> None:

@@ -1,7 +1,7 @@
-"""TMM resource sizing: whole CPUs, memory and hugepages with requests equal to limits.
+"""TMM resource sizing: whole CPUs, memory and hugepages with requests equal to limits, in Kubernetes quantities.
 
 Known pairs come from the documents: 1 CPU with 1572Mi of 2Mi hugepages and 2Gi
-memory (the seed's test-environment example) and 2 CPUs with the chart default
+memory (the test-environment example of F5's macvlan guide) and 2 CPUs with the chart default
 3Gi hugepages and 2Gi memory (F5's TMM resources page). Any other CPU count needs
 ``tmm.hugepages`` in the params; otherwise the value is scaled from the 2-CPU
 default (1.5Gi per CPU) and the result says so as an assumption, because F5
@@ -10,10 +10,38 @@ publishes no per-CPU rule.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
-from .params import Lab
-from .quantity import parse_quantity
+if TYPE_CHECKING:
+    from .params import Lab
+
+_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_DECIMAL = {"n": -3, "u": -2, "m": -1, "": 0, "k": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)$")
+
+
+def parse_quantity(value: object) -> Decimal:
+    """The quantity as a Decimal (bytes for memory, cores for CPU); ValueError when it is not one."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return Decimal(str(value))
+    text = str(value).strip()
+    m = _QUANTITY.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity")
+    number, suffix = m.groups()
+    try:
+        base = Decimal(number)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity") from None
+    if suffix in _BINARY:
+        return base * (Decimal(1024) ** _BINARY[suffix])
+    if suffix[:1] in ("e", "E"):
+        return base * (Decimal(10) ** int(suffix[1:]))
+    return base * (Decimal(1000) ** _DECIMAL[suffix])
+
 
 KNOWN_PAIRS: dict[int, tuple[str, str]] = {1: ("1572Mi", "2Gi"), 2: ("3Gi", "2Gi")}
 DEFAULT_MEMORY = "2Gi"
@@ -57,7 +85,7 @@ def tmm_resources(lab: Lab) -> TmmResources:
     if t.hugepages:
         return TmmResources(t.cpu, memory, t.hugepages, t.hugepage_size, "params tmm.hugepages")
     if known:
-        src = "seed example (1 CPU)" if t.cpu == 1 else "chart default (2 CPU)"
+        src = "F5's macvlan guide example (1 CPU)" if t.cpu == 1 else "chart default (2 CPU)"
         return TmmResources(t.cpu, memory, known[0], t.hugepage_size, src)
     mib = int(t.cpu * 1536)
     if t.hugepage_size == "1Gi":

@@ -236,3 +236,29 @@ def test_shared_name_is_an_error_and_shared_master_a_warning():
     assert {(p.path, p.severity) for p in probs} == {("networks.external.name", "error"), ("networks.external.master", "warning")}
     other_ns = {**same, "networks.external.namespace": "spk", "networks.external.master": "ens256"}
     assert [p for p in params.problems_with(lab, other_ns) if p.path.startswith("networks.")] == []
+
+
+def test_a_capture_filter_word_with_a_shell_character_is_reported_by_validate(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEMO.read_text().replace("debug:\n", "debug:\n  capture:\n    filter: [tcp, port, '443;']\n", 1)
+                   .replace("./", f"{DEMO_DIR}/"))
+    assert cli.main(["validate", "--offline", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "debug.capture.filter" in err and "'443;'" in err and "Traceback" not in err
+
+
+def test_the_capture_step_asks_the_same_rule():
+    from spkrunbook.steps.debug.captures import tcpdump_argv
+
+    assert tcpdump_argv("net1", filter=["tcp", "port", "443"])[-3:] == ["tcp", "port", "443"]
+    with pytest.raises(ParameterError, match=r"debug\.capture\.filter.*'443;'"):
+        tcpdump_argv("net1", filter=["tcp", "port", "443;"])
+
+
+def test_validate_strict_fails_on_a_params_warning(tmp_path, capsys):
+    assert cli.main(["validate", "--offline", "--strict", str(DEMO)]) == 0  # the demo warns about nothing
+    warned = tmp_path / "warned.yaml"
+    warned.write_text(DEMO.read_text().replace('cni_version: "0.3.1"', 'cni_version: "0.3.0"', 1).replace("./", f"{DEMO_DIR}/"))
+    assert cli.main(["validate", "--offline", str(warned)]) == 0
+    assert cli.main(["validate", "--offline", "--strict", str(warned)]) == 1
+    assert "--strict" in capsys.readouterr().out

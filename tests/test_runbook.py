@@ -37,7 +37,8 @@ def test_prerequisites_step_passes_and_leaves_a_record(tmp_path, capsys):
     rc = cli.main(["run", str(DEMO), "--step", "prerequisites", "--records", str(tmp_path / "rec")])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "step 1/1 prerequisites" in out and "cell 6: result = spk.prereqs.run" in out
+    assert "step 1/1 prerequisites ..." in out and "step 1/1 prerequisites: passed" in out
+    assert " cell " not in out, "a log gets a line per step, not per cell (--verbose adds them)"
     (record,) = [p for p in (tmp_path / "rec").iterdir() if p.is_dir()]
     assert record.name.endswith("-demo")
     run = json.loads((record / "run.json").read_text())

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def test_signal_during_a_step_is_one_line_and_the_record_says_interrupted(tmp_path: Path, sig: int, code: int,
                                                                          word: str) -> None:
     env = {**os.environ, "COLUMNS": "200"}
-    proc = subprocess.Popen([sys.executable, "-m", "spkrunbook", "demo", "--records", str(tmp_path)],
+    proc = subprocess.Popen([sys.executable, "-m", "spkrunbook", "demo", "--verbose", "--records", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=True)
     seen = []

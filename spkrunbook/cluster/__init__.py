@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import SnapshotError
-from .base import RESOURCES, ExecResult, Obj, Resource, Target, TargetInfo, resource
+from .base import RESOURCES, ExecResult, Obj, Resource, Target, TargetInfo, WritableTarget, can_write, resource
 from .snapshot import SnapshotTarget
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ __all__ = [
     "SnapshotTarget",
     "Target",
     "TargetInfo",
+    "WritableTarget",
+    "can_write",
     "connect",
     "resource",
 ]

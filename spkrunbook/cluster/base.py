@@ -2,7 +2,7 @@
 
 Two implementations: ``LiveTarget`` (official ``kubernetes`` client) and
 ``SnapshotTarget`` (an ``oc adm must-gather`` directory read offline). Steps ask
-``target.can_write`` and produce a *plan* instead of writing when it is False.
+``can_write(target)`` and produce a *plan* instead of writing when it is False.
 
 Resources are addressed by a short name from ``RESOURCES`` (``"nodes"``,
 ``"network-attachment-definitions"`` ...) or by an explicit ``Resource``.
@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
+
+if TYPE_CHECKING:
+    from .ovn.nbdb import NbdbFile
 
 Obj = dict[str, Any]
 #: A list of objects; a module-level name because ``Target.list`` shadows ``list`` inside the classes.
 Objs = list[Obj]
 #: A command as argument words (never a shell string).
 Argv = list[str]
+#: The OVN NB database files a target holds (a module-level name for the same reason as ``Objs``).
+NbdbFiles = list["NbdbFile"]
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,11 @@ class Target(Protocol):
         stdin: bytes | None = None,
     ) -> ExecResult: ...
 
+    def ovn_nb_databases(self) -> NbdbFiles:
+        """The OVN northbound database files the target holds (a must-gather's ``network_logs``); [] when
+        it holds none (a live cluster answers ``ovn-nbctl`` in its OVN pods instead)."""
+        ...
+
 
 class WritableTarget(Target, Protocol):
     def create(self, res: str | Resource, obj: Obj, namespace: str | None = None) -> Obj: ...
@@ -176,6 +186,14 @@ class WritableTarget(Target, Protocol):
     ) -> Iterator[tuple[int, bytes]]:
         """Yield (channel, bytes) as a command runs: 1 stdout, 2 stderr; ends when it exits."""
         ...
+
+
+def can_write(target: Target) -> TypeGuard[WritableTarget]:
+    """The one answer to "may this target be written to": a live cluster yes, a snapshot no (it plans).
+
+    A ``TypeGuard``, so code that asked may call ``create``/``replace``/``delete`` on it.
+    """
+    return bool(getattr(target, "can_write", False))
 
 
 def label_selector_matches(labels: dict[str, str] | None, selector: str | None) -> bool:

@@ -18,10 +18,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import Forbidden, ResourceMissing, SpkRunbookError
-from .base import Obj, Resource, Target, label_selector_matches
+from .base import Obj, Resource, Target, can_write, label_selector_matches
 
 if TYPE_CHECKING:
     from ..params import Lab
@@ -117,6 +117,11 @@ def kube_contexts(kubeconfig: str | Path | None = None) -> tuple[list[str], str 
     return read(kubeconfig)
 
 
+#: The facts ``ClusterFacts.of`` handed out in this process, newest last.
+_SHARED: list[ClusterFacts] = []
+_SHARED_MAX = 4
+
+
 @dataclass
 class NodeInterfaces:
     """What the target says about NICs on the TMM nodes; ``interfaces`` holds only nodes it knows."""
@@ -148,6 +153,85 @@ class NodeInterfaces:
         return sorted(i for i in common if i and i != "lo")
 
 
+# -- is this macvlan master usable on the TMM nodes ---------------------------------------------
+MasterKind = Literal["ok", "unknown", "missing", "bridge-port", "down", "mtu", "not-promiscuous", "promiscuous-unknown"]
+#: What stops a NAD on that master from attaching a pod at all (the rest only stops traffic).
+MASTER_BLOCKING: frozenset[str] = frozenset({"missing", "bridge-port", "down", "mtu"})
+
+
+@dataclass(frozen=True)
+class MasterFinding:
+    """One thing a TMM node says about one macvlan master: what it is, how bad, and what to do.
+
+    ``detail`` is what the node says, to follow the master's name (``is down (state down)``,
+    ``is a port of bridge br-lab: ...``); prerequisites show one row per node, the NAD
+    step one per master, both from these findings and in these words.
+    """
+
+    role: str
+    master: str
+    node: str
+    kind: MasterKind
+    status: Literal["pass", "warn", "fail"]
+    detail: str
+    action: str = ""
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.role} master {self.master} {self.detail}"
+
+
+def master_nics(lab: Lab, nodes: NodeInterfaces) -> list[MasterFinding]:
+    """The one rule for "is each macvlan master usable on every TMM node", node by node, master by master.
+
+    A master must exist on the node (macvlan looks it up by name there), must not be a
+    port of a Linux or OVS bridge (the bridge takes its frames first), must be up, and
+    must carry the NAD's MTU (the macvlan plugin refuses an MTU above the master's).
+    Promiscuous mode is judged too, as a warning: only the network beyond can prove it.
+    """
+    out: list[MasterFinding] = []
+    for node in nodes.nodes:
+        for role, net in lab.networks.ordered():
+            out.extend(_master_on(role, net.master, net.mtu, node, nodes))
+    return out
+
+
+def _master_on(role: str, m: str, mtu: int | None, node: str, nodes: NodeInterfaces) -> list[MasterFinding]:
+    if not nodes.known(node):
+        return [MasterFinding(role, m, node, "unknown", "warn", "is unknown: the target does not report this node's interfaces",
+                              f"look by hand: oc debug node/{node} -- ip -br link show {m}")]
+    iface = nodes.interfaces[node].get(m)
+    if iface is None:
+        have = ", ".join(sorted(i for i in nodes.interfaces[node] if i and i != "lo")) or "no interfaces"
+        return [MasterFinding(role, m, node, "missing", "fail", f"not found (the node has {have})",
+                              f"attach a NIC named {m} to {node} or change networks.{role}.master")]
+    bridge = nodes.bridge_of(node, m)
+    if bridge:
+        return [MasterFinding(role, m, node, "bridge-port", "fail",
+                              f"is a port of bridge {bridge}: the bridge takes its frames first, so macvlan interfaces "
+                              "on it would receive nothing",
+                              f"use the bridge itself (e.g. br-ex) or a free NIC as networks.{role}.master")]
+    found: list[MasterFinding] = []
+    state = iface.get("state")
+    if state not in (None, "up"):
+        found.append(MasterFinding(role, m, node, "down", "fail", f"is {state} (state {state})",
+                                   f"bring {m} up on {node}: ip link set {m} up (or an NMState policy with state: up)"))
+    master_mtu = iface.get("mtu")
+    if mtu is not None and isinstance(master_mtu, int) and mtu > master_mtu:
+        found.append(MasterFinding(role, m, node, "mtu", "fail", f"cannot carry the NAD's MTU: MTU {mtu} exceeds {m}'s MTU {master_mtu}",
+                                   f"lower networks.{role}.mtu to {master_mtu} or less, or raise {m}'s MTU"))
+    promisc = iface.get("promisc")
+    if promisc is False:
+        found.append(MasterFinding(role, m, node, "not-promiscuous", "warn", "is not promiscuous",
+                                   f"enable promiscuous mode (VM port group: allow promiscuous/forged transmits; node: "
+                                   f"ip link set {m} promisc on, or an NMState policy with accept-all-mac-addresses: true)"))
+    elif promisc is None:
+        found.append(MasterFinding(role, m, node, "promiscuous-unknown", "warn", "is up; promiscuous mode unknown",
+                                   f"check: oc debug node/{node} -- cat /sys/class/net/{m}/flags "
+                                   "(bit 0x100 set = promiscuous)"))
+    return found or [MasterFinding(role, m, node, "ok", "pass", "up, promiscuous")]
+
+
 def _interface_row(i: dict[str, Any]) -> dict[str, Any]:
     bridge = i.get("bridge") or {}
     return {
@@ -163,11 +247,34 @@ def _interface_row(i: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class ClusterFacts:
-    """The cluster as the lab sees it; each fact fetched lazily, at most once."""
+    """The cluster as the lab sees it; each fact fetched lazily, at most once.
+
+    ``ClusterFacts.of(lab, target)`` is the one a process shares: the parts of a step and its
+    form ask the same object, so a fact is read once per step run, not once per caller.
+    What changes while a step waits (TMM pods) is read again with ``refresh_pods``.
+    """
 
     lab: Lab
     target: Target
     _cache: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, lab: Lab, target: Target, *, fresh: bool = False) -> ClusterFacts:
+        """The shared facts of this very lab on this very target (built on first use).
+
+        ``fresh``: start over, as each step's ``run`` does, so a step run again (a person
+        re-running a cell after fixing a node) reads the cluster as it is now.
+        """
+        for facts in _SHARED:
+            if facts.lab is lab and facts.target is target:
+                if not fresh:
+                    return facts
+                _SHARED.remove(facts)
+                break
+        facts = cls(lab, target)
+        _SHARED.append(facts)
+        del _SHARED[:-_SHARED_MAX]  # a kernel works with one lab and one target; a form may add a few
+        return facts
 
     def _get(self, key: str, fn: Callable[[], Any]) -> Any:
         if key not in self._cache:
@@ -414,7 +521,7 @@ def crd_installed(target: Target, crd: str, res: str | Resource) -> bool | None:
             return True
     except (ResourceMissing, Forbidden):
         return None
-    if not target.can_write:
+    if not can_write(target):
         try:
             if target.list(res):
                 return True

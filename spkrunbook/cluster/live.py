@@ -46,6 +46,7 @@ from .base import Argv, ExecResult, Obj, Objs, Resource, TargetInfo, resource
 
 if TYPE_CHECKING:
     from ..params import TargetParams
+    from .base import NbdbFiles
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -321,6 +322,10 @@ class LiveTarget:
     def get_raw(self, path: str, query: Sequence[tuple[str, str]] | None = None) -> Any:
         """Any GET path, e.g. ``/api/v1/nodes/<n>/proxy/configz`` (`oc get --raw`)."""
         return self._request("GET", path, query=query, verb="get", what=path)
+
+    def ovn_nb_databases(self) -> NbdbFiles:
+        """None: a live cluster's NB databases are read with ``ovn-nbctl`` in its OVN pods."""
+        return []
 
     def kubelet_config(self, node: str) -> dict[str, Any]:
         """The running kubelet's configuration (``.kubeletconfig`` of the node's configz)."""

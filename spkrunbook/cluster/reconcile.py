@@ -43,7 +43,7 @@ from ..errors import (
 )
 from ..results import Findings
 from . import facts
-from .base import Obj, Resource, Target, resource
+from .base import Obj, Resource, Target, can_write, resource
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "spkrunbook"
@@ -316,20 +316,19 @@ def apply_one(target: Target, res: str | Resource, desired: Obj, *, force: bool 
     r = resource(res)
     md = desired["metadata"]
     name, ns = md["name"], md.get("namespace") if r.namespaced else None
-    write = bool(getattr(target, "can_write", False))
     last: ClusterError | None = None
     for attempt in (1, 2):
         try:
             change, body = decide(desired, read(target, r, name, ns), force=force, kind=r.kind, role=role, rules=rules)
         except ClusterError as exc:
             return Change(r.kind, name, ns or "", "failed", f"could not read it: {exc.message}", error=exc, role=role)
-        if not write or body is None:
+        if not can_write(target) or body is None:
             return change
         try:
             if change.action == "create":
-                target.create(r, body, ns)  # type: ignore[attr-defined]
+                target.create(r, body, ns)
             else:
-                target.replace(r, body, ns)  # type: ignore[attr-defined]
+                target.replace(r, body, ns)
         except Conflict as exc:
             # Someone wrote it between our read and our write (409): read again and decide again, once.
             last = exc
@@ -368,14 +367,13 @@ def _rules(rules: Rules | None, force_hint: str | None) -> Rules:
 
 def apply(target: Target, res: str | Resource, desired: Iterable[tuple[str, Obj]], *, force: bool = False,
           rules: Rules | None = None, force_hint: str | None = None) -> ApplyResult:
-    """Apply (role, object) pairs; a plan when ``target.can_write`` is False.
+    """Apply (role, object) pairs; a plan when the target cannot write (``can_write``).
 
     ``force_hint`` is a shortcut for ``rules=Rules(force_hint=...)``.
     """
     r, rules = resource(res), _rules(rules, force_hint)
     changes = [apply_one(target, r, obj, force=force, role=role, rules=rules) for role, obj in desired]
-    return ApplyResult(r.kind or r.plural, changes, planned=not getattr(target, "can_write", False), rules=rules,
-                       target=str(getattr(target, "kind", "") or ""))
+    return ApplyResult(r.kind or r.plural, changes, planned=not can_write(target), rules=rules, target=target.kind)
 
 
 def skipped(res: str | Resource, desired: Iterable[tuple[str, Obj]], reason: str, *, planned: bool,

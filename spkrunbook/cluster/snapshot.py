@@ -17,12 +17,16 @@ import copy
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ..errors import NotAvailable, ResourceMissing, SnapshotError
 from .base import Argv, ExecResult, Obj, Objs, Resource, TargetInfo, field_selector_matches, label_selector_matches, resource
+
+if TYPE_CHECKING:
+    from .base import NbdbFiles
 
 EXEC_DIR = "spkrunbook-exec"
 
@@ -194,6 +198,13 @@ class SnapshotTarget:
             stderr=err.read_bytes() if err.is_file() else b"",
             exit_code=int(rc.read_text().strip()) if rc.is_file() else 0,
         )
+
+    def ovn_nb_databases(self) -> NbdbFiles:
+        """The NB databases the must-gather collected (``network_logs/``), interconnect first; SnapshotError
+        for an archive that is damaged or unsafe."""
+        from .ovn.nbdb import find_nbdbs
+
+        return find_nbdbs(self.root)
 
     def file(self, relative: str) -> Path:
         """A file shipped inside the snapshot (captures, notes)."""

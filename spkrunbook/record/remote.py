@@ -287,17 +287,9 @@ def upload(record: Path, url: str) -> UploadResult:
     return up.total
 
 
-def list_records(store: Store) -> Any:
-    """The store's records as ``store.list_records`` lists a folder's (same columns, newest first)."""
-    import pandas as pd
 
-    rows = []
-    for name in store.names():
-        data = store.read_json(name) or {}
-        steps: list[Any] = data["steps"] if isinstance(data.get("steps"), list) else []
-        target: dict[str, Any] = data["target"] if isinstance(data.get("target"), dict) else {}
-        rows.append({"record": name, "lab": data.get("lab", "?"), "target": target.get("name", "?"),
-                     "status": data.get("status", "incomplete" if not data else "damaged"),
-                     "steps": " ".join(f"{s.get('step')}:{s.get('status')}" for s in steps if isinstance(s, dict)),
-                     "started": data.get("started", ""), "duration_s": data.get("duration_s", "")})
-    return pd.DataFrame(rows, columns=["record", "lab", "target", "status", "steps", "started", "duration_s"])
+def runs(store: Store) -> list[dict[str, Any]]:
+    """The store's records as ``store.runs`` lists a folder's (same shape, newest first)."""
+    from .store import run_row
+
+    return [run_row(name, data, data is not None) for name in store.names() for data in [store.read_json(name)]]

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 RUN_FILE = "run.json"
 LAB_FILE = "lab.json"
+#: The SHA-256 of the lab.json a run validated, handed to its kernels (never written into the record):
+#: a kernel that finds the same file trusts it instead of judging the lab again; another file is refused.
+LAB_DIGEST_ENV = "SPKRUNBOOK_LAB_SHA256"
 STEPS_DIR = "steps"
 PACKAGES = ("spkrunbook", "papermill", "nbclient", "nbconvert", "kubernetes", "pandas", "numpy", "matplotlib",
             "ipywidgets", "ruamel.yaml")
@@ -69,6 +72,19 @@ def os_error(what: str, path: Path, exc: OSError) -> RecordError:
         exc.errno or 0, exc.strerror or type(exc).__name__)
     return RecordError(f"cannot {what} {path}: {why}",
                        hint="give --records a folder you can write to, with free space (e.g. --records ~/spk-records)")
+
+
+def default_root(params_file: str | os.PathLike[str] | None = None, *, cwd: Path | None = None) -> Path:
+    """Where a lab's records go when no folder is named: one place for headless and interactive runs.
+
+    A params file in a lab folder (``<lab>/params/<name>.yaml``, as ``spkrunbook init`` writes it) keeps
+    its records in ``<lab>/records``, whoever runs it from wherever; any other, ``./records``.
+    """
+    if params_file:
+        folder = Path(params_file).expanduser().resolve().parent
+        if folder.name == "params":
+            return folder.parent / "records"
+    return (cwd or Path.cwd()) / "records"
 
 
 def create(records_root: Path, lab_name: str, *, suffix: str = "") -> Path:
@@ -144,9 +160,16 @@ def read_run(record: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def write_lab(record: Path, lab: Lab, scrubber: Scrubber) -> None:
-    """The resolved lab (secrets as ``${ENV}`` references), so each kernel rebuilds it without a params file."""
-    write_text(record / LAB_FILE, scrubber.text(json.dumps(lab.referenced(), indent=2, default=str)) + "\n")
+def write_lab(record: Path, lab: Lab, scrubber: Scrubber) -> str:
+    """The resolved lab (secrets as ``${ENV}`` references), so each kernel rebuilds it without a params file.
+
+    Returns the SHA-256 of what was written (``LAB_DIGEST_ENV``).
+    """
+    import hashlib
+
+    text = scrubber.text(json.dumps(lab.referenced(), indent=2, default=str)) + "\n"
+    write_text(record / LAB_FILE, text)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -188,15 +211,31 @@ class Record:
         return str((self.run or {}).get("lab", "?"))
 
     def lab(self) -> Lab:
-        """The resolved lab this run used (secrets from the environment; ``ParameterError`` without them)."""
+        """The resolved lab this run used (secrets from the environment; ``ParameterError`` without them).
+
+        Inside a run (``LAB_DIGEST_ENV`` set by the runbook) the file must be the one the run
+        validated, and it is not judged again; opened by a person, it is validated like a params file.
+        """
+        import hashlib
+
         from .. import params
+        from ..errors import Problem
 
         try:
-            data = json.loads((self.path / LAB_FILE).read_text(encoding="utf-8"))
+            raw = (self.path / LAB_FILE).read_bytes()
+            data = json.loads(raw.decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise RecordError(f"the record {self.path} has no readable {LAB_FILE} ({type(exc).__name__})",
                               hint="open the notebook from a record written by `spkrunbook run`, or give params_file") from None
-        return params.from_record(data)
+        expected = os.environ.get(LAB_DIGEST_ENV)
+        if not expected:
+            return params.from_record(data)
+        if hashlib.sha256(raw).hexdigest() != expected:
+            raise RecordError(f"{self.path / LAB_FILE} is not the lab this run validated: it changed after the run wrote it",
+                              hint="run the lab again with `spkrunbook run`; a record's lab.json is not to be edited")
+        said = [str(w) for w in (self.run or {}).get("warnings") or []]
+        return params.from_record(data, validated_warnings=[Problem(*w.partition(": ")[::2], severity="warning")
+                                                            for w in said])
 
     def summary(self, step: str) -> dict[str, Any] | None:
         try:
@@ -237,28 +276,58 @@ def read(path: str | os.PathLike[str]) -> Record:
     return Record(p, read_run(p))
 
 
+def runs(records_root: Path) -> list[dict[str, Any]]:
+    """Past runs, newest first, as data: each run's verdict, counts and steps (a list of objects).
+
+    A damaged record is listed as such and named in a warning; a folder without
+    run.json is ``incomplete``.
+    """
+    out: list[dict[str, Any]] = []
+    root = Path(records_root)
+    if not root.is_dir():
+        return out
+    for d in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True):
+        data = read_run(d)
+        if data is None and (d / RUN_FILE).exists():
+            warnings.warn(f"record {d.name}: run.json is damaged; listed as 'damaged'", stacklevel=2)
+        out.append(run_row(d.name, data, (d / RUN_FILE).exists()))
+    return out
+
+
+def run_row(name: str, data: dict[str, Any] | None, exists: bool) -> dict[str, Any]:
+    """One run as ``runs`` lists it, from its run.json (None: missing, or damaged when ``exists``);
+    also for records read from an object store (``record.remote``)."""
+    from ..results import verdict_text
+
+    run = data or {}
+    status = str(run.get("status", "damaged" if exists else "incomplete"))
+    counts: dict[str, int] = run["counts"] if isinstance(run.get("counts"), dict) else {}
+    listed: list[Any] = run["steps"] if isinstance(run.get("steps"), list) else []
+    steps = [
+        {"step": str(st.get("step", "?")), "status": str(st.get("status", "?")),
+         "verdict": str(st.get("verdict") or st.get("status", "?")), "duration_s": st.get("duration_s")}
+        for st in listed
+        if isinstance(st, dict)
+    ]
+    target: dict[str, Any] = run["target"] if isinstance(run.get("target"), dict) else {}
+    return {
+        "record": name,
+        "lab": str(run.get("lab", "?")),
+        "target": str(target.get("name", "?")),
+        "kind": str(run.get("kind") or "run"),
+        "status": status,
+        "verdict": verdict_text(status, counts) if status in ("passed", "failed") else status,
+        "counts": counts,
+        "steps": steps,
+        "started": run.get("started", ""),
+        "duration_s": run.get("duration_s", ""),
+    }
+
+
 def list_records(records_root: Path) -> pd.DataFrame:
-    """Past runs, newest first, as a table; a damaged record is listed as such and named in a warning."""
+    """Past runs, newest first, as a table (``runs`` with the steps as one line)."""
     import pandas as pd
 
-    rows = []
-    root = Path(records_root)
-    if root.is_dir():
-        for d in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True):
-            data = read_run(d)
-            if data is None and (d / RUN_FILE).exists():
-                warnings.warn(f"record {d.name}: run.json is damaged; listed as 'damaged'", stacklevel=2)
-            steps = (data or {}).get("steps", []) if isinstance((data or {}).get("steps"), list) else []
-            rows.append(
-                {
-                    "record": d.name,
-                    "lab": (data or {}).get("lab", "?"),
-                    "target": ((data or {}).get("target") or {}).get("name", "?")
-                    if isinstance((data or {}).get("target"), dict) else "?",
-                    "status": (data or {}).get("status", "damaged" if (d / RUN_FILE).exists() else "incomplete"),
-                    "steps": " ".join(f"{s.get('step')}:{s.get('status')}" for s in steps if isinstance(s, dict)),
-                    "started": (data or {}).get("started", ""),
-                    "duration_s": (data or {}).get("duration_s", ""),
-                }
-            )
-    return pd.DataFrame(rows, columns=["record", "lab", "target", "status", "steps", "started", "duration_s"])
+    rows = [{**r, "steps": " ".join(f"{s['step']}:{s['status']}" for s in r["steps"])} for r in runs(records_root)]
+    columns = ["record", "lab", "target", "status", "verdict", "steps", "started", "duration_s"]
+    return pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=columns)

@@ -5,7 +5,7 @@ CNI: one NAD for the internal network, one for the external. Each step here is a
 function of ``(lab, target)`` that returns a result object; the notebook
 ``02-network-attachments`` only displays them.
 
-- ``build(lab)``: the two NAD objects, exactly as the seed shows them plus our
+- ``build(lab)``: the two NAD objects, exactly as F5's macvlan guide shows them plus our
   namespace and ``app.kubernetes.io/managed-by: spkrunbook`` label.
 - ``validate(lab, target)``: every problem at once, as a ``Findings`` table. The
   form in ``spkrunbook.widgets.nad`` uses the same ``network_problems`` while a
@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
-from .. import display, params
+from .. import display
 from ..cluster import reconcile as applier
-from ..cluster.base import NAD_CRD, Obj, Target
-from ..cluster.facts import ClusterFacts, NodeInterfaces
+from ..cluster.base import NAD_CRD, Obj, Target, can_write
+from ..cluster.facts import MASTER_BLOCKING, ClusterFacts, NodeInterfaces, master_nics
 from ..errors import ClusterError, Forbidden, Problem, ResourceMissing
-from ..params import MACVLAN_MODES, OPENSHIFT_MIN_MACVLAN_CNI, Lab, NetworkParams
+from ..params import MACVLAN_MODES, MTU_MAX, MTU_MIN, OPENSHIFT_MIN_MACVLAN_CNI, Lab, NetworkParams
 from ..results import CheckResult, Findings, StepResult
 
 if TYPE_CHECKING:
@@ -44,8 +44,6 @@ NAD = "network-attachment-definitions"
 API_VERSION = "k8s.cni.cncf.io/v1"
 KIND = "NetworkAttachmentDefinition"
 MANAGED_BY, MANAGER = applier.MANAGED_BY, applier.MANAGER
-# Same bounds as NetworkParams.mtu: IPv4's minimum link MTU up to common jumbo frames.
-MTU_MIN, MTU_MAX = 68, 9216
 NETWORK_FIELDS = ("name", "namespace", "master", "mode", "cni_version", "mtu")
 _FIELD_LABELS = {
     "name": "NAD name",
@@ -59,7 +57,7 @@ _FIELD_ACTIONS = {
     "name": "use lower-case letters, digits and '-' (at most 63), e.g. macvlan-internal",
     "namespace": "use the namespace TMM runs in (tmm.namespace), a DNS-1123 label",
     "master": "use the node NIC name as `ip -br link` prints it (at most 15 characters)",
-    "mode": f"one of {', '.join(MACVLAN_MODES)} (bridge is the seed's choice)",
+    "mode": f"one of {', '.join(MACVLAN_MODES)} (bridge is the choice of F5's macvlan guide)",
     "cni_version": f"use {OPENSHIFT_MIN_MACVLAN_CNI} or later, as OpenShift documents for macvlan",
     "mtu": f"leave it unset (kernel default) or give {MTU_MIN}..{MTU_MAX}, at most the master's MTU",
 }
@@ -69,9 +67,9 @@ _FIELD_ACTIONS = {
 
 
 def cni_config(net: NetworkParams) -> dict[str, Any]:
-    """The macvlan CNI config for one network, keys in the seed's order.
+    """The macvlan CNI config for one network, keys in the order of F5's macvlan guide.
 
-    No ``name`` key, as in the seed: when the config omits it, Multus injects the
+    No ``name`` key, as in F5's guide: when the config omits it, Multus injects the
     NAD's object name (multi-net-spec §3.4.2), which is what the spec recommends
     anyway. ``ipam`` stays empty: SPK owns the self IPs (F5SPKVlan), so the
     attachment is L2 only.
@@ -113,10 +111,10 @@ def roles(lab: Lab) -> list[tuple[str, NetworkParams]]:
 def field_problems(lab: Lab) -> list[Problem]:
     """Every params problem of both networks, errors and warnings: what ``params`` says, nothing of our own.
 
-    A validated Lab has no field errors; a Lab changed after loading (a form) can
-    have cross-field ones, which ``params.semantic_problems`` finds.
+    A validated Lab has no field errors, and judged its cross-field rules once (``Lab.problems``);
+    a change through a form judges them again.
     """
-    return [p for p in params.semantic_problems(lab) if p.path.startswith("networks.")]
+    return [p for p in lab.problems() if p.path.startswith("networks.")]
 
 
 def tmm_interfaces(lab: Lab, target: Target | None) -> NodeInterfaces:
@@ -124,7 +122,7 @@ def tmm_interfaces(lab: Lab, target: Target | None) -> NodeInterfaces:
     if target is None:
         return NodeInterfaces([], {})
     try:
-        return ClusterFacts(lab, target).node_interfaces()
+        return ClusterFacts.of(lab, target).node_interfaces()
     except (ResourceMissing, Forbidden):
         return NodeInterfaces([], {})
 
@@ -134,85 +132,40 @@ def _how_to_look(node: str) -> str:
 
 
 def _master_rows(lab: Lab, nodes: NodeInterfaces | None) -> list[CheckResult]:
+    """Each master on the TMM nodes, one row per master: ``cluster.facts.master_nics`` judges, this words it
+    per network (prerequisites show the same findings node by node, promiscuous mode included)."""
     rows: list[CheckResult] = []
+    found = master_nics(lab, nodes) if nodes is not None else []
     for role, net in roles(lab):
         check, subject = "master on TMM nodes", role
         if nodes is None:
-            rows.append(
-                CheckResult(
-                    check,
-                    "warn",
-                    f"no target given; cannot see whether {net.master} exists on the TMM nodes",
-                    f"look on each TMM node: {_how_to_look('<node>')}",
-                    subject,
-                )
-            )
+            rows.append(CheckResult(check, "warn", f"no target given; cannot see whether {net.master} exists on the TMM nodes",
+                                    f"look on each TMM node: {_how_to_look('<node>')}", subject))
             continue
         if not nodes.nodes:
-            rows.append(
-                CheckResult(
-                    check,
-                    "warn",
-                    f"no node matches tmm.node_selector {lab.tmm.selector_string() or '(none)'}",
-                    "label the TMM nodes or fix tmm.node_selector, then run again",
-                    subject,
-                )
-            )
+            rows.append(CheckResult(check, "warn", f"no node matches tmm.node_selector {lab.tmm.selector_string() or '(none)'}",
+                                    "label the TMM nodes or fix tmm.node_selector, then run again", subject))
             continue
-        present, missing, unknown, notes, ports = [], [], [], [], []
-        for node in nodes.nodes:
-            if not nodes.known(node):
-                unknown.append(node)
-                continue
-            iface = nodes.interfaces[node].get(net.master)
-            if iface is None:
-                have = ", ".join(sorted(i for i in nodes.interfaces[node] if i and i != "lo"))
-                missing.append(f"{node} (has {have or 'no interfaces'})")
-                continue
-            bridge = nodes.bridge_of(node, net.master)
-            if bridge:
-                ports.append(f"{node} (a port of {bridge})")
-                continue
-            present.append(node)
-            if iface.get("state") not in (None, "up"):
-                notes.append(f"{net.master} is {iface.get('state')} on {node}")
-            master_mtu = iface.get("mtu")
-            if net.mtu is not None and isinstance(master_mtu, int) and net.mtu > master_mtu:
-                missing.append(f"{node} (MTU {net.mtu} exceeds {net.master}'s MTU {master_mtu})")
-        if missing:
-            rows.append(
-                CheckResult(
-                    check,
-                    "fail",
-                    f"{net.master} is not usable on " + "; ".join(missing),
-                    f"attach {net.master} to every TMM node or change networks.{role}.master",
-                    subject,
-                )
-            )
+        mine = [m for m in found if m.role == role]
+        unusable = [m for m in mine if m.kind in MASTER_BLOCKING and m.kind != "bridge-port"]
+        ports = [m for m in mine if m.kind == "bridge-port"]
+        unknown = [m.node for m in mine if m.kind == "unknown"]
+        if unusable:
+            actions = list(dict.fromkeys(m.action for m in unusable))
+            rows.append(CheckResult(check, "fail", f"{net.master} is not usable on "
+                                    + "; ".join(f"{m.node}: {m.detail}" for m in unusable), "; ".join(actions), subject))
         if ports:
-            rows.append(
-                CheckResult(
-                    "master-bridge-port",
-                    "fail",
-                    f"{net.master} is a bridge port on " + "; ".join(ports)
-                    + ": the bridge takes its frames first, so the macvlan interfaces would receive nothing",
-                    f"use the bridge itself (e.g. br-ex) or a free NIC as networks.{role}.master",
-                    subject,
-                )
-            )
+            by_detail: dict[str, list[str]] = {}
+            for m in ports:
+                by_detail.setdefault(m.sentence, []).append(m.node)
+            rows.append(CheckResult("master-bridge-port", "fail",
+                                    "; ".join(f"{text} (on {', '.join(on)})" for text, on in by_detail.items()),
+                                    ports[0].action, subject))
         if unknown:
-            rows.append(
-                CheckResult(
-                    check,
-                    "warn",
-                    f"the target does not know the interfaces of {', '.join(unknown)}",
-                    "look by hand: " + "; ".join(_how_to_look(n) for n in unknown),
-                    subject,
-                )
-            )
-        if notes:
-            rows.append(CheckResult(check, "warn", "; ".join(notes), f"bring the link up: ip link set {net.master} up", subject))
-        if present and not missing and not ports:
+            rows.append(CheckResult(check, "warn", f"the target does not know the interfaces of {', '.join(unknown)}",
+                                    "look by hand: " + "; ".join(_how_to_look(n) for n in unknown), subject))
+        present = [n for n in nodes.nodes if nodes.known(n) and not any(m.node == n and m.kind in MASTER_BLOCKING for m in mine)]
+        if present and not unusable and not ports:
             rows.append(CheckResult(check, "pass", f"{net.master} present on {', '.join(present)}", "", subject))
     return rows
 
@@ -227,7 +180,7 @@ def _passthru_rows(lab: Lab) -> list[CheckResult]:
             "passthru", "warn",
             f"networks.{role} uses passthru: {net.master} goes to one attachment per node, so one TMM per node "
             f"and no other macvlan attachment on {net.master} (a second pod on that node stays ContainerCreating)",
-            "use bridge mode (the seed's choice) unless the NIC must belong to TMM alone", role))
+            "use bridge mode (the choice of F5's macvlan guide) unless the NIC must belong to TMM alone", role))
     return rows
 
 
@@ -280,7 +233,7 @@ def _row(check: str, subject: str, here: list[Problem], ok: str, action: str) ->
 # -- render ----------------------------------------------------------------------------
 
 
-# Multi-document YAML like the seed's macvlan_example.yml (``---`` before each object, spec.config on one line).
+# Multi-document YAML like the macvlan_example.yml of F5's guide (``---`` before each object, spec.config on one line).
 to_yaml = applier.to_yaml
 
 
@@ -444,7 +397,7 @@ def apply(lab: Lab, target: Target, *, force: bool | None = None, checks: Findin
     force = lab.nad.force if force is None else force
     objs = [(role, o) for (role, _), o in zip(roles(lab), build(lab))]
     if checks is not None and not checks.ok:
-        return applier.skipped(NAD, objs, "the parameter checks failed", planned=not target.can_write, rules=RULES, target=target.kind)
+        return applier.skipped(NAD, objs, "the parameter checks failed", planned=not can_write(target), rules=RULES, target=target.kind)
     require_crd(target)
     return applier.apply(target, NAD, objs, force=force, rules=RULES)
 
@@ -550,7 +503,7 @@ def verify(lab: Lab, target: Target, *, now: datetime | None = None) -> VerifyRe
     """
     require_crd(target)
     found = Findings("NetworkAttachmentDefinitions on the cluster")
-    miss = "warn" if not target.can_write else "fail"
+    miss = "warn" if not can_write(target) else "fail"
     nads: list[NadStatus] = []
     for (role, net), desired in zip(roles(lab), build(lab)):
         ref = f"{net.namespace}/{net.name}"
@@ -652,7 +605,7 @@ def teardown(lab: Lab, target: Target, *, when: bool = True) -> TeardownResult:
 
     ``when=False`` (the notebook passes ``lab.nad.teardown``) does nothing and says so.
     """
-    planned = not target.can_write
+    planned = not can_write(target)
     if not when:
         return TeardownResult([], planned, requested=False)
     require_crd(target)
@@ -708,11 +661,12 @@ class NadResult(StepResult):
 
 
 def run(lab: Lab, target: Target) -> NadResult:
-    """The step as the seed tells it: check, write the manifests, apply, read back (and tear down on request).
+    """The step as F5's macvlan guide tells it: check, write the manifests, apply, read back (and tear down on request).
 
     Nothing is written when a check fails (the apply is ``skipped``); on a snapshot
     every write is a plan.
     """
+    ClusterFacts.of(lab, target, fresh=True)  # this run reads the cluster as it is now, once
     checks = validate(lab, target)
     rendered = render(lab)
     applied = apply(lab, target, checks=checks)

@@ -1,4 +1,4 @@
-"""Prerequisite checks from the seed's "Assumptions / Prerequisites", as data.
+"""Prerequisite checks from the "Assumptions / Prerequisites" of F5's "Macvlan Network Configuration" guide, as data.
 
 Each check is a small function registered with ``@check``; ``run(lab, target)``
 calls them in order and returns a ``PrereqsResult``. Facts come from
@@ -16,11 +16,10 @@ import pandas as pd
 
 from .. import sizing
 from ..cluster.base import NAD_CRD, Obj, Target
-from ..cluster.facts import ClusterFacts, node_ready
+from ..cluster.facts import ClusterFacts, master_nics, node_ready
 from ..display import Table
 from ..errors import ClusterUnreachable, Forbidden, SpkRunbookError
 from ..params import Lab
-from ..quantity import parse_quantity
 from ..results import CheckResult, Findings, StepResult
 
 # F5's tested matrix puts SPK 1.5.0 - 1.6.1 on OpenShift 4.10 (4.10.13).
@@ -153,7 +152,7 @@ def tmm_nodes(f: ClusterFacts) -> list[CheckResult]:
 def _alloc(node: Obj, key: str) -> float:
     st = node.get("status") or {}
     v = (st.get("allocatable") or {}).get(key, (st.get("capacity") or {}).get(key, "0"))
-    return float(parse_quantity(str(v)))
+    return float(sizing.parse_quantity(str(v)))
 
 
 def _fmt_bytes(b: float) -> str:
@@ -232,7 +231,7 @@ def topology_manager(f: ClusterFacts) -> list[CheckResult]:
                 name,
             )
         if want and policy in ("none", "default"):
-            return _r("topology-manager", "warn", "tmm.topologyManager is true but the kubelet policy is none", "set tmm.topology_manager: false (the seed's macvlan setting)", name)
+            return _r("topology-manager", "warn", "tmm.topologyManager is true but the kubelet policy is none", "set tmm.topology_manager: false (the macvlan setting of F5's guide)", name)
         return _r("topology-manager", "pass", f"kubelet topologyManagerPolicy {policy}, tmm.topologyManager {str(want).lower()}", "", name)
 
     return _each_tmm_node(f, "topology-manager", one)
@@ -240,76 +239,26 @@ def topology_manager(f: ClusterFacts) -> list[CheckResult]:
 
 @check("master-interfaces")
 def master_interfaces(f: ClusterFacts) -> list[CheckResult]:
+    """The two masters on every TMM node, as ``cluster.facts.master_nics`` judges them (one row per node and master)."""
     nns = f.nodenetworkstates
-    masters = [(role, getattr(f.lab.networks, role).master) for role in ("internal", "external")]
-    bridges = f.node_interfaces()
-
-    def one(n: Obj) -> list[CheckResult]:
-        name = n["metadata"]["name"]
-        state = nns.get(name) if nns else None
-        if state is None:
-            how = "; ".join(
-                f"oc debug node/{name} -- chroot /host sh -c 'ip -br link show {m}; cat /sys/class/net/{m}/flags'" for _, m in masters
-            )
-            why = "no NodeNetworkState (install the Kubernetes NMState Operator to let the tool see node NICs)" if nns is None else "no NodeNetworkState for this node"
-            return [_r("master-interfaces", "warn", f"interfaces unknown: {why}", f"check by hand: {how}", name)]
-        ifaces = {i.get("name"): i for i in ((state.get("status") or {}).get("currentState") or {}).get("interfaces") or []}
-        rows = []
-        for role, m in masters:
-            i = ifaces.get(m)
-            if i is None:
-                rows.append(
-                    _r(
-                        "master-interfaces",
-                        "fail",
-                        f"{role} master {m} not found (node has {', '.join(sorted(k for k in ifaces if k))})",
-                        f"attach a NIC named {m} to {name} or change networks.{role}.master",
-                        name,
-                    )
-                )
-                continue
-            bridge = bridges.bridge_of(name, m)
-            if bridge:
-                rows.append(_r("master-bridge-port", "fail",
-                               f"{role} master {m} is a port of bridge {bridge}: the bridge takes its frames first, "
-                               "so macvlan interfaces on it would receive nothing",
-                               f"use the bridge itself (e.g. br-ex) or a free NIC as networks.{role}.master", name))
-                continue
-            problems = []
-            if i.get("state") not in (None, "up"):
-                problems.append(f"state {i.get('state')}")
-            promisc = i.get("accept-all-mac-addresses")
-            if promisc is False:
-                problems.append("not promiscuous")
-            if problems:
-                rows.append(
-                    _r(
-                        "master-interfaces",
-                        "fail" if "state" in problems[0] else "warn",
-                        f"{role} master {m}: {', '.join(problems)}",
-                        f"bring {m} up and enable promiscuous mode (VM port group: allow promiscuous/forged transmits; "
-                        f"node: ip link set {m} promisc on, or an NMState policy with accept-all-mac-addresses: true)",
-                        name,
-                    )
-                )
-            elif promisc is None:
-                rows.append(
-                    _r(
-                        "master-interfaces",
-                        "warn",
-                        f"{role} master {m} is up; promiscuous mode unknown",
-                        f"check: oc debug node/{name} -- cat /sys/class/net/{m}/flags (bit 0x100 set = promiscuous)",
-                        name,
-                    )
-                )
-            else:
-                rows.append(_r("master-interfaces", "pass", f"{role} master {m} up, promiscuous", "", name))
-        return rows
-
     nodes = f.tmm_nodes
     if not nodes:
         return [_r("master-interfaces", "skip", "no TMM nodes to check", "see the tmm-nodes check")]
-    rows = [r for n in nodes for r in one(n)]
+    found = master_nics(f.lab, f.node_interfaces())
+    masters = [net.master for _, net in f.lab.networks.ordered()]
+    rows: list[CheckResult] = []
+    for n in nodes:
+        name = n["metadata"]["name"]
+        if nns is None or name not in nns:
+            how = "; ".join(f"oc debug node/{name} -- chroot /host sh -c 'ip -br link show {m}; cat /sys/class/net/{m}/flags'"
+                            for m in masters)
+            why = ("no NodeNetworkState (install the Kubernetes NMState Operator to let the tool see node NICs)"
+                   if nns is None else "no NodeNetworkState for this node")
+            rows.append(_r("master-interfaces", "warn", f"interfaces unknown: {why}", f"check by hand: {how}", name))
+            continue
+        for m in (x for x in found if x.node == name):
+            check = "master-bridge-port" if m.kind == "bridge-port" else "master-interfaces"
+            rows.append(_r(check, m.status, m.sentence, m.action, name))
     passing = [r for r in rows if r.status == "pass"]
     if len(nodes) > 10 and passing:
         rows = [r for r in rows if r.status != "pass"] + [
@@ -355,7 +304,7 @@ def platform(f: ClusterFacts) -> list[CheckResult]:
 def node_capacity(f: ClusterFacts) -> list[CheckResult]:
     res = sizing.tmm_resources(f.lab)
     need_cpu = res.cpu + sizing.DEBUG_SIDECAR_CPU
-    need_mem = res.memory_bytes + float(parse_quantity(sizing.DEBUG_SIDECAR_MEMORY))
+    need_mem = res.memory_bytes + float(sizing.parse_quantity(sizing.DEBUG_SIDECAR_MEMORY))
 
     def one(n: Obj) -> CheckResult:
         name = n["metadata"]["name"]
@@ -379,7 +328,7 @@ def checks(lab: Lab, target: Target, *, only: list[str] | None = None, facts: Cl
     An unreachable cluster or RBAC denial stops with ``ClusterUnreachable``/``Forbidden``;
     any other error inside one check becomes a failed row for that check.
     """
-    facts = facts or ClusterFacts(lab, target)
+    facts = facts or ClusterFacts.of(lab, target)
     out = Findings("Prerequisites")
     for name, fn in REGISTRY:
         if only and name not in only:
@@ -398,7 +347,7 @@ INTERFACE_COLUMNS = ["node", "interface", "type", "state", "promisc", "mtu", "ma
 
 def interfaces(lab: Lab, target: Target, *, facts: ClusterFacts | None = None) -> Table:
     """The TMM nodes' interfaces as NodeNetworkState reports them (a note when it does not)."""
-    facts = facts or ClusterFacts(lab, target)
+    facts = facts or ClusterFacts.of(lab, target)
     data = facts.node_interfaces().interfaces
     roles = {lab.networks.internal.master: "internal master", lab.networks.external.master: "external master"}
     rows = [
@@ -436,6 +385,6 @@ class PrereqsResult(StepResult):
 
 
 def run(lab: Lab, target: Target) -> PrereqsResult:
-    """The step: every prerequisite of the seed checked against the target, with the NICs it saw."""
-    facts = ClusterFacts(lab, target)
+    """The step: every prerequisite of F5's macvlan guide checked against the target, with the NICs it saw."""
+    facts = ClusterFacts.of(lab, target, fresh=True)
     return PrereqsResult(checks(lab, target, facts=facts), interfaces(lab, target, facts=facts))

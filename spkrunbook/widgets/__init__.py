@@ -1,5 +1,3 @@
 """ipywidgets forms bound to the Lab parameter model (interactive runs only)."""
 
-__all__ = ["common", "debug", "install", "nad", "prereqs"]
-
-from . import common, debug, install, nad, prereqs
+__all__ = ["common", "debug", "install", "nad", "prereqs"]  # modules, imported when asked for

@@ -158,7 +158,7 @@ class Choices:
         """Everything from ``cluster.facts``: the forms never ask the cluster a question of their own."""
         live = lab.target.kind == "live" and lab.target.kubeconfig
         contexts, active = facts.kube_contexts(lab.target.kubeconfig) if live else ([], None)
-        f = facts.ClusterFacts(lab, target) if target is not None else None
+        f = facts.ClusterFacts.of(lab, target) if target is not None else None
         return cls(
             contexts=contexts,
             active_context=lab.target.context or active,

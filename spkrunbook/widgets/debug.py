@@ -118,7 +118,7 @@ class CaptureForm:
         s = self.spec()
         self.button.disabled = True
         try:
-            self.result = debug.capture(self.lab, self.target, pod=s["pod"], node=s["node"], interface=s["interface"],
+            self.result = debug.captures.capture(self.lab, self.target, pod=s["pod"], node=s["node"], interface=s["interface"],
                                         where=s["where"], seconds=s["seconds"], packets=s["packets"],
                                         progress=self.on_progress)
             if self.step is not None and hasattr(self.step, "save"):

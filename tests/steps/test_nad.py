@@ -423,7 +423,7 @@ def test_a_master_that_is_a_bridge_port_fails_before_any_write(tmp_path):
     assert not f.ok
     (row,) = [r for r in f.rows if r.status == "fail"]
     assert (row.check, row.subject) == ("master-bridge-port", "internal")
-    assert "a port of br-lab" in row.evidence and "worker-0" in row.evidence
+    assert "a port of bridge br-lab" in row.evidence and "worker-0" in row.evidence
     assert "use the bridge itself (e.g. br-ex) or a free NIC" in row.action
     assert row.reference.startswith("https://")
     assert statuses(f, "master on TMM nodes") == ["pass"], "the external master is fine"

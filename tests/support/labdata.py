@@ -27,7 +27,16 @@ from spkrunbook.cluster.base import RESOURCES, Resource
 Obj = dict[str, Any]
 CREATED = "2023-01-11T05:58:41Z"
 VARIANTS = ("ok", "openshift-sdn", "no-hugepages", "missing-interface", "no-nad-crd", "no-nmstate", "cpu-none",
-            "bridge-port", "baremetal")
+            "bridge-port", "baremetal", "mtu-mismatch", "licence-gate", "selfips-swapped")
+#: Variants that trip the after-install checks (issue 24): what each one breaks.
+FIELD_VARIANTS = {
+    "mtu-mismatch": "the internal F5SPKVlan sets mtu 9000 while TMM_DEFAULT_MTU is 1500 and ens224 carries 1500",
+    "licence-gate": "TMM shows neither VLAN; the CWC pod crash-loops and its log never reached 'Verification Complete'",
+    "selfips-swapped": "two TMM pods: the second holds the first self IP, and both hold the second one",
+}
+TMM_POD_B = "f5-tmm-7d9c6b5f4d-z9w4r"
+CWC_POD = "f5-spk-cwc-6b7d9f8c4-q2m5n"
+CWC_NS = "spk-telemetry"
 TMM_POD = "f5-tmm-7d9c6b5f4d-x2k8q"
 TMM_NODE = "worker-1"
 NAMESPACE = "default"
@@ -394,7 +403,79 @@ def lab_objects(variant: str = "ok", *, workers: int = 3, masters: int = 3, with
         objs.append(tmm_pod(node_name=TMM_NODE if workers > 1 else "worker-0"))
         objs.append(vlan_cr("internal", "1.1", "10.1.10.100", True))
         objs.append(vlan_cr("external", "1.2", "10.1.20.100", False))
+        _field_variant(variant, objs)
     return objs
+
+
+def _field_variant(variant: str, objs: list[Obj]) -> None:
+    """What the after-install variants change (``FIELD_VARIANTS``); their command outputs are ``exec_outputs``."""
+    tmm = next(o for o in objs if o["kind"] == "Pod" and o["metadata"]["name"] == TMM_POD)
+    vlans = {o["metadata"]["name"]: o for o in objs if o["kind"] == "F5SPKVlan"}
+    if variant == "mtu-mismatch":
+        vlans["internal"]["spec"]["mtu"] = 9000
+        tmm["spec"]["containers"][0]["env"].append({"name": "TMM_DEFAULT_MTU", "value": "1500"})
+    elif variant == "licence-gate":
+        objs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(CWC_NS), "status": {"phase": "Active"}})
+        objs.append({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": _meta(CWC_POD, CWC_NS, labels={"app": "f5-spk-cwc"}),
+            "spec": {"nodeName": "worker-0", "containers": [{"name": "f5-spk-cwc", "image": "local.registry/spk-cwc:v0.19.12"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}],
+                       "containerStatuses": [{"name": "f5-spk-cwc", "ready": False, "restartCount": 7,
+                                              "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]},
+        })
+    elif variant == "selfips-swapped":
+        b = json.loads(json.dumps(tmm))
+        b["metadata"]["name"] = TMM_POD_B
+        b["spec"]["nodeName"] = "worker-2"
+        objs.append(b)
+        for name, second in (("internal", "10.1.10.101"), ("external", "10.1.20.101")):
+            vlans[name]["spec"]["selfip_v4s"].append(second)
+
+
+#: ``ip -br addr`` in the debug container of each TMM pod, per variant (the others keep the demo's saved output).
+def exec_outputs(variant: str) -> dict[tuple[str, str, str, tuple[str, ...]], str]:
+    addr = ["ip", "-br", "addr"]
+    base = ("lo               UNKNOWN        127.0.0.1/8 ::1/128\n"
+            "eth0@if41        UP             10.128.8.23/23\nnet1@if5         UP\nnet2@if6         UP\n")
+    if variant == "licence-gate":  # no VLAN interface: the controller never configured TMM
+        return {(NAMESPACE, TMM_POD, "debug", tuple(addr)): base}
+    if variant == "selfips-swapped":
+        return {(NAMESPACE, TMM_POD, "debug", tuple(addr)):
+                base + "internal         UNKNOWN        10.1.10.101/24\nexternal         UNKNOWN        10.1.20.101/24\n",
+                (NAMESPACE, TMM_POD_B, "debug", tuple(addr)):
+                base + "internal         UNKNOWN        10.1.10.100/24\nexternal         UNKNOWN        10.1.20.101/24\n"}
+    return {}
+
+
+#: Container logs a must-gather would hold, per variant: (namespace, pod, container) -> text.
+def logs(variant: str) -> dict[tuple[str, str, str], str]:
+    if variant == "licence-gate":
+        return {(CWC_NS, CWC_POD, "f5-spk-cwc"):
+                "2023-01-11T06:02:10Z INFO cpcl: mode disconnected\n"
+                "2023-01-11T06:02:11Z INFO cpcl: LicenseStatus State: Config Report Ready to Download\n"}
+    return {}
+
+
+def write_variant(variant: str, root: Path) -> Path:
+    """A must-gather of ``variant``: its objects, its saved debug-container outputs and logs (demo ones kept)."""
+    import shutil
+
+    from spkrunbook.cluster.snapshot import EXEC_DIR, exec_slug
+
+    write_snapshot(lab_objects(variant), root)
+    data = root / "quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d"
+    demo = Path(__file__).resolve().parents[2] / "spkrunbook" / "demo" / "snapshot" / data.name / EXEC_DIR
+    shutil.copytree(demo, data / EXEC_DIR, dirs_exist_ok=True)
+    for (ns, pod, container, argv), text in exec_outputs(variant).items():
+        out = data / EXEC_DIR / ns / pod / container / f"{exec_slug(list(argv))}.out"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    for (ns, pod, container), text in logs(variant).items():
+        out = data / "namespaces" / ns / "pods" / pod / container / container / "logs" / "current.log"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    return root
 
 
 def _resource_for(obj: Obj) -> Resource:

@@ -378,7 +378,7 @@ def test_binder_pins_the_widget_packages_the_tests_use():
     assert pins["ipywidgets"].startswith("8.") and pins["jupyterlab_widgets"].startswith("3.")
     assert not (binder / "environment.yml").exists(), "with environment.yml repo2docker ignores requirements.txt"
     post = (binder / "postBuild").read_text()
-    assert "pip install --no-cache-dir ." in post
+    assert "pip install --no-cache-dir '.[lab]'" in post
     start = (binder / "start").read_text().rstrip().splitlines()
     assert start[-1] == 'exec "$@"'
     for script in ("postBuild", "start"):

@@ -6,7 +6,7 @@ over the exec websocket into the capture engine's ``PcapStreamReader`` while a
 progress callback sees bytes, packets, elapsed time and packets per second per
 interface.
 
-Live, on the node (the seed's ``tcpdump -i cni0``): done the way ``oc debug node``
+Live, on the node (F5's guide's ``tcpdump -i cni0``): done the way ``oc debug node``
 does it -- a short-lived privileged host-network pod pinned to the node, waited
 for until Ready, tcpdump exec'd in it, and the pod deleted in a ``finally`` even
 when the capture fails.
@@ -39,15 +39,14 @@ from ... import capture as engine
 from ... import display
 from ...capture import expert, flows, plots, stats
 from ...cluster.base import Obj, Target
-from ...errors import CaptureError, ExecError, NotAvailable, ResourceMissing, SpkRunbookError
-from ...params import Lab
+from ...errors import CaptureError, ExecError, NotAvailable, ParameterError, Problem, ResourceMissing, SpkRunbookError
+from ...params import Lab, bpf_word_problem
 from ...progress import Progress
 from .sidecar import check_argv, tmm_pods
 
 NODE_CAPTURE_IMAGE = "registry.redhat.io/rhel8/support-tools:latest"
 #: Seconds the exec may run past the capture's own limit (start-up, flushing).
 EXEC_GRACE = 15.0
-_BPF_SAFE = re.compile(r"^[A-Za-z0-9_.:/\-\[\]&|!=<>()]+$")
 
 
 # -- commands and manifests ---------------------------------------------------------------------------------
@@ -59,9 +58,9 @@ def tcpdump_argv(interface: str, *, snaplen: int = 262144, packets: int | None =
     own argument to tcpdump, never through a shell.
     """
     words = check_argv(["tcpdump", *filter])[1:]
-    for w in words:
-        if not _BPF_SAFE.match(w):
-            raise ValueError(f"capture filter word {w!r} has characters a BPF filter does not use")
+    bad = [Problem("debug.capture.filter", why) for w in words if (why := bpf_word_problem(w))]
+    if bad:
+        raise ParameterError(bad, hint="fix the capture filter; nothing was captured")
     argv = ["tcpdump", "-i", interface, "-U", "-w", "-", "-s", str(int(snaplen))]
     if packets:
         argv += ["-c", str(int(packets))]

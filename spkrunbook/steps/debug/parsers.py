@@ -9,43 +9,27 @@ header, not JSON) raises ``ParseError`` saying what was expected.
 ===============================  ==============================================
 ``parse_network_status``         ``k8s.v1.cni.cncf.io/network-status`` (Multus)
 ``parse_tmctl``                  any ``tmctl`` table (header, dashed rule, rows)
-``parse_ip_br_link``             ``ip -br link``
-``parse_ip_br_addr``             ``ip -br addr``
-``parse_lr_route_list``          ``ovn-nbctl lr-route-list <router>``
-``parse_lr_policy_list``         ``ovn-nbctl lr-policy-list <router>``
 ===============================  ==============================================
+
+``ip -br link`` / ``ip -br addr`` are parsed in ``cluster.tmm`` (the install's
+verification reads them too); ``ovn-nbctl`` listings in ``cluster.ovn.listings``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from typing import Any
 
 import pandas as pd
 
+from ...cluster.listings import frame as _frame
+from ...cluster.listings import text as _text
 from ...errors import ParseError
 
+__all__ = ["NETWORK_STATUS_COLUMNS", "ParseError", "parse_network_status", "parse_tmctl"]
+
 NETWORK_STATUS_COLUMNS = ["network", "interface", "mac", "ips", "default", "gateway"]
-LINK_COLUMNS = ["interface", "peer", "state", "mac", "flags", "up"]
-ADDR_COLUMNS = ["interface", "peer", "state", "ipv4", "ipv6", "addresses"]
-ROUTE_COLUMNS = ["family", "route_table", "prefix", "nexthop", "policy", "port", "flags", "ecmp",
-                 "ecmp_symmetric_reply", "bfd"]
-POLICY_COLUMNS = ["priority", "match", "action", "nexthops", "options"]
-ROUTE_FLAGS = ("ecmp", "ecmp-symmetric-reply", "bfd")
-_POLICIES = ("dst-ip", "src-ip")
-_ACTIONS = ("allow", "drop", "reroute")
-
-
-def _frame(rows: list[dict[str, Any]], columns: list[str], skipped: list[tuple[int, str]]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=columns)
-    df.attrs["skipped"] = skipped
-    return df
-
-
-def _text(data: str | bytes) -> str:
-    return data.decode("utf-8", "replace") if isinstance(data, (bytes, bytearray)) else str(data)
 
 
 # -- Multus network-status ------------------------------------------------------------------------------
@@ -138,165 +122,3 @@ def _fixed_cells(line: str, starts: list[int]) -> list[str] | None:
             return None  # the previous value runs into this column
         cells.append(line[s:e].strip() if s < len(line) else "")
     return cells
-
-
-# -- ip -br --------------------------------------------------------------------------------------------------
-_STATES = {"UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN", "DORMANT", "NOTPRESENT", "TESTING"}
-_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})+$")
-
-
-def _split_ifname(token: str) -> tuple[str, str]:
-    name, _, peer = token.partition("@")
-    return name, peer
-
-
-def parse_ip_br_link(text: str | bytes) -> pd.DataFrame:
-    """``ip -br link``: interface, peer (``if23`` of ``eth0@if23``), state, mac, flags, up.
-
-    ``up`` is True when the operational state is UP, or UNKNOWN with ``UP`` and
-    ``LOWER_UP`` in the flags (loopback, tun/tap devices report UNKNOWN).
-    """
-    rows, skipped = [], []
-    for n, line in enumerate(_text(text).splitlines(), start=1):
-        tokens = line.split()
-        if not tokens:
-            continue
-        if len(tokens) < 3 or tokens[1] not in _STATES:
-            skipped.append((n, line))
-            continue
-        name, peer = _split_ifname(tokens[0])
-        rest = tokens[2:]
-        mac = rest.pop(0) if rest and _MAC.match(rest[0]) else ""
-        flags_tok = next((t for t in rest if t.startswith("<") and t.endswith(">")), None)
-        if flags_tok is None:
-            skipped.append((n, line))
-            continue
-        flags = [f for f in flags_tok.strip("<>").split(",") if f]
-        state = tokens[1]
-        up = state == "UP" or (state == "UNKNOWN" and "UP" in flags and "LOWER_UP" in flags)
-        rows.append({"interface": name, "peer": peer, "state": state, "mac": mac.lower(), "flags": flags, "up": up})
-    return _frame(rows, LINK_COLUMNS, skipped)
-
-
-def parse_ip_br_addr(text: str | bytes) -> pd.DataFrame:
-    """``ip -br addr``: interface, peer, state, ipv4 / ipv6 (CIDR lists), addresses (all, in order)."""
-    rows, skipped = [], []
-    for n, line in enumerate(_text(text).splitlines(), start=1):
-        tokens = line.split()
-        if not tokens:
-            continue
-        if len(tokens) < 2 or tokens[1] not in _STATES:
-            skipped.append((n, line))
-            continue
-        name, peer = _split_ifname(tokens[0])
-        v4: list[str] = []
-        v6: list[str] = []
-        bad = False
-        for tok in tokens[2:]:
-            try:
-                iface = ipaddress.ip_interface(tok)
-            except ValueError:
-                bad = True
-                break
-            (v4 if iface.version == 4 else v6).append(tok)
-        if bad:
-            skipped.append((n, line))
-            continue
-        rows.append({"interface": name, "peer": peer, "state": tokens[1], "ipv4": v4, "ipv6": v6,
-                     "addresses": tokens[2:]})
-    return _frame(rows, ADDR_COLUMNS, skipped)
-
-
-# -- OVN northbound ------------------------------------------------------------------------------------------
-_ROUTE_TABLE = re.compile(r"^\s*Route Table\s*<?([^>:]*)>?\s*:\s*$")
-_FAMILY = re.compile(r"^\s*IPv([46]) Routes\s*$")
-
-
-def _is_addr(token: str) -> bool:
-    try:
-        ipaddress.ip_address(token)
-        return True
-    except ValueError:
-        return False
-
-
-def _is_prefix(token: str) -> bool:
-    try:
-        ipaddress.ip_network(token, strict=False)
-        return True
-    except ValueError:
-        return False
-
-
-def parse_lr_route_list(text: str | bytes) -> pd.DataFrame:
-    """``ovn-nbctl lr-route-list <router>``: one row per static route.
-
-    Handles the ``IPv4 Routes`` / ``IPv6 Routes`` sections, ``Route Table <name>:``
-    lines (OVN 22.03+; older releases have none: table ``main``), an optional output
-    port, and the flags ``ecmp``, ``ecmp-symmetric-reply`` and ``bfd`` (plus any
-    other trailing word, kept in ``flags``). ``nexthop`` may be ``discard``.
-    """
-    rows, skipped = [], []
-    family, table = "", "main"
-    for n, line in enumerate(_text(text).splitlines(), start=1):
-        if not line.strip():
-            continue
-        m = _FAMILY.match(line)
-        if m:
-            family, table = f"IPv{m.group(1)}", "main"
-            continue
-        m = _ROUTE_TABLE.match(line)
-        if m:
-            table = m.group(1).strip() or "main"
-            continue
-        tokens = line.split()
-        if len(tokens) < 3 or not _is_prefix(tokens[0]) or not (_is_addr(tokens[1]) or tokens[1] == "discard") \
-                or tokens[2] not in _POLICIES:
-            skipped.append((n, line))
-            continue
-        rest = tokens[3:]
-        port = rest.pop(0) if rest and rest[0] not in ROUTE_FLAGS and not rest[0].startswith("(") else ""
-        flags = [t.strip("()") for t in rest]
-        fam = family or ("IPv6" if ":" in tokens[0] else "IPv4")
-        rows.append({
-            "family": fam, "route_table": table, "prefix": tokens[0], "nexthop": tokens[1], "policy": tokens[2],
-            "port": port, "flags": flags, "ecmp": "ecmp" in flags or "ecmp-symmetric-reply" in flags,
-            "ecmp_symmetric_reply": "ecmp-symmetric-reply" in flags, "bfd": "bfd" in flags,
-        })
-    if not rows and skipped and not any(_FAMILY.match(line) for line in _text(text).splitlines()):
-        raise ParseError("this is not `ovn-nbctl lr-route-list` output (no route lines, no 'IPv4 Routes' header)",
-                         hint="an error from ovn-nbctl is printed instead: check the router name with `ovn-nbctl lr-list`")
-    return _frame(rows, ROUTE_COLUMNS, skipped)
-
-
-_POLICY_LINE = re.compile(r"^\s*(\d+)\s+(.*\S)\s+(allow|drop|reroute)(?:\s+(\S.*?))?\s*$")
-
-
-def parse_lr_policy_list(text: str | bytes) -> pd.DataFrame:
-    """``ovn-nbctl lr-policy-list <router>``: priority (int), match, action, nexthops (list), options.
-
-    The match may hold spaces and quotes; the action is the last ``allow``/``drop``/
-    ``reroute`` word; what follows is the next hop list (reroute) or options such as
-    ``pkt_mark=1008``.
-    """
-    rows, skipped = [], []
-    for n, line in enumerate(_text(text).splitlines(), start=1):
-        if not line.strip() or line.strip() == "Routing Policies":
-            continue
-        m = _POLICY_LINE.match(line)
-        if not m:
-            skipped.append((n, line))
-            continue
-        tail = (m.group(4) or "").strip()
-        nexthops, options = [], []
-        for tok in re.split(r"[\s,]+", tail) if tail else []:
-            if _is_addr(tok):
-                nexthops.append(tok)
-            elif tok:
-                options.append(tok)
-        rows.append({"priority": int(m.group(1)), "match": m.group(2).strip(), "action": m.group(3),
-                     "nexthops": nexthops, "options": " ".join(options)})
-    if not rows and skipped:
-        raise ParseError("this is not `ovn-nbctl lr-policy-list` output (no '<priority> <match> <action>' lines)",
-                         hint="an error from ovn-nbctl is printed instead: check the router name with `ovn-nbctl lr-list`")
-    return _frame(rows, POLICY_COLUMNS, skipped)

@@ -16,9 +16,10 @@ from typing import Any
 
 import pandas as pd
 
+from ...cluster import tmm
 from ...cluster.base import ExecResult, Obj, Target
 from ...cluster.facts import ClusterFacts, network_status
-from ...errors import ExecError, NotAvailable, SpkRunbookError
+from ...errors import ExecError, NotAvailable, ParseError, SpkRunbookError
 from ...params import Lab
 from . import parsers
 
@@ -86,7 +87,7 @@ def run_in_sidecar(
 # -- TMM pods and their attachments --------------------------------------------------------------------------
 def tmm_pods(lab: Lab, target: Target) -> list[Obj]:
     """The TMM pods, found by label (``cluster.facts``)."""
-    return ClusterFacts(lab, target).tmm_pods()
+    return ClusterFacts.of(lab, target).tmm_pods()
 
 
 def expected_networks(lab: Lab) -> list[tuple[str, str, str]]:
@@ -215,8 +216,8 @@ class Attachments:
 
 
 _COMMANDS = {"device_probed": (DEVICE_PROBED, parsers.parse_tmctl),
-             "link": (IP_BR_LINK, parsers.parse_ip_br_link),
-             "addr": (IP_BR_ADDR, parsers.parse_ip_br_addr)}
+             "link": (IP_BR_LINK, tmm.parse_ip_br_link),
+             "addr": (IP_BR_ADDR, tmm.parse_ip_br_addr)}
 
 
 def sidecar_table(target: Target, pod: Obj, which: str, *, timeout: float = 30.0) -> Table:
@@ -230,7 +231,7 @@ def sidecar_table(target: Target, pod: Obj, which: str, *, timeout: float = 30.0
         return Table(list(argv), error=str(exc))
     try:
         return Table(list(argv), frame=parse(res.stdout), raw=res.text)
-    except parsers.ParseError as exc:
+    except ParseError as exc:
         return Table(list(argv), raw=res.text, error=str(exc))
 
 
@@ -249,7 +250,7 @@ def attachments(lab: Lab, target: Target) -> Attachments:
         annotation = json.dumps(found) if found is not None else None
         try:
             status = parsers.parse_network_status(annotation)
-        except parsers.ParseError as exc:
+        except ParseError as exc:
             status = parsers.parse_network_status(None)
             status.attrs["error"] = str(exc)
         pa = PodAttachments(pod=md["name"], namespace=md.get("namespace", lab.tmm.namespace),

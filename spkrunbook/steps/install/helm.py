@@ -170,9 +170,13 @@ class Decision:
     helm: str | None = None
 
 
-def decide(lab: Lab, target_kind: str, *, which: Callable[[str], str | None] = shutil.which) -> Decision:
-    """Run helm only when every condition holds; otherwise say which one does not."""
+def decide(lab: Lab, target_kind: str, *, which: Callable[[str], str | None] = shutil.which,
+           refuse: str = "") -> Decision:
+    """Run helm only when every condition holds; otherwise say which one does not (``refuse``: a check before
+    the install, e.g. a signature, said no)."""
     helm = which("helm")
+    if refuse:
+        return Decision(False, refuse, helm)
     if target_kind != "live":
         return Decision(False, f"the target is a {target_kind}: plan only, the command is in the record", helm)
     if not lab.install.run_helm:
@@ -364,14 +368,15 @@ class HelmOutcome:
 
 
 def install(lab: Lab, target_kind: str, values: ValuesMerge, *, progress: Progress | None = None,
-            which: Callable[[str], str | None] = shutil.which, scrubber: Scrubber | None = None) -> HelmOutcome:
+            which: Callable[[str], str | None] = shutil.which, scrubber: Scrubber | None = None,
+            refuse: str = "") -> HelmOutcome:
     """Run ``helm upgrade --install`` when possible (output streamed to ``progress``), else record the command.
 
     helm reads the real values from a private temp file outside the record, deleted
     afterwards; the record only holds the masked copy (``values.yaml`` beside the
     command). A helm failure is a failed row and ``outcome.error``, not an exception.
     """
-    decision = decide(lab, target_kind, which=which)
+    decision = decide(lab, target_kind, which=which, refuse=refuse)
     extras = [str(p) for p in lab.install.extra_values_files]
     if not decision.run:
         argv = command(lab, ["values.yaml", *extras])

@@ -1,6 +1,6 @@
 """The macvlan changes to the f5ingress chart values, merged into the user's file.
 
-The seed's "Install SPK" section lists four changes under ``tmm``:
+The "Install SPK" section of F5's "Macvlan Network Configuration" guide lists four changes under ``tmm``:
 
 1. ``customEnvVars`` gains ``TMM_MAPRES_ADDL_VETHS_ON_DP: "TRUE"`` (merged with the
    user's other variables: none dropped, no name twice);
@@ -44,11 +44,12 @@ from ruamel.yaml.tokens import CommentToken
 from ... import display, secrets, sizing
 from ...errors import ValuesError
 from ...params import Lab
-from ...quantity import parse_quantity
 from ...results import CheckResult, Findings
 
 ENV_NAME = "TMM_MAPRES_ADDL_VETHS_ON_DP"
 ENV_VALUE = "TRUE"
+#: TMM's default MTU, which F5 couples with each VLAN's ``mtu`` (``steps.install.mtu``).
+MTU_ENV = "TMM_DEFAULT_MTU"
 MASK = secrets.MASK
 # (mapping, sequence, offset) styles tried to reproduce a file exactly; the first
 # that round-trips the original byte for byte wins.
@@ -97,7 +98,7 @@ class Overrides:
         return [self.resources.assumption] if self.resources.assumption else []
 
     def as_values(self, *, reveal: bool = False) -> dict[str, Any]:
-        """A plain values snippet with only these settings (the seed's YAML blocks)."""
+        """A plain values snippet with only these settings (the YAML blocks of F5's guide)."""
         tmm: dict[str, Any] = {
             "customEnvVars": [{"name": n, "value": v} for n, v in self.env],
             "topologyManager": self.topology_manager,
@@ -129,6 +130,8 @@ def overrides(lab: Lab, *, cni_networks: str | None = None) -> Overrides:
             hint="give both NADs as namespace/name,namespace/name (internal first unless networks.order says otherwise)",
         )
     env = [(ENV_NAME, ENV_VALUE)] + [(e.name, e.value) for e in lab.tmm.custom_env if e.name != ENV_NAME]
+    if lab.tmm.default_mtu is not None and MTU_ENV not in dict(env):
+        env.append((MTU_ENV, str(lab.tmm.default_mtu)))
     creds = None
     if lab.install.image_credentials is not None:
         c = lab.install.image_credentials
@@ -300,14 +303,14 @@ def _same_quantity(a: Any, b: Any) -> bool:
     if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
         return False
     try:
-        return parse_quantity(str(a)) == parse_quantity(str(b))
+        return sizing.parse_quantity(str(a)) == sizing.parse_quantity(str(b))
     except (ValueError, TypeError):
         return False
 
 
 def _is_cpu_whole(value: Any) -> bool:
     try:
-        q = parse_quantity(str(value))
+        q = sizing.parse_quantity(str(value))
     except (ValueError, TypeError):
         return False
     return q == int(q) and q > 0
@@ -424,7 +427,7 @@ class ValuesMerge:
                 "values-changes.json": json.dumps(self.to_dict(), indent=2, default=str) + "\n"}
 
     def _repr_html_(self) -> str:
-        head = "<p><b>SPK values: {} change(s) from the seed's macvlan settings</b>{}</p>".format(
+        head = "<p><b>SPK values: {} change(s) from the macvlan settings of F5's guide</b>{}</p>".format(
             len(self.applied), f" (merged into {display.esc(self.source.name)})" if self.source else ""
         )
         notes = "".join(f"<p>&#9888; assumption: {display.esc(a)}</p>" for a in self.assumptions)
@@ -491,7 +494,7 @@ def _apply_overrides(doc: CommentedMap, ov: Overrides, changes: list[Change]) ->
         "tmm.topologyManager",
         "topologyManager",
         ov.topology_manager,
-        "macvlan TMM: the seed says verify topology manager is disabled"
+        "macvlan TMM: F5's macvlan guide says verify topology manager is disabled"
         if not ov.topology_manager
         else "params tmm.topology_manager is true",
         changes,
@@ -575,6 +578,7 @@ def _merge_env(tmm: CommentedMap, ov: Overrides, changes: list[Change]) -> None:
         reason = (
             "lets TMM put the macvlan interfaces on its dataplane (F5SPKVlan configures them)"
             if want_name == ENV_NAME
+            else "params tmm.default_mtu: F5 has TMM_DEFAULT_MTU equal a VLAN's mtu" if want_name == MTU_ENV
             else "params tmm.custom_env"
         )
         idx = [i for i, item in enumerate(env) if isinstance(item, Mapping) and item.get("name") == want_name]

@@ -30,6 +30,7 @@ from ...errors import ClusterError, ResourceMissing
 from ...params import Lab
 from ...progress import Progress
 from ...results import Findings
+from . import mtu
 from .values import ENV_NAME, ENV_VALUE
 
 TMM_CONTAINER = "f5-tmm"
@@ -122,7 +123,7 @@ def wait_ready(
 ) -> WaitResult:
     """Poll until ``tmm.replicas`` TMM pods are Ready or ``timeout`` (default ``install.wait_timeout``) passes."""
     timeout = lab.install.wait_timeout if timeout is None else timeout
-    facts = ClusterFacts(lab, target)
+    facts = ClusterFacts.of(lab, target)
     ns, sel, want = lab.tmm.namespace, lab.tmm.pod_selector, lab.tmm.replicas
     start = clock()
     pods: list[Obj] = []
@@ -225,7 +226,7 @@ def check(target: Target, lab: Lab, *, pods: list[Obj] | None = None, wait: Wait
     ns, sel = lab.tmm.namespace, lab.tmm.pod_selector
     if pods is None:
         try:
-            pods = ClusterFacts(lab, target).tmm_pods()
+            pods = ClusterFacts.of(lab, target).refresh_pods()
         except ClusterError as exc:
             f.add("TMM pods", "fail", f"cannot list pods: {exc.message}", exc.hint or "", f"{ns} {sel}")
             pods = []
@@ -242,6 +243,7 @@ def check(target: Target, lab: Lab, *, pods: list[Obj] | None = None, wait: Wait
         f.add("TMM pods", "pass", f"{len(pods)} pod(s) for {want} replica(s)", subject=f"{ns} {sel}")
     for p in pods:
         f.extend(check_pod(p, lab, cni_networks=cni_networks, target=target).rows)
+        f.extend(mtu.on_pod(lab, target, p))
     for vname in vlan_names if vlan_names is not None else [lab.vlans.internal.name, lab.vlans.external.name]:
         try:
             target.get("f5-spk-vlans", vname, ns)

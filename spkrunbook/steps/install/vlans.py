@@ -19,9 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-from ... import display, params, references
+from ... import display, references
 from ...cluster import reconcile as applier
-from ...cluster.base import F5_VLAN_CRD, Obj, Target
+from ...cluster.base import F5_VLAN_CRD, Obj, Target, can_write
 from ...cluster.facts import ClusterFacts
 from ...errors import Forbidden, Problem, ResourceMissing
 from ...params import Lab, VlanParams
@@ -86,7 +86,7 @@ def node_subnets(lab: Lab, target: Target | None) -> tuple[list[ipaddress.IPv4Ne
     if target is None:
         return [], "no target"
     try:
-        return ClusterFacts(lab, target).node_subnets()
+        return ClusterFacts.of(lab, target).node_subnets()
     except (ResourceMissing, Forbidden) as exc:
         return [], f"nodes not readable: {exc.message}"
 
@@ -113,7 +113,7 @@ def _subnet_rows(lab: Lab, target: Target | None) -> list[CheckResult]:
 def validate(lab: Lab, target: Target | None = None) -> Findings:
     """The self IPs as the step's table: what ``params`` says of them, and the node-subnet rule."""
     f = Findings("F5SPKVlan checks")
-    probs = [p for p in params.semantic_problems(lab) if p.path.startswith("vlans.")]
+    probs = [p for p in lab.problems() if p.path.startswith("vlans.")]
     for role in ("internal", "external"):
         vlan: VlanParams = getattr(lab.vlans, role)
         if not vlan.selfip_v4s and not vlan.selfip_v6s:
@@ -207,7 +207,7 @@ def apply(lab: Lab, target: Target, *, cni_networks: str | None = None, force: b
     force = lab.nad.force if force is None else force
     objs = build(lab, cni_networks)
     checks = validate(lab, target)
-    planned = not target.can_write
+    planned = not can_write(target)
     if not checks.ok:
         return VlanPlan(objs, checks, applier.skipped(RESOURCE, objs, "the self IP checks failed", planned=planned))
     installed = crd_installed(target)

@@ -8,10 +8,12 @@ import pytest
 
 from spkrunbook import params
 from spkrunbook.capture import read_pcap
+from spkrunbook.cluster import ovn, tmm
 from spkrunbook.cluster.live import LiveTarget
+from spkrunbook.cluster.ovn import listings
 from spkrunbook.cluster.snapshot import SnapshotTarget
 from spkrunbook.errors import ExecError, NotAvailable
-from spkrunbook.steps import debug
+from spkrunbook.steps.debug import captures, sidecar
 from tests.support import paths
 from tests.support.labdata import TMM_POD, lab_objects
 from tests.support.paths import DEMO_DIR, DEMO_PARAMS
@@ -53,21 +55,21 @@ def _sidecar(argv, stdin):
 
 def test_run_in_sidecar_through_the_client(api, target):
     api.on_exec("f5-tmm-.*", "debug", _sidecar)
-    res = debug.run_in_sidecar(target, TMM_POD, ["ip", "-br", "link"], namespace="default", timeout=10)
+    res = sidecar.run_in_sidecar(target, TMM_POD, ["ip", "-br", "link"], namespace="default", timeout=10)
     assert res.ok and "net1@if5" in res.text
-    assert debug.parse_ip_br_link(res.stdout).set_index("interface").loc["net2", "up"]
+    assert tmm.parse_ip_br_link(res.stdout).set_index("interface").loc["net2", "up"]
     with pytest.raises(ExecError, match="exited with status 3: line1\nsomething broke badly") as err:
-        debug.run_in_sidecar(target, TMM_POD, ["false"], namespace="default", timeout=10)
+        sidecar.run_in_sidecar(target, TMM_POD, ["false"], namespace="default", timeout=10)
     assert "oc exec -n default" in str(err.value)
     with pytest.raises(TypeError, match="never a shell string"):
-        debug.run_in_sidecar(target, TMM_POD, "ip -br link; rm -rf /", namespace="default")
+        sidecar.run_in_sidecar(target, TMM_POD, "ip -br link; rm -rf /", namespace="default")
 
 
 def test_snapshot_exec_replays_or_says_what_is_missing(lab):
     t = SnapshotTarget(lab.target.snapshot)
-    assert "xeth0" in debug.run_in_sidecar(t, TMM_POD, debug.sidecar.DEVICE_PROBED).text
+    assert "xeth0" in sidecar.run_in_sidecar(t, TMM_POD, sidecar.DEVICE_PROBED).text
     with pytest.raises(NotAvailable):
-        debug.run_in_sidecar(t, TMM_POD, ["uptime"])
+        sidecar.run_in_sidecar(t, TMM_POD, ["uptime"])
 
 
 def test_pod_capture_streams_pcap_bytes_intact(api, target, lab, tmp_path):
@@ -88,7 +90,7 @@ def test_pod_capture_streams_pcap_bytes_intact(api, target, lab, tmp_path):
 
     api.on_exec("f5-tmm-.*", "debug", tcpdump)
     progress = []
-    res = debug.capture(lab, target, interface="net1", seconds=2, filter=["not", "port", "22"],
+    res = captures.capture(lab, target, interface="net1", seconds=2, filter=["not", "port", "22"],
                         progress=progress.append)
     files = res.files()
     assert seen["argv"] == ["timeout", "-s", "INT", "2", "tcpdump", "-i", "net1", "-U", "-w", "-", "-s", "262144",
@@ -107,7 +109,7 @@ def test_node_capture_pod_is_created_and_deleted(api, target, lab, tmp_path):
         return PCAP[:4000], b"", 0
 
     api.on_exec("spkrunbook-capture-.*", "capture", tcpdump)
-    res = debug.capture(lab, target, where="node", interface="cni0", packets=10, seconds=5,
+    res = captures.capture(lab, target, where="node", interface="cni0", packets=10, seconds=5,
                         progress=lambda p: None)
     assert res.ok, res.error
     assert res.source == "live node worker-1" and res.packets > 0
@@ -120,7 +122,7 @@ def test_node_capture_pod_is_created_and_deleted(api, target, lab, tmp_path):
 def test_node_capture_pod_deleted_when_tcpdump_fails(api, target, lab):
     api.on_exec("spkrunbook-capture-.*", "capture",
                 lambda argv, stdin: (b"", b"tcpdump: cni9: No such device exists\n", 1))
-    live = debug.LiveCapture(target, where="node", node="worker-1", interface="cni9", seconds=1,
+    live = captures.LiveCapture(target, where="node", node="worker-1", interface="cni9", seconds=1,
                              namespace="default")
     res = live.run()
     assert "No such device exists" in res.error and not res.ok
@@ -131,7 +133,7 @@ def test_node_capture_pod_deleted_when_tcpdump_fails(api, target, lab):
 
 
 def test_node_capture_pod_manifest():
-    pod = debug.node_capture_pod("worker-1", "default", seconds=10)
+    pod = captures.node_capture_pod("worker-1", "default", seconds=10)
     spec = pod["spec"]
     assert spec["nodeName"] == "worker-1" and spec["hostNetwork"] and spec["restartPolicy"] == "Never"
     assert spec["containers"][0]["securityContext"]["privileged"] is True
@@ -139,7 +141,7 @@ def test_node_capture_pod_manifest():
 
 
 def test_capture_on_snapshot_is_a_skip(lab):
-    res = debug.capture(lab, SnapshotTarget(lab.target.snapshot), progress=lambda p: None)
+    res = captures.capture(lab, SnapshotTarget(lab.target.snapshot), progress=lambda p: None)
     assert res.skipped and "live cluster" in res.skipped and not res.error
 
 
@@ -152,19 +154,18 @@ def test_ovn_routes_live_tries_masters_until_one_answers(api, target, lab):
 
     api.on_exec("ovnkube-master-p0z9k", "nbdb", lambda a, s: (b"", b"ovn-nbctl: not the leader\n", 1))
     api.on_exec("ovnkube-master-q1z9k", "nbdb", leader)
-    routes = debug.ovn_routes(lab, target)
+    routes = ovn.ovn_routes(lab, target)
     assert routes.location.pod == "ovnkube-master-q1z9k"
     assert "not the leader" in routes.attempts[0]
     assert [(r.check, r.status) for r in routes.checks] == [("OVN routes via TMM", "pass"), ("external routes", "pass")]
 
 
 def test_ovn_check_says_what_is_missing(lab):
-    from spkrunbook.steps.debug import ovn
 
     t = SnapshotTarget(lab.target.snapshot)
     r = ovn.OvnRoutes(node="worker-1", gateway_router="GR_worker-1",
-                      gateway_routes=debug.parse_lr_route_list("IPv4 Routes\n 0.0.0.0/0 10.1.10.1 dst-ip rtoe-GR_worker-1\n"))
-    rows = ovn.check(lab, t, r)
+                      gateway_routes=listings.parse_lr_route_list("IPv4 Routes\n 0.0.0.0/0 10.1.10.1 dst-ip rtoe-GR_worker-1\n"))
+    rows = ovn.routes.check(lab, t, r)
     assert rows[0].status == "fail" and "no route on GR_worker-1 has next hop 10.1.10.100" in rows[0].evidence
     assert "no src-ip routes at all" in rows[0].evidence
 
@@ -179,6 +180,6 @@ def test_ovn_version_picks_ovnkube_node_from_4_14(lab, tmp_path):
         if o["kind"] == "Pod" and o["metadata"]["name"].startswith("ovnkube-node"):
             o["spec"]["containers"].append({"name": "nbdb"})
     t = SnapshotTarget(write_snapshot(objs, tmp_path / "snap"))
-    cands, mode, why = debug.nbdb_candidates(lab, t, "worker-1")
+    cands, mode, why = ovn.nbdb_candidates(lab, t, "worker-1")
     assert cands[0].pod == ovnkube_node_pod("worker-1", 1)["metadata"]["name"] and cands[0].container == "nbdb"
     assert mode == "interconnect" and "4.14" in why and "4.14" in cands[0].reason

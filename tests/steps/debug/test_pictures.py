@@ -75,6 +75,6 @@ def test_frames_only_from_the_macvlan_mac_fail_with_the_port_group_settings(resu
                    capture_output=True)
     cap = analyse_file(out, interface="net1")
     lab = params.load(bundle.demo_params())
-    (row,) = list(debug.promiscuous_rows(lab, result.attachments, [cap]))
+    (row,) = list(debug.verdict.promiscuous_rows(lab, result.attachments, [cap]))
     assert row.status == "fail" and "none came back" in row.evidence
     assert "forged transmits" in row.action and "ens224" in row.action

@@ -212,7 +212,8 @@ def test_install_run_is_the_whole_step_on_a_snapshot(tmp_path: Path, fake_helm: 
     lab = params.load(DEMO)
     result = install.run(lab, SnapshotTarget(lab.target.snapshot))
     assert result.ok and not result.helm.ran and not fake_helm.exists()
-    assert [p.findings.title for p in result.parts] == ["SPK values", "F5SPKVlan CRs", "helm upgrade --install",
+    assert [p.findings.title for p in result.parts] == ["SPK values", "MTU agreement (before the install)",
+                                                        "F5SPKVlan CRs", "helm upgrade --install",
                                                         "TMM verification", "helm uninstall"]
     assert result.removed is not None and not result.removed.requested
     assert {"values.yaml", "values.diff", "f5spkvlans.yaml", "helm-command.sh", "tmm-verification.json"} <= set(result.files())

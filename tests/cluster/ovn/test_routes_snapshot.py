@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from spkrunbook import bundle, cluster, params
-from spkrunbook.cluster import ovndb
-from spkrunbook.steps.debug import ovn
+from spkrunbook.cluster.ovn import nbdb
+from spkrunbook.cluster.ovn import routes as ovn
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +35,10 @@ def test_without_the_ovn_tools_the_saved_outputs_answer(demo, monkeypatch: pytes
     lab, target = demo
 
     def missing(search_path=None):
-        raise ovndb.NotAvailable("reading OVN databases offline needs ovn-nbctl, which is not installed",
-                                 hint=ovndb.INSTALL_HINT)
+        raise nbdb.NotAvailable("reading OVN databases offline needs ovn-nbctl, which is not installed",
+                                 hint=nbdb.INSTALL_HINT)
 
-    monkeypatch.setattr(ovndb, "find_tools", missing)
+    monkeypatch.setattr(nbdb, "find_tools", missing)
     routes = ovn.read_routes(lab, target, "worker-1")
     assert any("not installed" in a for a in routes.attempts)
     assert routes.location is None or routes.location.pod != "network_logs/leader_nbdb.gz"

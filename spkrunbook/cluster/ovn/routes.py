@@ -1,4 +1,4 @@
-"""OVN routes: find the northbound database for TMM's node, read routes and policies, check them.
+"""OVN routes: find the northbound database for a node, read its routes and policies, check them against TMM.
 
 Where the NB database answers depends on the OpenShift release (facts D.2):
 4.14 and later run ``nbdb`` in every ``ovnkube-node`` pod (node-local data);
@@ -21,16 +21,14 @@ from typing import Any
 import pandas as pd
 
 from ... import display
-from ...cluster import ovndb
-from ...cluster.base import Obj, Target
-from ...cluster.facts import OVN_NAMESPACE, ClusterFacts, crd_installed
-from ...errors import NotAvailable, ResourceMissing, SpkRunbookError
+from ...errors import ExecError, NotAvailable, ParseError, ResourceMissing, SpkRunbookError
 from ...params import Lab
 from ...results import CheckResult, Findings, Status
-from . import parsers
-from .sidecar import run_in_sidecar, tmm_pods
+from ..base import Obj, Target
+from ..facts import OVN_NAMESPACE, ClusterFacts, crd_installed
+from . import listings, nbdb
 
-CLUSTER_ROUTER = "ovn_cluster_router"
+CLUSTER_ROUTER = nbdb.CLUSTER_ROUTER
 
 
 @dataclass
@@ -55,7 +53,7 @@ def nbdb_candidates(lab: Lab, target: Target, node: str) -> tuple[list[NbdbLocat
     as network-tools does). Legacy: the ``ovnkube-master`` pods (the RAFT leader
     answers; a follower that refuses is skipped). The other kind follows as a fallback.
     """
-    facts = ClusterFacts(lab, target)
+    facts = ClusterFacts.of(lab, target)
     mode, why = facts.ovn_mode(node)
     per_node = [p for p in facts.ovn_pods("app=ovnkube-node") if (p.get("spec") or {}).get("nodeName") == node]
     node_locs = []
@@ -84,14 +82,16 @@ class OvnRoutes:
     mode_evidence: str = ""
     location: NbdbLocation | None = None
     gateway_router: str = ""
-    gateway_routes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=parsers.ROUTE_COLUMNS))
-    cluster_routes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=parsers.ROUTE_COLUMNS))
-    policies: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=parsers.POLICY_COLUMNS))
+    gateway_routes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=listings.ROUTE_COLUMNS))
+    cluster_routes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=listings.ROUTE_COLUMNS))
+    policies: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=listings.POLICY_COLUMNS))
     attempts: list[str] = field(default_factory=list)
     skipped: str = ""
     error: str = ""
     checks: list[CheckResult] = field(default_factory=list)
     raw: dict[str, str] = field(default_factory=dict)
+    others: list[OvnRoutes] = field(default_factory=list)  # the other nodes read (their checks are in ``checks``)
+    nodes_why: str = ""
 
     def to_frame(self) -> pd.DataFrame:
         return self.findings.to_frame()
@@ -131,7 +131,8 @@ class OvnRoutes:
                 + self.findings._repr_html_())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"node": self.node, "mode": self.mode, "mode_evidence": self.mode_evidence,
+        return {"node": self.node, "nodes_why": self.nodes_why, "other_nodes": [o.to_dict() for o in self.others],
+                "mode": self.mode, "mode_evidence": self.mode_evidence,
                 "gateway_router": self.gateway_router,
                 "location": self.location.__dict__ if self.location else None, "attempts": self.attempts,
                 "skipped": self.skipped, "error": self.error,
@@ -142,27 +143,34 @@ class OvnRoutes:
 
 
 def _nbctl(target: Target, loc: NbdbLocation, args: list[str], timeout: float) -> str:
-    return run_in_sidecar(target, loc.pod, ["ovn-nbctl", *args],
-                          namespace=loc.namespace, container=loc.container, timeout=timeout).text
+    """``ovn-nbctl ARGS`` in the pod's NB database container; ExecError (with its stderr) when it fails."""
+    argv = ["ovn-nbctl", *args]
+    where = f"{loc.namespace}/{loc.pod} container {loc.container}"
+    res = target.exec(loc.namespace, loc.pod, loc.container, argv, timeout=timeout)
+    if res.timed_out:
+        raise ExecError(f"`{' '.join(argv)}` in {where} did not finish within {timeout:g}s",
+                        hint="raise debug.exec_timeout in the params")
+    if res.exit_code != 0:
+        tail = (res.stderr or res.stdout).decode("utf-8", "replace").strip()[-800:] or "(no output)"
+        raise ExecError(f"`{' '.join(argv)}` in {where} exited with status {res.exit_code}: {tail}",
+                        hint=f"run it by hand: oc exec -n {loc.namespace} {loc.pod} -c {loc.container} -- {' '.join(argv)}")
+    return res.text
 
 
 def _from_must_gather(target: Target, node: str, out: OvnRoutes, timeout: float) -> bool:
-    """On a snapshot, read the NB database the must-gather collected with the real OVN tools.
+    """Where the target holds NB database files (a must-gather), read ``node``'s with the real OVN tools.
 
-    True when this answered (routes or an error); False when there is no database
-    or no OVN tools here, and the snapshot's saved command outputs are tried instead.
+    True when this answered (routes or an error); False when the target holds no
+    database or there are no OVN tools here, and the OVN pods are asked instead.
     """
-    root = getattr(target, "root", None)
-    if target.kind != "snapshot" or root is None:
-        return False
     try:
-        files = ovndb.find_nbdbs(root)
+        files = target.ovn_nb_databases()
     except SpkRunbookError:
         return False
     if not files:
         return False
     try:
-        source, texts = ovndb.read_route_tables(root, node, timeout=timeout)
+        source, texts = nbdb.read_route_tables(files, node, timeout=timeout)
     except NotAvailable as exc:
         out.attempts.append(f"the must-gather's NB database: {exc.message}")
         return False
@@ -180,10 +188,10 @@ def _parse(out: OvnRoutes, texts: dict[str, str], where: str) -> None:
     """The three listings into ``out``, from whichever database answered."""
     out.raw = texts
     try:
-        out.gateway_routes = parsers.parse_lr_route_list(texts["gateway"])
-        out.cluster_routes = parsers.parse_lr_route_list(texts["cluster"])
-        out.policies = parsers.parse_lr_policy_list(texts["policies"])
-    except parsers.ParseError as exc:
+        out.gateway_routes = listings.parse_lr_route_list(texts["gateway"])
+        out.cluster_routes = listings.parse_lr_route_list(texts["cluster"])
+        out.policies = listings.parse_lr_policy_list(texts["policies"])
+    except ParseError as exc:
         out.error = f"{where} answered, but: {exc}"
 
 
@@ -193,7 +201,7 @@ def read_routes(lab: Lab, target: Target, node: str, *, timeout: float = 30.0) -
     out = OvnRoutes(node=node, gateway_router=f"GR_{node}")
     if _from_must_gather(target, node, out, timeout):
         try:
-            out.mode, out.mode_evidence = ClusterFacts(lab, target).ovn_mode(node)
+            out.mode, out.mode_evidence = ClusterFacts.of(lab, target).ovn_mode(node)
         except SpkRunbookError:
             pass
         return out
@@ -281,23 +289,51 @@ def check(lab: Lab, target: Target, routes: OvnRoutes) -> list[CheckResult]:
     return rows
 
 
-def ovn_routes(lab: Lab, target: Target, *, node: str | None = None) -> OvnRoutes:
-    """Read the OVN routes for TMM's node (``node`` or the first TMM pod's) and check them."""
-    if node is None:
+def routed_nodes(lab: Lab, target: Target, pods: list[Obj]) -> tuple[list[str], str]:
+    """The nodes whose gateway routers must route egress via TMM: where the pods of TMM's routing namespaces
+    run (``spec.nodeName``; their routes live in their node's database), else TMM's own node; and why."""
+    namespaces = sorted({ns.strip() for p in pods
+                         for ns in ((p.get("metadata") or {}).get("annotations") or {}).get(LEGACY_ROUTING[0], "").split(",")
+                         if ns.strip()})
+    nodes: list[str] = []
+    for ns in namespaces:
         try:
-            pods = tmm_pods(lab, target)
-        except SpkRunbookError as exc:
-            out = OvnRoutes(error=f"cannot find the TMM pod: {exc}")
-            out.checks = check(lab, target, out)
-            return out
-        node = next(((p.get("spec") or {}).get("nodeName") for p in pods if (p.get("spec") or {}).get("nodeName")), None)
-        if node is None:
-            out = OvnRoutes(error=f"no scheduled TMM pod ({lab.tmm.pod_selector!r} in {lab.tmm.namespace})")
-            out.checks = check(lab, target, out)
-            return out
-    out = read_routes(lab, target, node, timeout=lab.debug.exec_timeout)
-    out.checks = check(lab, target, out) + external_routes(lab, target, pods if "pods" in locals() else None)
+            nodes += [str((a.get("spec") or {}).get("nodeName")) for a in target.list("pods", ns)
+                      if (a.get("spec") or {}).get("nodeName")]
+        except SpkRunbookError:
+            continue
+    if nodes:
+        return sorted(set(nodes)), f"the nodes of the pods in {', '.join(namespaces)} (TMM's routing namespaces)"
+    tmm = next(((p.get("spec") or {}).get("nodeName") for p in pods if (p.get("spec") or {}).get("nodeName")), None)
+    return ([tmm] if tmm else []), "TMM's node (no pod found in a routing namespace)"
+
+
+def ovn_routes(lab: Lab, target: Target, *, node: str | None = None) -> OvnRoutes:
+    """Read and check the OVN routes of each node that hosts a pod TMM routes (``node``: that node only).
+
+    In interconnect mode each node's routes are in that node's database, so each
+    node is read from its own; the first node's tables are shown, every node's checks kept.
+    """
+    try:
+        pods = ClusterFacts.of(lab, target).tmm_pods()
+    except SpkRunbookError as exc:
+        out = OvnRoutes(error=f"cannot find the TMM pod: {exc}")
+        out.checks = check(lab, target, out)
+        return out
+    nodes, why = ([node], "the node asked for") if node is not None else routed_nodes(lab, target, pods)
+    if not nodes:
+        out = OvnRoutes(error=f"no scheduled TMM pod ({lab.tmm.pod_selector!r} in {lab.tmm.namespace})")
+        out.checks = check(lab, target, out)
+        return out
+    read = [read_routes(lab, target, n, timeout=lab.debug.exec_timeout) for n in nodes[:MAX_NODES]]
+    out, out.others = read[0], read[1:]
+    out.nodes_why = why
+    out.checks = [row for r in read for row in check(lab, target, r)] + external_routes(lab, target, pods)
     return out
+
+
+#: At most this many nodes' databases are read for one debugging run (each is a server start or an exec).
+MAX_NODES = 20
 
 
 LEGACY_ROUTING = ("k8s.ovn.org/routing-namespaces", "k8s.ovn.org/routing-network")
@@ -316,7 +352,7 @@ def external_routes(lab: Lab, target: Target, pods: list[Obj] | None = None) -> 
         return [CheckResult(name, "warn", f"cannot list AdminPolicyBasedExternalRoute: {exc}",
                             "oc get adminpolicybasedexternalroutes", subject)]
     try:
-        pods = pods if pods is not None else tmm_pods(lab, target)
+        pods = pods if pods is not None else ClusterFacts.of(lab, target).tmm_pods()
     except SpkRunbookError:
         pods = []
     legacy = sorted({f"{p['metadata']['name']}: {k}={v}" for p in pods

@@ -9,7 +9,7 @@ import pytest
 
 from spkrunbook import params
 from spkrunbook.cluster.live import LiveTarget
-from spkrunbook.steps.debug import ovn
+from spkrunbook.cluster.ovn import routes as ovn
 from tests.support import FakeApiServer, labdata
 
 

@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from spkrunbook.cluster import ovndb
+from spkrunbook.cluster.ovn import listings as parsers
+from spkrunbook.cluster.ovn import nbdb
 from spkrunbook.errors import ExecError, NotAvailable, SnapshotError
-from spkrunbook.steps.debug import parsers
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "ovn"
 IC = FIXTURES / "interconnect"
 LEGACY = FIXTURES / "legacy"
@@ -37,19 +37,19 @@ APP_IPS = ["10.128.8.41", "10.128.8.42"]  # the spk-apps pods on worker-1, TMM's
 
 
 @pytest.fixture(scope="module", autouse=True)
-def tools() -> ovndb.OvnTools:
+def tools() -> nbdb.OvnTools:
     try:
-        return ovndb.find_tools()
+        return nbdb.find_tools()
     except NotAvailable as exc:
         pytest.skip(str(exc))
 
 
-def _ic(node: str) -> ovndb.NbdbFile:
-    return ovndb.nbdb_for_node(IC, node)
+def _ic(node: str) -> nbdb.NbdbFile:
+    return nbdb.nbdb_for_node(IC, node)
 
 
-def _legacy() -> ovndb.NbdbFile:
-    return ovndb.nbdb_for_node(LEGACY, "worker-1")
+def _legacy() -> nbdb.NbdbFile:
+    return nbdb.nbdb_for_node(LEGACY, "worker-1")
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -84,7 +84,7 @@ def _icni2_rows(gateway: str) -> list[dict[str, Any]]:
 
 # -- finding the databases ---------------------------------------------------------------------------------------
 def test_interconnect_archive_lists_one_database_per_ovnkube_node_pod() -> None:
-    files = ovndb.find_nbdbs(IC)
+    files = nbdb.find_nbdbs(IC)
     assert [f.mode for f in files] == ["interconnect"] * 6
     assert all(f.member == f"ovnk_database_store/{f.pod}_nbdb" for f in files)  # the _sbdb members are left out
     assert sorted(f.node or "" for f in files) == NODES
@@ -94,55 +94,69 @@ def test_interconnect_archive_lists_one_database_per_ovnkube_node_pod() -> None:
 
 
 def test_legacy_leader_database_serves_every_node() -> None:
-    files = ovndb.find_nbdbs(LEGACY)
+    files = nbdb.find_nbdbs(LEGACY)
     assert [(f.mode, f.path.name, f.node) for f in files] == [("legacy", "leader_nbdb.gz", None)]
-    assert {ovndb.nbdb_for_node(files, n).path for n in NODES} == {files[0].path}
+    assert {nbdb.nbdb_for_node(files, n).path for n in NODES} == {files[0].path}
 
 
 def test_pod_nodes_from_per_pod_files_in_an_image_folder(tmp_path: Path) -> None:
     """must-gather root -> image folder; pods as namespaces/<ns>/pods/<pod>/<pod>.yaml instead of core/pods.yaml."""
     image = tmp_path / "quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-0000"
     (image / "network_logs").mkdir(parents=True)
-    shutil.copy(IC / "network_logs" / ovndb.IC_ARCHIVE, image / "network_logs")
+    shutil.copy(IC / "network_logs" / nbdb.IC_ARCHIVE, image / "network_logs")
     yaml = YAML(typ="safe")
-    pods = yaml.load((IC / "namespaces" / ovndb.OVN_NAMESPACE / "core" / "pods.yaml").read_text())["items"]
+    pods = yaml.load((IC / "namespaces" / nbdb.OVN_NAMESPACE / "core" / "pods.yaml").read_text())["items"]
     for pod in pods:
         name = pod["metadata"]["name"]
-        folder = image / "namespaces" / ovndb.OVN_NAMESPACE / "pods" / name
+        folder = image / "namespaces" / nbdb.OVN_NAMESPACE / "pods" / name
         folder.mkdir(parents=True)
         with open(folder / f"{name}.yaml", "w") as fh:
             yaml.dump(pod, fh)
-    assert ovndb.pod_nodes(tmp_path) == {p["metadata"]["name"]: p["spec"]["nodeName"] for p in pods}
-    assert ovndb.nbdb_for_node(tmp_path, "worker-1").pod == "ovnkube-node-b001x"
+    assert nbdb.pod_nodes(tmp_path) == {p["metadata"]["name"]: p["spec"]["nodeName"] for p in pods}
+    assert nbdb.nbdb_for_node(tmp_path, "worker-1").pod == "ovnkube-node-b001x"
 
 
 def test_no_databases_and_unknown_nodes_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(SnapshotError, match="holds no OVN NB database") as exc:
-        ovndb.nbdb_for_node(tmp_path, "worker-1")
+        nbdb.nbdb_for_node(tmp_path, "worker-1")
     assert "must-gather" in str(exc.value)
     with pytest.raises(SnapshotError, match="no ovnkube-node database for node worker-9") as exc:
-        ovndb.nbdb_for_node(IC, "worker-9")
+        nbdb.nbdb_for_node(IC, "worker-9")
     assert "worker-1" in str(exc.value)
     with pytest.raises(SnapshotError, match="does not exist"):
-        ovndb.find_nbdbs(tmp_path / "missing")
+        nbdb.find_nbdbs(tmp_path / "missing")
 
 
-def test_interconnect_without_pod_list_leaves_nodes_unknown(tmp_path: Path) -> None:
+def test_interconnect_databases_are_mapped_to_nodes_by_the_name_they_hold(tmp_path: Path) -> None:
+    """No pods.yaml: each database's NB_Global options:name is its node (issue 24 item 5)."""
     (tmp_path / "network_logs").mkdir()
-    shutil.copy(IC / "network_logs" / ovndb.IC_ARCHIVE, tmp_path / "network_logs")
-    files = ovndb.find_nbdbs(tmp_path)
+    shutil.copy(IC / "network_logs" / nbdb.IC_ARCHIVE, tmp_path / "network_logs")
+    files = nbdb.find_nbdbs(tmp_path)
     assert len(files) == 6 and {f.node for f in files} == {None}
-    with pytest.raises(SnapshotError, match="pods without a node") as exc:
-        ovndb.nbdb_for_node(files, "worker-1")
-    assert "core/pods.yaml" in str(exc.value) and "identify_nodes()" in str(exc.value)
-    identified = ovndb.identify_nodes(files)  # each database's zone is its node
-    assert [f.node for f in identified] == [f.node for f in ovndb.find_nbdbs(IC)]
-    assert ovndb.nbdb_for_node(identified, "worker-1").pod == "ovnkube-node-b001x"
+    identified = nbdb.identify_nodes(files)  # each database's zone is its node
+    assert [f.node for f in identified] == [f.node for f in nbdb.find_nbdbs(IC)]
+    assert nbdb.nbdb_for_node(files, "worker-1").pod == "ovnkube-node-b001x"  # mapped by name, no pod list
+    with pytest.raises(SnapshotError, match="no ovnkube-node database for node worker-9"):
+        nbdb.nbdb_for_node(files, "worker-9")
 
 
-# -- reading them ---------------------------------------------------------------------------------------------
+def test_the_name_in_the_database_wins_over_a_wrong_pod_list(tmp_path: Path) -> None:
+    mg = tmp_path / "mg"
+    shutil.copytree(IC, mg)
+    pods = mg / "namespaces" / "openshift-ovn-kubernetes" / "core" / "pods.yaml"
+    y = YAML()
+    data = y.load(pods.read_text())
+    for p in data["items"]:  # the pod list swaps two pods' nodes
+        if p["spec"]["nodeName"] in ("worker-1", "worker-2"):
+            p["spec"]["nodeName"] = "worker-2" if p["spec"]["nodeName"] == "worker-1" else "worker-1"
+    with open(pods, "w") as fh:
+        y.dump(data, fh)
+    assert {f.pod: f.node for f in nbdb.find_nbdbs(mg)}["ovnkube-node-b001x"] == "worker-2"  # what the list says
+    assert nbdb.nbdb_for_node(mg, "worker-1").pod == "ovnkube-node-b001x"  # what the database says
+
+
 def test_interconnect_node_database_has_its_routes_and_the_icni2_routes() -> None:
-    with ovndb.open_nbdb(_ic("worker-1")) as db:
+    with nbdb.open_nbdb(_ic("worker-1")) as db:
         assert not db.clustered and db.damage is None
         assert db.routers() == ["GR_worker-1", "ovn_cluster_router"]  # a zone holds only its own gateway router
         assert db.zone() == "worker-1"
@@ -168,7 +182,7 @@ def test_interconnect_node_database_has_its_routes_and_the_icni2_routes() -> Non
 
 
 def test_interconnect_other_node_database_holds_no_icni2_routes_and_no_foreign_router() -> None:
-    with ovndb.open_nbdb(_ic("worker-0")) as db:
+    with nbdb.open_nbdb(_ic("worker-0")) as db:
         assert _icni2_rows(db.nbctl("lr-route-list", "GR_worker-0")) == []
         with pytest.raises(ExecError, match="GR_worker-1") as exc:
             db.nbctl("lr-route-list", "GR_worker-1")
@@ -176,7 +190,7 @@ def test_interconnect_other_node_database_holds_no_icni2_routes_and_no_foreign_r
 
 
 def test_legacy_clustered_leader_database_has_every_gateway_router() -> None:
-    with ovndb.open_nbdb(_legacy()) as db:
+    with nbdb.open_nbdb(_legacy()) as db:
         assert db.clustered
         assert db.routers() == [f"GR_{n}" for n in NODES] + ["ovn_cluster_router"]
         assert db.zone() is None
@@ -191,7 +205,7 @@ def test_legacy_clustered_leader_database_has_every_gateway_router() -> None:
 
 
 def test_read_route_tables_picks_the_node_database() -> None:
-    source, texts = ovndb.read_route_tables(IC, "worker-1")
+    source, texts = nbdb.read_route_tables(IC, "worker-1")
     assert source.pod == "ovnkube-node-b001x"
     assert set(texts) == {"gateway", "cluster", "policies"}
     assert len(_icni2_rows(texts["gateway"])) == 2
@@ -201,13 +215,13 @@ def test_plain_database_file_is_read_too(tmp_path: Path) -> None:
     """A database copied by hand (raw, or gunzipped leader_nbdb) needs no archive."""
     raw = tmp_path / "leader_nbdb"
     raw.write_bytes(gzip.decompress((LEGACY / "network_logs" / "leader_nbdb.gz").read_bytes()))
-    with ovndb.open_nbdb(raw) as db:
+    with nbdb.open_nbdb(raw) as db:
         assert db.clustered and "GR_worker-1" in db.routers()
 
 
 # -- the private server ---------------------------------------------------------------------------------------
 def test_server_is_gone_after_the_block() -> None:
-    with ovndb.open_nbdb(_ic("worker-1")) as db:
+    with nbdb.open_nbdb(_ic("worker-1")) as db:
         pid, run_dir = db.pid, db.run_dir
         assert _alive(pid) and db.socket.exists() and str(db.socket).startswith(str(run_dir))
         assert _processes_mentioning(str(run_dir)) == [pid]
@@ -217,7 +231,7 @@ def test_server_is_gone_after_the_block() -> None:
 
 
 def test_server_is_gone_after_an_error_in_the_block() -> None:
-    with pytest.raises(ExecError), ovndb.open_nbdb(_legacy()) as db:
+    with pytest.raises(ExecError), nbdb.open_nbdb(_legacy()) as db:
         pid, run_dir = db.pid, db.run_dir
         db.nbctl("lr-route-list", "GR_no-such-node")
     assert not _alive(pid) and not run_dir.exists()
@@ -230,9 +244,9 @@ def test_reading_leaves_the_snapshot_untouched() -> None:
                 for p in sorted(FIXTURES.rglob("*")) if p.is_file()}
 
     before = digest()
-    with ovndb.open_nbdb(_ic("worker-2")) as db:
+    with nbdb.open_nbdb(_ic("worker-2")) as db:
         db.routers()
-    with ovndb.open_nbdb(_legacy()) as db:
+    with nbdb.open_nbdb(_legacy()) as db:
         db.routers()
     assert digest() == before
 
@@ -241,14 +255,14 @@ def test_reading_leaves_the_snapshot_untouched() -> None:
 def test_missing_tools_are_not_available(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: ovsdb-tool and ovn-nbctl are not found
     with pytest.raises(NotAvailable, match="ovsdb-tool") as exc:
-        ovndb.find_tools()
+        nbdb.find_tools()
     assert "ovn-central" in str(exc.value) and "openvswitch-common" in str(exc.value)
-    with pytest.raises(NotAvailable), ovndb.open_nbdb(_ic("worker-1")):
+    with pytest.raises(NotAvailable), nbdb.open_nbdb(_ic("worker-1")):
         pass
 
 
 def _member_bytes(pod: str, suffix: str = "nbdb") -> bytes:
-    with tarfile.open(IC / "network_logs" / ovndb.IC_ARCHIVE) as tar:
+    with tarfile.open(IC / "network_logs" / nbdb.IC_ARCHIVE) as tar:
         fh = tar.extractfile(f"ovnk_database_store/{pod}_{suffix}")
         assert fh is not None
         return fh.read()
@@ -275,7 +289,7 @@ def test_corrupt_or_wrong_database_is_a_snapshot_error(tmp_path: Path, name: str
                                                        message: str) -> None:
     path = tmp_path / name
     path.write_bytes(make())
-    with pytest.raises(SnapshotError, match=message) as exc, ovndb.open_nbdb(path):
+    with pytest.raises(SnapshotError, match=message) as exc, nbdb.open_nbdb(path):
         pass
     assert exc.value.hint  # every message says what to do
     assert _processes_mentioning(str(tmp_path)) == []
@@ -285,16 +299,16 @@ def test_damaged_database_can_be_read_on_request_and_says_so(tmp_path: Path) -> 
     """strict=False serves the records before the damage, as ovsdb-server does, with the damage named."""
     path = tmp_path / "flipped_nbdb"
     path.write_bytes(_flip_late_byte(_member_bytes("ovnkube-node-b001x")))
-    with ovndb.open_nbdb(path, strict=False) as db:
+    with nbdb.open_nbdb(path, strict=False) as db:
         assert db.damage and "hash" in db.damage
         rows = _icni2_rows(db.nbctl("lr-route-list", "GR_worker-1"))
     assert len(rows) < 2  # the last route was in the damaged record: this is why strict is the default
 
 
 def test_size_bound_refuses_a_bigger_database() -> None:
-    with pytest.raises(SnapshotError, match="larger than 1000"), ovndb.open_nbdb(_ic("worker-1"), max_bytes=1000):
+    with pytest.raises(SnapshotError, match="larger than 1000"), nbdb.open_nbdb(_ic("worker-1"), max_bytes=1000):
         pass
-    with pytest.raises(SnapshotError, match="larger than 1000"), ovndb.open_nbdb(_legacy(), max_bytes=1000):
+    with pytest.raises(SnapshotError, match="larger than 1000"), nbdb.open_nbdb(_legacy(), max_bytes=1000):
         pass  # gzip: bounded while decompressing
 
 
@@ -309,7 +323,7 @@ def _tar_with(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -
 
 def _must_gather_with_archive(tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
     (tmp_path / "mg" / "network_logs").mkdir(parents=True)
-    _tar_with(tmp_path / "mg" / "network_logs" / ovndb.IC_ARCHIVE, members)
+    _tar_with(tmp_path / "mg" / "network_logs" / nbdb.IC_ARCHIVE, members)
     return tmp_path / "mg"
 
 
@@ -320,19 +334,19 @@ def test_archive_with_an_unsafe_member_is_refused(tmp_path: Path, bad: str) -> N
     mg = _must_gather_with_archive(tmp_path, [(good, _member_bytes("ovnkube-node-b001x")),
                                               (tarfile.TarInfo(bad), b"x")])
     with pytest.raises(SnapshotError, match="unsafe member name") as exc:
-        ovndb.find_nbdbs(mg)
+        nbdb.find_nbdbs(mg)
     assert "collect it again" in str(exc.value)
     assert not (tmp_path / "evil_nbdb").exists() and not Path("/tmp/evil_nbdb").exists()
-    forged = ovndb.NbdbFile(mg / "network_logs" / ovndb.IC_ARCHIVE, "interconnect", bad, "evil")
-    with pytest.raises(SnapshotError, match="unsafe member name"), ovndb.open_nbdb(forged):
+    forged = nbdb.NbdbFile(mg / "network_logs" / nbdb.IC_ARCHIVE, "interconnect", bad, "evil")
+    with pytest.raises(SnapshotError, match="unsafe member name"), nbdb.open_nbdb(forged):
         pass
 
 
 def test_member_missing_from_the_archive_is_a_snapshot_error() -> None:
-    gone = ovndb.NbdbFile(IC / "network_logs" / ovndb.IC_ARCHIVE, "interconnect",
+    gone = nbdb.NbdbFile(IC / "network_logs" / nbdb.IC_ARCHIVE, "interconnect",
                           "ovnk_database_store/ovnkube-node-zzz_nbdb", "ovnkube-node-zzz")
     with pytest.raises(SnapshotError, match="has no member ovnk_database_store/ovnkube-node-zzz_nbdb"), \
-            ovndb.open_nbdb(gone):
+            nbdb.open_nbdb(gone):
         pass
 
 
@@ -341,15 +355,15 @@ def test_archive_with_a_linked_database_is_refused(tmp_path: Path) -> None:
     link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
     mg = _must_gather_with_archive(tmp_path, [(link, None)])
     with pytest.raises(SnapshotError, match="link or special file"):
-        ovndb.find_nbdbs(mg)
+        nbdb.find_nbdbs(mg)
 
 
 def test_truncated_archive_is_a_snapshot_error(tmp_path: Path) -> None:
     (tmp_path / "network_logs").mkdir()
-    data = (IC / "network_logs" / ovndb.IC_ARCHIVE).read_bytes()
-    (tmp_path / "network_logs" / ovndb.IC_ARCHIVE).write_bytes(data[: len(data) // 2])
+    data = (IC / "network_logs" / nbdb.IC_ARCHIVE).read_bytes()
+    (tmp_path / "network_logs" / nbdb.IC_ARCHIVE).write_bytes(data[: len(data) // 2])
     with pytest.raises(SnapshotError, match=r"not a readable tar\.gz archive"):
-        ovndb.find_nbdbs(tmp_path)
+        nbdb.find_nbdbs(tmp_path)
 
 
 # -- the generator ------------------------------------------------------------------------------------------
@@ -365,13 +379,13 @@ def test_make_nbdb_script_builds_the_fixtures_routes(tmp_path: Path) -> None:
             or "spk-app-0" in (ROOT / "spkrunbook" / "demo" / "snapshot").joinpath(
                 "quay-io-openshift-release-dev-ocp-v4-0-art-dev-sha256-5d1c4f0d", "namespaces", "spk-apps", "pods",
                 "spk-app-0", "spk-app-0.yaml").read_text())
-    with tarfile.open(out / "network_logs" / ovndb.IC_ARCHIVE) as new, \
-            tarfile.open(IC / "network_logs" / ovndb.IC_ARCHIVE) as old:
+    with tarfile.open(out / "network_logs" / nbdb.IC_ARCHIVE) as new, \
+            tarfile.open(IC / "network_logs" / nbdb.IC_ARCHIVE) as old:
         assert new.getnames() == old.getnames()
-    fresh, committed = ovndb.find_nbdbs(out), ovndb.find_nbdbs(IC) + ovndb.find_nbdbs(LEGACY)
+    fresh, committed = nbdb.find_nbdbs(out), nbdb.find_nbdbs(IC) + nbdb.find_nbdbs(LEGACY)
     assert [(f.mode, f.pod, f.node) for f in fresh] == [(f.mode, f.pod, f.node) for f in committed]
-    for a, b in [(ovndb.nbdb_for_node(fresh, "worker-1"), _ic("worker-1")),
+    for a, b in [(nbdb.nbdb_for_node(fresh, "worker-1"), _ic("worker-1")),
                  (next(f for f in fresh if f.mode == "legacy"), _legacy())]:
-        with ovndb.open_nbdb(a) as new_db, ovndb.open_nbdb(b) as old_db:
+        with nbdb.open_nbdb(a) as new_db, nbdb.open_nbdb(b) as old_db:
             new_texts, old_texts = new_db.route_tables("worker-1"), old_db.route_tables("worker-1")
         assert new_texts == old_texts

@@ -51,9 +51,9 @@ from typing import IO, Any, Literal, Protocol
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from ..errors import ExecError, NotAvailable, SnapshotError
+from ...errors import ExecError, NotAvailable, SnapshotError
+from ..facts import OVN_NAMESPACE
 
-OVN_NAMESPACE = "openshift-ovn-kubernetes"
 NETWORK_LOGS = "network_logs"
 IC_ARCHIVE = "ovnk_database_store.tar.gz"
 LEGACY_NBDB = "leader_nbdb.gz"
@@ -222,10 +222,12 @@ def find_nbdbs(snapshot: str | Path) -> list[NbdbFile]:
 
 
 def nbdb_for_node(snapshot_or_files: str | Path | Iterable[NbdbFile], node: str) -> NbdbFile:
-    """The database that holds ``node``'s routes: its ovnkube-node pod's (interconnect), else the legacy leader's."""
+    """The database that holds ``node``'s routes: the interconnect database that names ``node`` in
+    ``NB_Global options:name``, else the legacy leader's (which holds every node)."""
     files = (find_nbdbs(snapshot_or_files) if isinstance(snapshot_or_files, (str, Path))
              else list(snapshot_or_files))
-    for f in files:
+    # Each database names its node: that name decides (the pod list only where the OVN tools are missing).
+    for f in named_by_zone(files):
         if f.mode == "interconnect" and f.node == node:
             return f
     legacy = [f for f in files if f.mode == "legacy"]
@@ -247,20 +249,33 @@ def nbdb_for_node(snapshot_or_files: str | Path | Iterable[NbdbFile], node: str)
                                                      if unmapped else ""))
 
 
-def identify_nodes(files: Iterable[NbdbFile], *, timeout: float = 30.0) -> list[NbdbFile]:
-    """Fill in the node of interconnect databases the pod list did not map, from each one's zone.
+def identify_nodes(files: Iterable[NbdbFile], *, timeout: float = 30.0, every: bool = False) -> list[NbdbFile]:
+    """The node of each interconnect database from the database itself (``every``), or of those the pod list
+    did not map.
 
-    In interconnect mode the zone (``NB_Global options:name``, which network-tools'
-    ``ovn-dbs-run-locally`` also reads as the host) is the node's name. This opens
-    every unmapped database, so it costs one server start each.
+    In interconnect mode each node's database names its zone, the node, in
+    ``NB_Global options:name`` (network-tools' ``ovn-dbs-run-locally`` reads it as the
+    host too): no pod list is needed. This opens each database read, one server start each.
     """
     out = []
     for f in files:
-        if f.mode == "interconnect" and f.node is None:
+        if f.mode == "interconnect" and (every or f.node is None):
             with open_nbdb(f, timeout=timeout) as db:
-                f = replace(f, node=db.zone())
+                f = replace(f, node=db.zone() or (None if every and f.node is None else f.node))
         out.append(f)
     return out
+
+
+def named_by_zone(files: Iterable[NbdbFile], *, timeout: float = 30.0) -> list[NbdbFile]:
+    """Every interconnect database mapped to its node by the name it holds (``NB_Global options:name``); where
+    the OVN tools are missing, the must-gather's pod list stays the only map."""
+    files = list(files)
+    if not any(f.mode == "interconnect" for f in files):
+        return files
+    try:
+        return identify_nodes(files, timeout=timeout, every=True)
+    except NotAvailable:
+        return files
 
 
 # -- copying a database out, bounded -----------------------------------------------------------------------------
@@ -559,9 +574,9 @@ def _wait_ready(db: NbDatabase, log: Path, timeout: float) -> None:
         delay = min(delay * 2, 0.05)
 
 
-def read_route_tables(snapshot: str | Path, node: str, *, timeout: float = 30.0, max_bytes: int = MAX_DB_BYTES,
-                      strict: bool = True) -> tuple[NbdbFile, dict[str, str]]:
+def read_route_tables(snapshot_or_files: str | Path | Iterable[NbdbFile], node: str, *, timeout: float = 30.0,
+                      max_bytes: int = MAX_DB_BYTES, strict: bool = True) -> tuple[NbdbFile, dict[str, str]]:
     """One call for the debugging step: which database answered for ``node``, and its three route texts."""
-    source = nbdb_for_node(snapshot, node)
+    source = nbdb_for_node(snapshot_or_files, node)
     with open_nbdb(source, timeout=timeout, max_bytes=max_bytes, strict=strict) as db:
         return source, db.route_tables(node)
