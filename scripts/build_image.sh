@@ -32,7 +32,8 @@ t0=$SECONDS
 work="$(mktemp -d /tmp/spkrunbook-image.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 say "[1/4] the wheel"
-"$py" -m build --wheel --outdir "$work/dist" "$root" >"$work/build.log" 2>&1 || { tail -20 "$work/build.log"; exit 1; }
+# A fixed SOURCE_DATE_EPOCH makes the wheel the same bytes for the same tree, so the cache key holds.
+SOURCE_DATE_EPOCH=315532800 "$py" -m build --wheel --outdir "$work/dist" "$root" >"$work/build.log" 2>&1 || { tail -20 "$work/build.log"; exit 1; }
 wheel="$(ls "$work"/dist/spkrunbook-*.whl)"
 version="$(basename "$wheel" | cut -d- -f2)"
 key="$( (sha256sum "$wheel" | cut -c1-64; sha256sum "$0" | cut -c1-64; echo "$suite") | sha256sum | cut -c1-16)"
