@@ -60,7 +60,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from spkrunbook.cluster.ovn.nbdb import OVN_NAMESPACE, OvnTools, find_tools
+from spkrunbook.cluster.ovn.nbdb import OVN_NAMESPACE, OvnTools, accepts_connections, find_tools
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -287,7 +287,7 @@ class NbServer:
                                          env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          cwd=self.dir, start_new_session=True)
         deadline = time.monotonic() + 10
-        while not self.sock.exists():
+        while not accepts_connections(self.sock):  # the file appears at bind(), before listen()
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise SystemExit(f"ovsdb-server did not start: {(self.dir / 'ovsdb-server.log').read_text()}")

@@ -32,7 +32,8 @@ def outputs_of(nb: Any) -> list[dict[str, Any]]:
 def test_notebook_plans_on_the_demo_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nb, summary, record = run_notebook(tmp_path, DEMO_PARAMS, monkeypatch)
     assert summary["status"] == "passed", json.dumps(summary["findings"], indent=1)
-    assert [f["title"] for f in summary["findings"]] == ["SPK values", "F5SPKVlan CRs", "helm upgrade --install",
+    assert [f["title"] for f in summary["findings"]] == ["SPK values", "MTU agreement (before the install)",
+                                                        "F5SPKVlan CRs", "helm upgrade --install",
                                                         "TMM verification", "helm uninstall"]
     assert summary["data"]["result"]["helm"]["ran"] is False
     files = {p.relative_to(record).as_posix() for p in record.rglob("*") if p.is_file()}

@@ -546,7 +546,7 @@ def _damage(tools: OvnTools, db_file: Path, env: dict[str, str], timeout: float,
     return _tail(done.stderr, names=names) or f"ovsdb-tool show-log exit code {done.returncode}"
 
 
-def _accepts(path: Path) -> bool:
+def accepts_connections(path: Path) -> bool:
     """True once a server listens on the unix socket ``path``."""
     if not path.exists():
         return False
@@ -562,7 +562,7 @@ def _wait_ready(db: NbDatabase, log: Path, timeout: float) -> None:
     """Wait for the server's socket; SnapshotError with its last log lines if it exits first or is too slow."""
     deadline = time.monotonic() + timeout
     delay = 0.002
-    while not _accepts(db.socket):  # the file appears at bind(), before listen(): connect, not exists()
+    while not accepts_connections(db.socket):  # the file appears at bind(), before listen(): connect, not exists()
         if db.process.poll() is not None:
             text = log.read_text(errors="replace")
             raise SnapshotError(f"ovsdb-server refused {db.source.describe()}: {_tail(text) or 'no message'}",
