@@ -26,6 +26,8 @@ if [ "$mode" = "test" ]; then
     dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q "ok installed" || apt_pkgs+=(busybox-static)
     want gcc gcc
     [ -f /usr/include/stdio.h ] || apt_pkgs+=(libc6-dev)
+    want mmdebstrap mmdebstrap   # the fleet's runtime image, built offline (scripts/build_image.sh)
+    want umoci umoci
 fi
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
@@ -54,9 +56,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
     touch "$stamp"
 fi
-# The real Kubernetes parts of the apiserver and dataplane test tiers, and the data plane's images
-# (cached outside the checkout; seconds when warm).
+# The real Kubernetes parts of the apiserver and dataplane test tiers, the data plane's images and
+# the S3 server of the object-store tests (cached outside the checkout; seconds when warm).
 if [ "$mode" = "test" ]; then
     scripts/build_k8s.sh
     .venv/bin/python scripts/build_dataplane_images.py
+    scripts/build_seaweedfs.sh
 fi

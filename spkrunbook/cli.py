@@ -1,8 +1,9 @@
 """Command line: arguments and exit codes only; the work is in ``runbook``, ``record`` and ``capture``.
 
 Exit codes: 0 every step passed; 1 a step or check failed; 2 bad input (params,
-capture file, records folder) or an unreachable or forbidding cluster, nothing
-run; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+capture file, records folder or store) or an unreachable or forbidding cluster, nothing
+run; 75 the run finished but its record could not be uploaded (the staged copy is
+kept; a retry resumes); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +22,10 @@ from . import __version__
 from .bundle import STEPS
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_NOT_STORED = 75  # sysexits' EX_TEMPFAIL: the verdict exists, the store did not take the record
 EXIT_CODES = ("exit codes: 0 every step passed; 1 a step or check failed (or, with --strict, warned); 2 bad input "
-              "or an unreachable cluster (nothing run); 130 interrupted; 143 terminated")
+              "or an unreachable cluster (nothing run); 75 the record could not be uploaded (kept locally); "
+              "130 interrupted; 143 terminated")
 
 
 def _console(stderr: bool = False, width: int | None = None) -> Any:
@@ -126,6 +131,13 @@ class TerminalProgress:
         elif e == "record-error":
             self._stop_bar()
             _say(self.c, "bold red", "record:", ev["error"])
+        elif e == "fleet-verdict":
+            _say(self.c, "", self._elapsed(), f"this Job run judged the lab already ({ev['status']}): {ev['record']}; "
+                                              "nothing run")
+        elif e == "published" and ev.get("upload"):
+            up = ev["upload"]
+            _say(self.c, "", self._elapsed(), f"uploaded: {up['url']} ({up['objects']} objects, {up['bytes']} bytes, "
+                                              f"{up['seconds']}s)")
         elif e == "run-end":
             self._stop_bar()
 
@@ -208,19 +220,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _run(params_file: str | Path, args: argparse.Namespace) -> int:
-    from . import params, runbook
+    from . import params, publish
+    from .record import default_root
 
     out = _console()
     lab = params.load(params_file)
     _warn_params(out, lab)
-    from .record import default_root
-
-    root = Path(args.records) if args.records else default_root(params_file)
-    result = runbook.run(lab, records_root=root, keep_going=args.keep_going,
-                         steps=args.step or None, progress=TerminalProgress(out, cells=args.verbose),
-                         strict=args.strict)
+    dest = publish.Destination.open(args.records or default_root(params_file))
+    notify_url = args.notify or os.environ.get(publish.NOTIFY_ENV) or None
+    # A record the store did not take raises RecordNotStored: exit 75, the staged copy named.
+    result, done = publish.run_and_publish(lab, dest, notify_url=notify_url, resume=args.resume,
+                                           keep_going=args.keep_going, steps=args.step or None,
+                                           progress=TerminalProgress(out, cells=args.verbose), strict=args.strict)
     _summary(out, result)
-    return result.exit_code
+    for w in done.warnings:
+        _say(out, "yellow", "warning:", w)
+    if done.upload is not None:
+        _say(out, "", "uploaded:", f"{done.upload.url} ({done.upload.objects} objects, {done.upload.bytes:,} bytes, "
+                                   f"{done.upload.seconds:.1f}s)")
+    return int(result.exit_code)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -302,21 +320,15 @@ def cmd_lab(args: argparse.Namespace) -> int:
 def cmd_records(args: argparse.Namespace) -> int:
     import warnings
 
-    from .errors import ParameterError, Problem
-    from .record import runs, write_records_index
+    from .record import write_records_index
 
     out = _console()
     if args.what:
-        if args.what[0] == "diff" and len(args.what) == 3:
-            return _records_diff(out, args.what[1], args.what[2], args)
-        if args.what[0] == "share" and len(args.what) == 2:
-            return _records_share(out, args.what[1], args)
-        raise ParameterError([Problem("records", f"unknown: {' '.join(args.what)}")],
-                             hint="`spkrunbook records` lists, `records diff A B` compares, `records share A` "
-                                  "writes a copy for a vendor")
+        with _scratch() as scratch:
+            return _records_command(out, args, scratch)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        found = runs(Path(args.records))
+        found = _runs(args.records)
     for w in caught:
         _say(_console(stderr=True), "yellow", "warning:", str(w.message))
     if args.json:
@@ -329,8 +341,8 @@ def cmd_records(args: argparse.Namespace) -> int:
     # -o wide, like kubectl's: every column whole, lines as long as they need (the terminal wraps them)
     shown = _console(width=100_000) if wide else out
     shown.print(_records_table(found, wide=wide))
-    _path(out, f"{len(found)} run(s) in", Path(args.records).resolve())
-    if args.open or args.html:
+    _path(out, f"{len(found)} run(s) in", args.records if _remote(args.records) else Path(args.records).resolve())
+    if (args.open or args.html) and not _remote(args.records):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             page = write_records_index(Path(args.records))
@@ -374,15 +386,85 @@ def _records_table(found: list[dict[str, Any]], *, wide: bool) -> Any:
     return table
 
 
-def _record_path(name: str, args: argparse.Namespace) -> Path:
+def _remote(where: str) -> bool:
+    from .record import remote
+
+    return remote.is_remote(where)
+
+
+def _runs(where: str) -> list[dict[str, Any]]:
+    """The runs of a records folder or store, newest first, in ``record.runs``' shape."""
+    from .record import remote, runs
+
+    if remote.is_remote(where):
+        return remote.runs(remote.open_store(where))
+    return runs(remote.local_path(where))
+
+
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    """A temporary folder for records read from a store (removed afterwards)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="spkrunbook-records-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _records_command(out: Any, args: argparse.Namespace, scratch: Path) -> int:
+    from .errors import ParameterError, Problem
+
+    what = args.what
+    if what[0] == "diff" and len(what) == 3:
+        return _records_diff(out, what[1], what[2], args, scratch)
+    if what[0] == "share" and len(what) == 2:
+        return _records_share(out, what[1], args, scratch)
+    if what[0] == "index" and len(what) <= 2:
+        return _records_index(out, what[1] if len(what) == 2 else args.records, args, scratch)
+    if what[0] == "upload" and len(what) == 2:
+        from .record import remote
+
+        if not remote.is_remote(args.records):
+            raise ParameterError([Problem("--records", f"{args.records} is not an object store")],
+                                 hint="give the store: `spkrunbook records upload RECORD --records s3://bucket/prefix`")
+        up = remote.upload(Path(what[1]), args.records)
+        _say(out, "green", "uploaded:", f"{up.url} ({up.objects} objects, {up.bytes:,} bytes, {up.seconds:.1f}s)")
+        return EXIT_OK
+    raise ParameterError([Problem("records", f"unknown: {' '.join(what)}")],
+                         hint="`spkrunbook records` lists, `records diff A B` compares, `records share A` writes a copy "
+                              "for a vendor, `records index [WHERE]` writes the page of every lab and night, "
+                              "`records upload RECORD` sends a kept record to the store")
+
+
+def _record_path(name: str, args: argparse.Namespace, scratch: Path) -> Path:
+    """A record named on the command line, as a local folder: a path, a name or LAB@DATE under --records, a URL."""
+    from . import publish
+    from .record import nights
+
+    if "@" in name and not Path(name).exists():
+        name = nights.resolve(name, args.records)
+    if _remote(name) or _remote(args.records):
+        return publish.fetch_record(name, publish.Destination.open(args.records), scratch)
     p = Path(name)
     return p if p.is_dir() or p.is_absolute() else Path(args.records) / name
 
 
-def _records_share(out: Any, name: str, args: argparse.Namespace) -> int:
+def _records_index(out: Any, where: str, args: argparse.Namespace, scratch: Path) -> int:
+    from .record import nights
+
+    page = nights.write(where)
+    _say(out, "green", "index:", f"{page.where} ({page.labs} lab(s), {page.nights} night(s), {page.records} record(s))")
+    return EXIT_OK
+
+
+def _records_share(out: Any, name: str, args: argparse.Namespace, scratch: Path) -> int:
     from .record.share import share
 
-    res = share(_record_path(name, args), args.out)
+    path = _record_path(name, args, scratch)
+    # A record read from a store is shared into the current folder (its copy is temporary).
+    res = share(path, args.out or (Path(path.name + "-shared") if scratch in path.parents else None))
     if args.json:
         out.print_json(data=res.to_dict())
         return EXIT_OK
@@ -393,12 +475,12 @@ def _records_share(out: Any, name: str, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _records_diff(out: Any, before: str, after: str, args: argparse.Namespace) -> int:
+def _records_diff(out: Any, before: str, after: str, args: argparse.Namespace, scratch: Path) -> int:
     from rich.table import Table
 
     from .record.diff import diff
 
-    d = diff(_record_path(before, args), _record_path(after, args))
+    d = diff(_record_path(before, args, scratch), _record_path(after, args, scratch))
     if args.json:
         out.print_json(data=d.to_dict())
         return EXIT_OK
@@ -414,6 +496,61 @@ def _records_diff(out: Any, before: str, after: str, args: argparse.Namespace) -
     return EXIT_OK
 
 
+def cmd_fleet(args: argparse.Namespace) -> int:
+    from . import fleet
+
+    out = _console()
+    if args.fleet_command == "run":
+        from .fleet import runner
+
+        return runner.run_index(args.index_file, args.index, progress=TerminalProgress(out))
+    plan = fleet.load(args.fleet)
+    if args.fleet_command == "plan":
+        from .cluster.reconcile import to_yaml
+        from .fleet import render
+
+        if args.kubernetes_version:
+            plan = fleet.FleetPlan(plan.fleet.model_copy(update={"kubernetes_version": args.kubernetes_version}),
+                                   plan.labs, plan.source)
+        text = to_yaml(render.render(plan))
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+            _say(out, "green", "wrote", f"{args.out} ({len(plan.labs)} lab(s), {render.mode(plan)} Job(s))")
+        else:
+            sys.stdout.write(text)
+        return EXIT_OK
+    if args.fleet_command == "apply":
+        from .cluster.live import LiveTarget
+        from .fleet import apply
+
+        with LiveTarget.from_kubeconfig(args.kubeconfig, args.context) as target:
+            target.check_reachable()
+            results = apply.apply(plan, target, force=args.force)
+        bad = 0
+        for res in results:
+            for c in res.changes:
+                colour = {"create": "green", "update": "green", "unchanged": "", "refused": "red", "failed": "red"}
+                _say(out, colour.get(c.action, ""), f"{res.kind} {c.ref}:", f"{c.outcome(res.planned)} ({c.reason})")
+                bad += c.action in ("refused", "failed")
+        return EXIT_FAILED if bad else EXIT_OK
+    from .fleet import runner
+    from .record import remote
+
+    rows = runner.status([lab.name for lab in plan.labs], remote.open_store(plan.fleet.records))
+    if args.json:
+        out.print_json(data=rows)
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"fleet {plan.fleet.fleet}: newest record of each lab in {plan.fleet.records}")
+    for col in ("index", "lab", "status", "started", "duration_s", "record"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("index", "lab", "status", "started", "duration_s", "record")))
+    out.print(table)
+    return EXIT_OK
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; ``command`` the sub-command being run, so only its own arguments import anything
     heavy (``capture`` loads the capture engine): ``--help`` and ``--version`` stay instant."""
@@ -425,7 +562,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     def run_options(r: argparse.ArgumentParser) -> None:
         r.add_argument("--records", default=None,
                        help="where lab records go (default: the lab folder's records/ for a params file in "
-                            "LAB/params/, else ./records; the same place a JupyterLab session of the lab uses)")
+                            "LAB/params/, else ./records; the same place a JupyterLab session of the lab uses), "
+                            "or s3://bucket/prefix (endpoint, region, credentials from the AWS_* variables or AWS_PROFILE)")
+        r.add_argument("--resume", metavar="RECORD",
+                       help="re-run from RECORD's first step that did not pass, into a new record (same params)")
+        r.add_argument("--notify", metavar="URL",
+                       help="post the verdict as JSON (Slack-compatible `text`) to URL; also $SPKRUNBOOK_NOTIFY_URL")
         r.add_argument("--keep-going", action="store_true", help="run the remaining steps after one fails")
         r.add_argument("--step", action="append", type=step_argument, metavar="STEP",
                        help=f"run only this step (repeatable): {', '.join(STEPS)}, or its number 1-4")
@@ -465,16 +607,37 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     rec = sub.add_parser("records", help="list past runs, open their page, or compare two (records diff A B)",
                          epilog="`spkrunbook records diff A B` compares two records (names under --records, or paths)")
-    rec.add_argument("what", nargs="*", metavar="diff A B | share A",
-                     help="compare two records, or write a copy of one with addresses replaced for a vendor")
+    rec.add_argument("what", nargs="*", metavar="diff A B | share A | index [WHERE] | upload RECORD",
+                     help="compare two records (a name, a path, a URL or LAB@YYYY-MM-DD: that night's run), write a "
+                          "copy of one for a vendor, write the page of every lab and night, or upload a kept record")
     rec.add_argument("--out", default=None, help="where `records share` writes (default: RECORD-shared beside it)")
-    rec.add_argument("--records", default="records", help="the records folder (default: ./records)")
+    rec.add_argument("--records", default="records", help="the records folder (default: ./records) or s3://bucket/prefix")
     rec.add_argument("--json", action="store_true", help="print JSON instead of a table (steps as a list of objects)")
     rec.add_argument("-o", "--output", choices=("wide",), default=None,
                      help="wide: also the lab, target, start and each step's status")
     rec.add_argument("--html", action="store_true", help="also write records/index.html and print its path")
     rec.add_argument("--open", action="store_true", help="write records/index.html and open it in a browser")
     rec.set_defaults(func=cmd_records)
+
+    fl = sub.add_parser("fleet", help="many labs as Kubernetes Jobs: plan, apply, status (and the pod's run)",
+                        description="A fleet file (labs, image, records store, schedule) as Kubernetes objects.")
+    fsub = fl.add_subparsers(dest="fleet_command", required=True, metavar="plan|apply|status|run")
+    fp = fsub.add_parser("plan", help="validate FLEET.yaml and write the objects as YAML (stdout, or --out FILE)")
+    fp.add_argument("fleet", metavar="FLEET.yaml")
+    fp.add_argument("--out", help="write the YAML here instead of stdout")
+    fp.add_argument("--kubernetes-version", help="render for this cluster version (default: the fleet file's)")
+    fa = fsub.add_parser("apply", help="apply the objects (create/unchanged/update/refused, like the NADs)")
+    fa.add_argument("fleet", metavar="FLEET.yaml")
+    fa.add_argument("--kubeconfig", help="the cluster to apply to (default: $KUBECONFIG or ~/.kube/config)")
+    fa.add_argument("--context", help="a context of the kubeconfig")
+    fa.add_argument("--force", action="store_true", help="take over objects spkrunbook does not manage")
+    fs = fsub.add_parser("status", help="each lab's newest record in the fleet's store")
+    fs.add_argument("fleet", metavar="FLEET.yaml")
+    fs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    fr = fsub.add_parser("run", help="run one index of a fleet (what the Job's pod runs)")
+    fr.add_argument("index_file", metavar="FLEET.json", help="the fleet index the pod mounts (/etc/spkrunbook/fleet.json)")
+    fr.add_argument("--index", type=int, help="the lab's index (default: $JOB_COMPLETION_INDEX)")
+    fl.set_defaults(func=cmd_fleet)
 
     c = sub.add_parser("capture", help="summarise capture files (pcap, pcapng, tcpdump text)")
     if command == "capture":

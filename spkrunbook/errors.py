@@ -20,6 +20,7 @@ traceback wall, and ``run.json`` keeps the class name for code that reads it::
     ├── ParseError                   exit 1; command output is not what its parser reads
     ├── CaptureError                 a capture file is corrupt, unknown or unreadable
     ├── RecordError                  the lab record cannot be written or read
+    │   └── RecordNotStored          exit 75; a finished record the object store did not take (kept locally)
     ├── NotAvailable                 exit 1; the target cannot answer this (exec on a snapshot)
     └── StepFailed                   exit 1; a step's findings have a failed row
 
@@ -171,6 +172,12 @@ class RecordError(SpkRunbookError):
     """The lab record cannot be written (read-only, full disk) or read back (damaged)."""
 
 
+class RecordNotStored(RecordError):
+    """A finished run's record could not be uploaded; the hint names the staged copy. Exit 75 (a retry resumes)."""
+
+    exit_code = 75
+
+
 class NotAvailable(SpkRunbookError):
     """What a step asked for cannot be had from this target (e.g. exec on a snapshot)."""
 
@@ -191,5 +198,5 @@ class Terminated(KeyboardInterrupt):
 ALL: tuple[type[SpkRunbookError], ...] = (
     SpkRunbookError, ParameterError, ClusterError, ClusterUnreachable, ResourceMissing, Conflict, Forbidden,
     Invalid, SnapshotError, ApplyRefused, ValuesError, HelmError, ExecError, ParseError, CaptureError,
-    RecordError, NotAvailable, StepFailed,
+    RecordError, RecordNotStored, NotAvailable, StepFailed,
 )

@@ -14,7 +14,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, bundle, cluster, params
 from . import record as records
+from . import resume as resuming
 from .errors import ParameterError, Problem, RecordError, SpkRunbookError, Terminated
 from .notebook import HEADLESS_ENV
 from .results import WORST, add_counts, verdict_text, worst
@@ -156,10 +157,20 @@ def run(
     progress: Progress | None = None,
     target: Target | None = None,
     strict: bool = False,
+    resume: Path | resuming.Resume | None = None,
+    after_write: Callable[[Path], None] | None = None,
+    secrets: Iterable[str] = (),
+    annotations: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run the lab's steps in order; stop at the first failure unless ``keep_going``.
 
     ``strict``: a warning anywhere fails the run (exit 1), for pipelines that gate on it.
+
+    ``resume`` (a record of this lab) carries its passed steps over and runs the rest
+    (``spkrunbook.resume``); ``after_write(record)`` is called after each step's run.json
+    (an object store syncs there; the caller publishes the finished record); ``secrets``
+    are masked like the lab's own (a webhook URL); ``annotations`` go into run.json as
+    they are (a fleet's job).
 
     Raises ``ParameterError`` (bad params, or a problem found before any write),
     ``ClusterUnreachable`` or ``RecordError`` before any notebook runs; a step's
@@ -168,29 +179,52 @@ def run(
     if not isinstance(lab, params.Lab):
         lab = params.load(lab)
     emit = progress or (lambda event: None)
-    wanted = plan(lab, steps)
+    carried = resume if isinstance(resume, resuming.Resume) else \
+        resuming.prepare(resume, lab) if resume is not None else None
+    wanted = carried.steps if carried is not None else plan(lab, steps)
+    written = after_write or (lambda record: None)
     target = target or cluster.connect(lab)            # connect once; an unreachable cluster stops here
     problems = preflight(lab, target, wanted)
     if problems:
         raise ParameterError(problems, source="the params and the cluster",
                              hint="nothing was written; fix the fields above and run again")
-    scrubber = Scrubber.for_lab(lab)
+    scrubber = Scrubber.for_lab(lab, extra=secrets)
     with _record(Path(records_root).resolve(), lab, target, scrubber, emit, wanted) as (record, run_data):
         result = RunResult(record=record, lab=lab.lab, strict=strict)
+        run_data.update(annotations or {})
+        if carried is not None:
+            carried.copy_into(record)
+            run_data["resumed_from"] = carried.source
         with _kernel_environment(lab, run_data["lab_sha256"]):
             for index, step in enumerate(wanted, start=1):
                 failed = any(s.status not in ("passed", "skipped") for s in result.steps)
-                if failed and not keep_going:
+                if carried is not None and step in carried.carried:
+                    outcome = _carried(carried, step, index, len(wanted), emit)
+                elif failed and not keep_going:
                     outcome = StepOutcome(step, "skipped", error=StepError(
                         "Skipped", "an earlier step failed", "use --keep-going to run it anyway"))
                 else:
                     outcome = _run_step(step, index, len(wanted), record, scrubber, emit, target.kind, run_data)
                 result.steps.append(outcome)
-                run_data["steps"][index - 1] = outcome.to_dict()
+                run_data["steps"][index - 1] = carried.outcome(step) if carried and step in carried.carried \
+                    else outcome.to_dict()
                 run_data.update(counts=result.counts, worst=result.worst, verdict=verdict_text("running", result.counts))
                 records.write_run(record, run_data, scrubber)
+                written(record)
         run_data.update(status="passed" if result.ok else "failed", verdict=result.verdict, strict=strict)
     return result
+
+
+def _carried(carried: resuming.Resume, step: str, index: int, total: int, emit: Progress) -> StepOutcome:
+    """A step that passed in the resumed record: its outcome as it was, nothing run."""
+    old = carried.carried[step]
+    counts = old["counts"] if isinstance(old.get("counts"), dict) else {}
+    loud = old["worst"] if isinstance(old.get("worst"), list) else []
+    outcome = StepOutcome(step, "passed", float(old.get("duration_s") or 0.0), str(old.get("notebook") or ""),
+                          str(old.get("html") or ""), None, counts, loud)
+    emit({"event": "step-end", "step": step, "index": index, "total": total, "status": "passed",
+          "duration": outcome.duration_s, "error": None, "carried_from": carried.path.name})
+    return outcome
 
 
 # -- the record around a run ------------------------------------------------------------------------

@@ -282,8 +282,6 @@ def runs(records_root: Path) -> list[dict[str, Any]]:
     A damaged record is listed as such and named in a warning; a folder without
     run.json is ``incomplete``.
     """
-    from ..results import verdict_text
-
     out: list[dict[str, Any]] = []
     root = Path(records_root)
     if not root.is_dir():
@@ -292,30 +290,38 @@ def runs(records_root: Path) -> list[dict[str, Any]]:
         data = read_run(d)
         if data is None and (d / RUN_FILE).exists():
             warnings.warn(f"record {d.name}: run.json is damaged; listed as 'damaged'", stacklevel=2)
-        run = data or {}
-        status = str(run.get("status", "damaged" if (d / RUN_FILE).exists() else "incomplete"))
-        counts: dict[str, int] = run["counts"] if isinstance(run.get("counts"), dict) else {}
-        listed: list[Any] = run["steps"] if isinstance(run.get("steps"), list) else []
-        steps = [
-            {"step": str(st.get("step", "?")), "status": str(st.get("status", "?")),
-             "verdict": str(st.get("verdict") or st.get("status", "?")), "duration_s": st.get("duration_s")}
-            for st in listed
-            if isinstance(st, dict)
-        ]
-        target: dict[str, Any] = run["target"] if isinstance(run.get("target"), dict) else {}
-        out.append({
-            "record": d.name,
-            "lab": str(run.get("lab", "?")),
-            "target": str(target.get("name", "?")),
-            "kind": str(run.get("kind") or "run"),
-            "status": status,
-            "verdict": verdict_text(status, counts) if status in ("passed", "failed") else status,
-            "counts": counts,
-            "steps": steps,
-            "started": run.get("started", ""),
-            "duration_s": run.get("duration_s", ""),
-        })
+        out.append(run_row(d.name, data, (d / RUN_FILE).exists()))
     return out
+
+
+def run_row(name: str, data: dict[str, Any] | None, exists: bool) -> dict[str, Any]:
+    """One run as ``runs`` lists it, from its run.json (None: missing, or damaged when ``exists``);
+    also for records read from an object store (``record.remote``)."""
+    from ..results import verdict_text
+
+    run = data or {}
+    status = str(run.get("status", "damaged" if exists else "incomplete"))
+    counts: dict[str, int] = run["counts"] if isinstance(run.get("counts"), dict) else {}
+    listed: list[Any] = run["steps"] if isinstance(run.get("steps"), list) else []
+    steps = [
+        {"step": str(st.get("step", "?")), "status": str(st.get("status", "?")),
+         "verdict": str(st.get("verdict") or st.get("status", "?")), "duration_s": st.get("duration_s")}
+        for st in listed
+        if isinstance(st, dict)
+    ]
+    target: dict[str, Any] = run["target"] if isinstance(run.get("target"), dict) else {}
+    return {
+        "record": name,
+        "lab": str(run.get("lab", "?")),
+        "target": str(target.get("name", "?")),
+        "kind": str(run.get("kind") or "run"),
+        "status": status,
+        "verdict": verdict_text(status, counts) if status in ("passed", "failed") else status,
+        "counts": counts,
+        "steps": steps,
+        "started": run.get("started", ""),
+        "duration_s": run.get("duration_s", ""),
+    }
 
 
 def list_records(records_root: Path) -> pd.DataFrame:

@@ -452,6 +452,14 @@ class DataPlane:
         NR_HUGEPAGES.write_text(f"{max(pages, self.before.nr_hugepages)}\n")
         got = int(NR_HUGEPAGES.read_text())
         if got < pages:
+            # A machine that has been busy holds its free memory in pieces: give the page cache back and
+            # let the kernel compact, then ask again (what `sysctl vm.compact_memory=1` is for).
+            os.sync()
+            Path("/proc/sys/vm/drop_caches").write_text("3\n")
+            Path("/proc/sys/vm/compact_memory").write_text("1\n")
+            NR_HUGEPAGES.write_text(f"{max(pages, self.before.nr_hugepages)}\n")
+            got = int(NR_HUGEPAGES.read_text())
+        if got < pages:
             raise Unavailable(f"asked the kernel for {pages} 2Mi hugepages, it gave {got} (memory too fragmented or too small)")
         if not self.before.hugetlb_mounted:
             HUGETLB.mkdir(exist_ok=True)
