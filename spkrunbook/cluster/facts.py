@@ -66,10 +66,20 @@ def pod_state(pod: Obj) -> str:
     return f"{(pod.get('metadata') or {}).get('name')} {st.get('phase', 'Unknown')} {ready}/{n}{extra}"
 
 
+#: Warning reasons that say why a pod cannot start (the kubelet's and the scheduler's), ahead of the
+#: Warnings a running cluster also emits about a pod that has nothing to do with it starting
+#: (``MissingClusterDNS``, ``DNSConfigForming``, probe failures ...).
+BLOCKING_REASONS = ("FailedCreatePodSandBox", "FailedScheduling", "FailedMount", "FailedAttachVolume",
+                    "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InspectFailed", "Failed",
+                    "CreateContainerConfigError", "CreateContainerError", "BackOff", "FailedKillPod",
+                    "FailedPreStopHook", "FailedPostStartHook", "OutOfhugepages-2Mi", "OutOfcpu", "OutOfmemory")
+
+
 def pod_trouble(target: Target, pod: Obj) -> tuple[str, str] | None:
     """Why a pod does not run, in the cluster's own words: ``(reason, message)`` of the scheduler's
-    ``PodScheduled=False`` condition, else of the pod's latest Warning event (a kubelet's
-    ``FailedCreatePodSandBox`` quotes the CNI error). None when neither says anything."""
+    ``PodScheduled=False`` condition, else of the pod's latest Warning event that says why a pod cannot
+    start (a kubelet's ``FailedCreatePodSandBox`` quotes the CNI error), else of its latest Warning.
+    None when nothing says anything."""
     md = pod.get("metadata") or {}
     for c in (pod.get("status") or {}).get("conditions") or []:
         if c.get("type") == "PodScheduled" and c.get("status") == "False" and c.get("message"):
@@ -82,8 +92,9 @@ def pod_trouble(target: Target, pod: Obj) -> tuple[str, str] | None:
                 and (e.get("involvedObject") or {}).get("uid") in (None, md.get("uid"))]
     if not warnings:
         return None
-    latest = max(warnings, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime")
-                                             or (e.get("metadata") or {}).get("creationTimestamp") or ""))
+    blocking = [e for e in warnings if str(e.get("reason") or "") in BLOCKING_REASONS]
+    latest = max(blocking or warnings, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime")
+                                                         or (e.get("metadata") or {}).get("creationTimestamp") or ""))
     return str(latest.get("reason") or "Warning"), str(latest.get("message") or "").strip()
 
 
