@@ -212,9 +212,10 @@ def worst(rows: Iterable[Mapping[str, Any]], *, step: str = "", limit: int = WOR
             g = groups[key] = {"step": str(r.get("step") or step), "status": status, "check": key[1], "subjects": [],
                                "evidence": str(r.get("evidence", "")), "action": str(r.get("action", "")),
                                "reference": str(r.get("reference", ""))}
-        subject = str(r.get("subject", ""))
-        if subject and subject not in g["subjects"]:
-            g["subjects"].append(subject)
+        # a finding row names one subject; an entry of a step's worst list (the run's input) names several
+        for subject in [str(r.get("subject", "")), *map(str, r.get("subjects") or [])]:
+            if subject and subject not in g["subjects"]:
+                g["subjects"].append(subject)
     ordered = sorted(groups.values(), key=lambda g: -SEVERITY[g["status"]])  # stable: runbook order within a status
     return ordered[:limit]
 

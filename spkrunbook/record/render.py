@@ -14,12 +14,18 @@ TEXT_SUFFIXES = {".ipynb", ".html", ".json", ".yaml", ".yml", ".txt", ".log", ".
 
 
 def render_html(ipynb: Path, scrubber: Scrubber) -> Path:
-    """An HTML rendering that opens without a server (images are embedded)."""
+    """An HTML rendering that opens without a server and without the network: JupyterLab's layout with
+    the record's own small stylesheet (the ``record`` template), no scripts; markdown images embedded,
+    figures linked beside it as the notebook links them."""
     import nbformat
     from nbconvert import HTMLExporter
 
+    from .. import bundle, display
+
     nb = nbformat.read(ipynb, as_version=4)
-    body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
+    exporter = HTMLExporter(embed_images=True, template_name="record",
+                            extra_template_basedirs=[str(bundle.templates_dir() / "nbconvert")])
+    body, _ = exporter.from_notebook_node(nb, resources={"spk_table_css": display.TABLE_CSS})
     out = ipynb.with_suffix(".html")
     write_text(out, scrubber.text(body))
     return out

@@ -15,7 +15,9 @@ pod / node captures streamed into the capture engine, offline analysis).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 from ... import display
@@ -33,6 +35,7 @@ from .captures import (
     analyse_file,
     capture,
     captures,
+    draw_in_background,
     node_capture_pod,
     overview,
     plot_rate,
@@ -66,6 +69,7 @@ __all__ = [
     "attachments",
     "capture",
     "captures",
+    "draw_in_background",
     "findings",
     "nbdb_candidates",
     "node_capture_pod",
@@ -237,8 +241,20 @@ class DebugResult(StepResult):
         return display.Table(overview(self.captures), title="captures", status_column=None, empty="no capture")
 
     def tcp(self) -> display.Table:
+        ratios = {"reset_ratio": "ratio", "retransmission_ratio": "ratio"}
         return display.Table(tcp_table(self.captures), title="TCP health per capture", status_column=None,
-                             empty="no TCP traffic in the captures")
+                             empty="no TCP traffic in the captures", kinds=ratios)
+
+    def figure_sections(self) -> list[tuple[str, list[tuple[str, str, Callable[[], str]]]]]:
+        """Each capture's pictures for a gallery: (title, [(file in the step's folder, caption, its SVG)])."""
+        out = []
+        for c in self.captures:
+            if not c.ok:
+                continue
+            items: list[tuple[str, str, Callable[[], str]]] = [
+                (name, caption, partial(_svg_of, c, name)) for name, caption in c.figure_files().items()]
+            out.append((f"{c.name} ({c.interface})", items))
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"attachments": self.attachments.to_dict(), "routes": self.routes.to_dict(),
@@ -248,10 +264,16 @@ class DebugResult(StepResult):
         return self.verdict_rows._repr_html_()
 
 
+def _svg_of(capture: CaptureResult, name: str) -> str:
+    """One figure of a capture as SVG text, by its file name in the step's folder."""
+    return capture.svgs()[name.rsplit("/", 1)[-1].removeprefix(f"{capture.name}.").removesuffix(".svg")]
+
+
 def run(lab: Lab, target: Target, *, progress: Progress | None = None) -> DebugResult:
     """Debug the macvlan path as the seed does: the TMM debug sidecar, OVN routing, then packet captures."""
     att = attachments(lab, target)
     routes = ovn_routes(lab, target)
     live = to_progress(progress, lab.debug.capture.seconds) if progress is not None else None
     caps = captures(lab, target, progress=live)
+    draw_in_background(caps)  # the figures are drawn while the tables are read; the record waits for them
     return DebugResult(att, routes, caps, findings(lab, att, routes, caps))
