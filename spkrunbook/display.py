@@ -67,7 +67,7 @@ _PRE = (f"{MONO};font-size:0.85em;background:#f6f8fa;border:1px solid #d0d7de;bo
 #: a number that names something (a port, a frame, a stream): right-aligned, never 8,080.
 KINDS = ("count", "bytes", "bits/s", "ratio", "seconds", "id", "text")
 #: Integer columns that name something rather than count it, when a table declares no kind for them.
-_ID_NAME = re.compile(r"(^|[ _])(port|sport|dport|frame|stream|no\.?|id|vlan|ifindex|index|revision|pid)$", re.I)
+_ID_NAME = re.compile(r"(^|[ _])(port|sport|dport|frame|stream|no\.?|id|vlan|ifindex|index|revision|pid)( [ab])?$", re.I)
 
 
 def esc(text: object) -> str:

@@ -203,7 +203,11 @@ def _dense(fig: Figure) -> list[Any]:
     for ax in fig.axes:
         markers = [ln for ln in ax.lines if ln.get_marker() not in (None, "", "None", " ") and not ln.get_rasterized()]
         items = [c for c in ax.collections if not c.get_rasterized()]
-        n = sum(len(ln.get_xdata()) for ln in markers) + sum(max(len(c.get_paths()), len(c.get_offsets())) for c in items)
+        n = 0
+        for ln in markers:
+            n += int(np.size(np.asarray(ln.get_xdata())))
+        for c in items:
+            n += max(len(c.get_paths()), int(np.shape(np.asarray(c.get_offsets()))[0]))
         if n > SVG_DENSE:
             out += [*markers, *items]
     return out

@@ -114,30 +114,78 @@ def _ns(values: pd.Series) -> np.ndarray:
     return values.to_numpy().astype("m8[ns]").view("i8")
 
 
+def _duration(start_ns: np.ndarray, end_ns: np.ndarray, t0: int) -> np.ndarray:
+    """Seconds from first to last packet, as Wireshark takes them: relative stop minus relative start."""
+    return (np.asarray(end_ns, np.int64) - t0) / 1e9 - (np.asarray(start_ns, np.int64) - t0) / 1e9
+
+
 def _rates(nbytes: np.ndarray, duration: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """Bits per second over each duration; missing (not 0) for a single instant."""
     ok = duration > 0
     return pd.array(np.where(ok, nbytes * 8 / np.where(ok, duration, 1), np.nan), dtype="Float64")
 
 
-def conversations(df: pd.DataFrame, protocol: str = "TCP") -> pd.DataFrame:
-    """Wireshark's TCP (or UDP) Conversations: the engine's :func:`stats.conversations` under Wireshark's
-    columns (A sent the first packet; Rel Start in seconds since the capture's first packet)."""
+def conversations(df: pd.DataFrame, protocol: str = "TCP", ex: TcpExpert | None = None) -> pd.DataFrame:
+    """Wireshark's TCP (or UDP) Conversations under Wireshark's columns (A sent the first packet; Rel Start
+    in seconds since the capture's first packet).
+
+    UDP, and TCP without ``ex``: the engine's :func:`stats.conversations` (one row per address and port
+    pair). TCP with the expert analysis ``ex``: one row per TCP stream, as Wireshark counts them, so a
+    connection that reuses the ports of an earlier one is a conversation of its own.
+    """
+    if protocol == "TCP" and ex is not None:
+        return _stream_conversations(df, ex)
     conv = stats.conversations(df, (protocol,))
     t0 = _start_ns(df)
-    dur = conv["duration"].to_numpy(np.float64)
+    start = _ns(conv["start"]) if len(conv) else np.array([], np.int64)
+    end = start + np.rint(conv["duration"].to_numpy(np.float64) * 1e9).astype(np.int64)
+    dur = _duration(start, end, t0)
     out = pd.DataFrame({
         "Address A": conv["a"].astype(object).to_numpy(), "Port A": conv["a_port"].to_numpy(np.int64),
         "Address B": conv["b"].astype(object).to_numpy(), "Port B": conv["b_port"].to_numpy(np.int64),
         "Packets": conv["packets"].to_numpy(np.int64), "Bytes": conv["bytes"].to_numpy(np.int64),
         "Packets A→B": conv["packets_ab"].to_numpy(np.int64), "Bytes A→B": conv["bytes_ab"].to_numpy(np.int64),
         "Packets B→A": conv["packets_ba"].to_numpy(np.int64), "Bytes B→A": conv["bytes_ba"].to_numpy(np.int64),
-        "Rel Start": (_ns(conv["start"]) - t0) / 1e9 if len(conv) else np.array([], np.float64),
-        "Duration": dur,
+        "Rel Start": (start - t0) / 1e9, "Duration": dur,
         "Bits/s A→B": _rates(conv["bytes_ab"].to_numpy(np.int64), dur),
         "Bits/s B→A": _rates(conv["bytes_ba"].to_numpy(np.int64), dur),
     }, columns=CONVERSATION_COLUMNS)
     out.attrs["bytes_source"] = conv.attrs.get("bytes_source", "wire_len")
+    return _with_kinds(out, _CONV_KINDS)
+
+
+def _stream_conversations(df: pd.DataFrame, ex: TcpExpert) -> pd.DataFrame:
+    """TCP conversations, one per stream of the expert analysis, most bytes first."""
+    p = ex.packets
+    rows = p["row"].to_numpy(np.int64)
+    nbytes, how = columns.bytes_column(df)
+    g = pd.DataFrame({"stream": p["stream"].to_numpy(np.int64), "row": rows, "b": nbytes[rows],
+                      "t": columns.time_ns(df)[rows]})
+    first = g.groupby("stream", sort=True)["row"].min()
+    a_src = df["src"].astype(object).to_numpy()[first.to_numpy()]
+    src = df["src"].astype(object).to_numpy()[rows]
+    sport = columns.int_column(df, "sport")[rows]
+    a_port = columns.int_column(df, "sport")[first.to_numpy()]
+    lookup = pd.DataFrame({"a": a_src, "ap": a_port}, index=first.index)
+    g["ab"] = (src == lookup["a"].reindex(g["stream"]).to_numpy()) & (sport == lookup["ap"].reindex(g["stream"]).to_numpy())
+    g["b_ab"] = np.where(g["ab"], g["b"], 0)
+    agg = g.groupby("stream", sort=True).agg(packets=("b", "size"), bytes=("b", "sum"), p_ab=("ab", "sum"),
+                                             b_ab=("b_ab", "sum"), t0=("t", "min"), t1=("t", "max"))
+    fr = first.to_numpy()
+    dur = _duration(agg["t0"].to_numpy(np.int64), agg["t1"].to_numpy(np.int64), _start_ns(df))
+    b_ab = agg["b_ab"].to_numpy(np.int64)
+    b_ba = agg["bytes"].to_numpy(np.int64) - b_ab
+    out = pd.DataFrame({
+        "Address A": a_src, "Port A": a_port,
+        "Address B": df["dst"].astype(object).to_numpy()[fr], "Port B": columns.int_column(df, "dport")[fr],
+        "Packets": agg["packets"].to_numpy(np.int64), "Bytes": agg["bytes"].to_numpy(np.int64),
+        "Packets A→B": agg["p_ab"].to_numpy(np.int64), "Bytes A→B": b_ab,
+        "Packets B→A": (agg["packets"] - agg["p_ab"]).to_numpy(np.int64), "Bytes B→A": b_ba,
+        "Rel Start": (agg["t0"].to_numpy(np.int64) - _start_ns(df)) / 1e9, "Duration": dur,
+        "Bits/s A→B": _rates(b_ab, dur), "Bits/s B→A": _rates(b_ba, dur),
+    }, columns=CONVERSATION_COLUMNS)
+    out = out.sort_values(["Bytes", "Packets"], ascending=False, kind="stable").reset_index(drop=True)
+    out.attrs["bytes_source"] = how
     return _with_kinds(out, _CONV_KINDS)
 
 
@@ -173,7 +221,7 @@ def ip_conversations(df: pd.DataFrame, version: int = 4) -> pd.DataFrame:
     p_ab, b_ab = np.where(a_is_lo, p_lo, pk - p_lo), np.where(a_is_lo, b_lo, by - b_lo)
     a = np.where(a_is_lo, lo[first], hi[first]) if k else np.zeros(0, np.int64)
     bb = np.where(a_is_lo, hi[first], lo[first]) if k else np.zeros(0, np.int64)
-    dur = (end - start) / 1e9
+    dur = _duration(start, end, _start_ns(df)) if k else np.zeros(0)
     out = pd.DataFrame({
         "Address A": names[a] if k else np.array([], object), "Address B": names[bb] if k else np.array([], object),
         "Packets": pk, "Bytes": by, "Packets A→B": p_ab, "Bytes A→B": b_ab, "Packets B→A": pk - p_ab,
@@ -332,24 +380,18 @@ def _flag_names(bits: int) -> str:
 
 
 def _dupack_of(p: pd.DataFrame) -> np.ndarray:
-    """For each duplicate ACK the frame of the ACK it repeats (Wireshark's ``Dup ACK <frame>#<n>``)."""
+    """For each duplicate ACK the frame it repeats (Wireshark's ``Dup ACK <frame>#<n>``): the packet of its
+    direction in its stream where the ACK number last changed (tshark's ``lastnondupack``)."""
     key = p["stream"].to_numpy(np.int64) * 2 + p["direction"].to_numpy(np.int64)
-    pos = pd.Series(np.arange(len(p))).groupby(key).cumcount().to_numpy(np.int64)
-    order = np.lexsort((pos, key))
     frames = p["frame"].to_numpy(np.int64)
-    n = p["dupack_num"].to_numpy(np.int64)
+    order = np.lexsort((np.arange(len(p)), key))  # capture order within each (stream, direction)
+    k, f, ack = key[order], frames[order], p["ack_rel"].to_numpy(np.int64)[order]
+    new_group = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)
+    changed = new_group | np.r_[True, ack[1:] != ack[:-1]] if len(k) else new_group
+    last = np.maximum.accumulate(np.where(changed, np.arange(len(k)), -1)) if len(k) else np.zeros(0, np.int64)
     out = np.full(len(p), -1, np.int64)
-    flat = np.empty(len(p), np.int64)  # index of each packet in (stream, direction, position) order
-    flat[order] = np.arange(len(p))
-    dup = p["duplicate_ack"].to_numpy(bool) & (n > 0)
-    src = flat[dup] - n[dup]
-    ok = src >= 0
-    same = np.zeros(dup.sum(), bool)
-    same[ok] = key[order[src[ok]]] == key[dup][ok]
-    vals = np.full(dup.sum(), -1, np.int64)
-    vals[same] = frames[order[src[same]]]
-    out[dup] = vals
-    return out
+    out[order] = f[np.maximum(last, 0)] if len(k) else out[order]
+    return np.where(p["duplicate_ack"].to_numpy(bool), out, -1)
 
 
 def _window_shift(df: pd.DataFrame, p: pd.DataFrame) -> np.ndarray:

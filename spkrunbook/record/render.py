@@ -41,6 +41,9 @@ def attach_step_metadata(ipynb: Path, step_json: Path | None, extra: dict[str, A
         meta["result"] = json.loads(step_json.read_text(encoding="utf-8"))
     # Widget state can hold what a person typed; records keep static outputs only.
     nb.metadata.pop("widgets", None)
+    for cell in nb.cells:  # papermill names the cell it injects at random: the same run gives the same file
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = "injected-parameters"
     nb.metadata["spkrunbook"] = meta
     write_text(ipynb, nbformat.writes(nb))
 

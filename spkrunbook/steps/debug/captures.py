@@ -374,7 +374,7 @@ class CaptureResult:
                                        name=f"{n}:hierarchy", note=wireshark.NOT_ANALYSED.split("; ")[-1]),
         }
         for proto in ("TCP", "UDP"):
-            conv = wireshark.conversations(df, proto)
+            conv = wireshark.conversations(df, proto, ex)
             if len(conv):
                 shown = f"the {TOP} with the most bytes of {len(conv):,}" if len(conv) > TOP else f"{len(conv):,}"
                 out[f"conversations-{proto.lower()}"] = display.Table(
