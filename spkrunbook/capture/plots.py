@@ -224,7 +224,8 @@ def svg_text(fig: Figure) -> str:
     buf = io.StringIO()
     try:
         with matplotlib.rc_context(SVG_RC):  # type: ignore[arg-type]  # the stubs list rc keys as literals
-            fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+            # the figures lay themselves out (layout="constrained"); a tight bounding box would draw each twice
+            fig.savefig(buf, format="svg", metadata={"Date": None})
     finally:
         for artist in dense:
             artist.set_rasterized(False)

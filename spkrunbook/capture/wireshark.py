@@ -404,12 +404,13 @@ def _window_shift(df: pd.DataFrame, p: pd.DataFrame) -> np.ndarray:
     ws = columns.int_column(df, "tcp_wscale", -1)[rows]
     st, d = p["stream"].to_numpy(np.int64), p["direction"].to_numpy(np.int64)
     syn = (bits & SYN) != 0
-    s = pd.DataFrame({"stream": st[syn], "d": d[syn], "ws": ws[syn]}).groupby(["stream", "d"])["ws"].first()
+    first = pd.DataFrame({"stream": st[syn], "d": d[syn], "ws": ws[syn]}).groupby(["stream", "d"])["ws"].first()
+    seen = {(int(a), int(b)): int(w) for (a, b), w in first.items()}
     shift: dict[tuple[int, int], int] = {}
-    for (stream, direction), w in s.items():
-        other = s.get((stream, 1 - direction))
-        if w >= 0 and other is not None and other >= 0:
-            shift[(int(stream), int(direction))] = min(int(w), 14)
+    for (stream, direction), w in seen.items():
+        other = seen.get((stream, 1 - direction), -1)
+        if w >= 0 and other >= 0:
+            shift[(stream, direction)] = min(w, 14)
     if shift:
         out = np.array([0 if sy else shift.get((a, b), 0) for a, b, sy in zip(st.tolist(), d.tolist(), syn.tolist())],
                        np.int64)
@@ -423,7 +424,8 @@ def packet_list(df: pd.DataFrame, ex: TcpExpert, frames: list[int] | np.ndarray)
     p = ex.packets
     want = np.isin(p["frame"].to_numpy(np.int64), np.asarray(frames, np.int64))
     dupof = _dupack_of(p)[want]
-    shift = _window_shift(df, p)[want]
+    streams = np.isin(p["stream"].to_numpy(np.int64), p["stream"].to_numpy(np.int64)[want])
+    shift = _window_shift(df, p[streams])[want[streams]]
     q = p[want]
     rows = q["row"].to_numpy(np.int64)
     t = (columns.time_ns(df)[rows] - _start_ns(df)) / 1e9
@@ -461,10 +463,13 @@ def flagged_packets(df: pd.DataFrame, ex: TcpExpert | None, n: int = 25) -> pd.D
     chats nor the closing notes), as Wireshark's packet list shows them."""
     if ex is None or ex.packets.empty:
         return _with_kinds(pd.DataFrame({c: [] for c in PACKET_COLUMNS}), _PACKET_KINDS)
-    ev = _events(df, ex)
-    loud = ev[ev["severity"].isin(["Error", "Warning", "Note"]) & ~ev["filter"].str.startswith("tcp.connection.fin")]
-    frames = np.unique(loud["frame"].to_numpy(np.int64))[:n]
-    return packet_list(df, ex, frames)
+    p = ex.packets
+    loud = (columns.int_column(df, "tcp_flagbits")[p["row"].to_numpy(np.int64)] & RST) != 0
+    for kind, (severity, _, _) in _ANALYSIS.items():
+        if kind in p and kind not in ex.unavailable and severity != "Chat":
+            loud |= p[kind].to_numpy(bool)
+    loud |= _reused_ports(df, p)
+    return packet_list(df, ex, p["frame"].to_numpy(np.int64)[loud][:n])
 
 
 def capture_properties(df: pd.DataFrame) -> pd.DataFrame:
