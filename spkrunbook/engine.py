@@ -7,14 +7,19 @@ is papermill's own (nbclient) with its execution manager writing only when the
 notebook ends, however it ends (a failed cell, Ctrl-C, a dead kernel: papermill calls
 ``notebook_complete`` in a ``finally``), and while a long cell runs, every
 ``autosave_cell_every`` seconds as papermill does. The notebook on disk is the one
-papermill would have written last.
+papermill would have written last, written atomically like every file of a record: a
+full disk leaves no half notebook taking the room run.json needs to say so.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import nbformat
 from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+from .record.store import write_text
 
 NAME = "spkrunbook"
 
@@ -23,10 +28,15 @@ class _Manager(NotebookExecutionManager):
     """papermill's manager; ``save`` writes at the end, or when ``autosave_cell_every`` seconds have passed."""
 
     _final = False
+    last_save_time: Any
+    autosave_cell_every: int
 
     def save(self, **kwargs: Any) -> None:
-        if self._final or (self.now() - self.last_save_time).total_seconds() >= self.autosave_cell_every > 0:
-            super().save(**kwargs)
+        if not (self._final or (self.now() - self.last_save_time).total_seconds() >= self.autosave_cell_every > 0):
+            return
+        if self.output_path:
+            write_text(Path(self.output_path), nbformat.writes(self.nb))
+        self.last_save_time = self.now()
 
     def notebook_complete(self, **kwargs: Any) -> None:
         self._final = True

@@ -99,7 +99,7 @@ def test_pod_capture_streams_pcap_bytes_intact(api, target, lab, tmp_path):
     assert res.packets == N_PACKETS and res.exit_code == 124 and f"{N_PACKETS} packets captured" in res.stderr
     assert progress[-1].done and progress[-1].packets == N_PACKETS and progress[-1].bytes == len(PCAP)
     assert sum(sum(d.values()) for d in progress[-1].per_second.values()) == N_PACKETS
-    assert f"captures/{res.name}.io.png" in files and f"captures/{res.name}.json" in files
+    assert f"captures/{res.name}.io.svg" in files and f"captures/{res.name}.json" in files
 
 
 def test_node_capture_pod_is_created_and_deleted(api, target, lab, tmp_path):
