@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +14,28 @@ from .store import write_text
 TEXT_SUFFIXES = {".ipynb", ".html", ".json", ".yaml", ".yml", ".txt", ".log", ".csv", ".md", ".diff", ".sh", ".svg"}
 
 
+@cache
+def _exporter() -> Any:
+    """nbconvert's HTML exporter with the ``record`` template, made once: its templates are compiled once
+    for the four notebooks of a run, not for each."""
+    from nbconvert import HTMLExporter
+
+    from .. import bundle
+
+    return HTMLExporter(embed_images=True, template_name="record",
+                        extra_template_basedirs=[str(bundle.templates_dir() / "nbconvert")])
+
+
 def render_html(ipynb: Path, scrubber: Scrubber) -> Path:
     """An HTML rendering that opens without a server and without the network: JupyterLab's layout with
     the record's own small stylesheet (the ``record`` template), no scripts; markdown images embedded,
     figures linked beside it as the notebook links them."""
     import nbformat
-    from nbconvert import HTMLExporter
 
-    from .. import bundle, display
+    from .. import display
 
     nb = nbformat.read(ipynb, as_version=4)
-    exporter = HTMLExporter(embed_images=True, template_name="record",
-                            extra_template_basedirs=[str(bundle.templates_dir() / "nbconvert")])
-    body, _ = exporter.from_notebook_node(nb, resources={"spk_table_css": display.TABLE_CSS})
+    body, _ = _exporter().from_notebook_node(nb, resources={"spk_table_css": display.TABLE_CSS})
     out = ipynb.with_suffix(".html")
     write_text(out, scrubber.text(body))
     return out
