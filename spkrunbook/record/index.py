@@ -25,7 +25,7 @@ _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body{{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:1.5em auto;max-width:72em;padding:0 1em;
+body{{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:1.5em auto;max-width:90em;padding:0 1em;
 color:#24292f;line-height:1.45}}
 h1{{font-size:1.5em;margin-bottom:0.2em}} h2{{font-size:1.2em;border-bottom:1px solid #d0d7de;padding-bottom:0.2em;
 margin-top:1.6em}} a{{color:#0969da}} dl{{display:grid;grid-template-columns:max-content auto;gap:0.15em 1em}}
@@ -208,11 +208,13 @@ def records_page(records_root: Path) -> str:
         steps = [f"{s.get('step')}: {_verdict(s, str(s.get('status')))}" for s in run.get("steps") or []
                  if isinstance(s, dict)]
         rows.append({"run": f"{r['record']}/{INDEX}" if (folder / INDEX).is_file() else r["record"], "lab": r["lab"],
-                     "target": r["target"], "verdict": verdict, "loudest finding": worst_line(worst[0]) if worst else "",
+                     "target": r["target"], "verdict": verdict,
+                     "loudest finding": f"{str(worst[0].get('status', '')).upper()} {worst[0].get('check', '')}: "
+                                        f"{worst[0].get('evidence', '')}" if worst else "",
                      "started": r["started"], "duration": _duration(r["duration_s"]), "steps": steps})
-    df = pd.DataFrame(rows, columns=["run", "lab", "target", "verdict", "loudest finding", "started", "duration", "steps"])
+    df = pd.DataFrame(rows, columns=["run", "lab", "target", "verdict", "started", "duration", "steps", "loudest finding"])
     html = display.frame_html(df, status_column="verdict", status_word=verdict_word, link_columns=("run",),
-                              empty="no runs recorded yet", fold_at=300, name="runs")
+                              empty="no runs recorded yet", name="runs")
     body = (f"<h1>Lab records</h1><p class='muted'>{len(df)} run(s) in {display.esc(Path(records_root).resolve())}, "
             "newest first</p>" + html)
     return _PAGE.format(title="Lab records", body=body, table_css=display.TABLE_CSS)
