@@ -270,7 +270,7 @@ def _svg_of(capture: CaptureResult, name: str) -> str:
 
 
 def run(lab: Lab, target: Target, *, progress: Progress | None = None) -> DebugResult:
-    """Debug the macvlan path as the seed does: the TMM debug sidecar, OVN routing, then packet captures."""
+    """Debug the macvlan path as F5's guide does: the TMM debug sidecar, OVN routing, then packet captures."""
     att = attachments(lab, target)
     routes = ovn_routes(lab, target)
     live = to_progress(progress, lab.debug.capture.seconds) if progress is not None else None

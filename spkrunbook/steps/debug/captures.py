@@ -6,7 +6,7 @@ over the exec websocket into the capture engine's ``PcapStreamReader`` while a
 progress callback sees bytes, packets, elapsed time and packets per second per
 interface.
 
-Live, on the node (the seed's ``tcpdump -i cni0``): done the way ``oc debug node``
+Live, on the node (F5's guide's ``tcpdump -i cni0``): done the way ``oc debug node``
 does it -- a short-lived privileged host-network pod pinned to the node, waited
 for until Ready, tcpdump exec'd in it, and the pod deleted in a ``finally`` even
 when the capture fails.
