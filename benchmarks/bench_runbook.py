@@ -1,20 +1,28 @@
 #!/usr/bin/env python3
 """The headless runbook against its floor: what `spkrunbook demo` costs beyond papermill itself.
 
-    python benchmarks/bench_runbook.py            # both, 3 runs each, a table
-    python benchmarks/bench_runbook.py --floor    # one floor run (for farm-bench)
-    python benchmarks/bench_runbook.py --demo     # one demo run (for farm-bench)
+    python benchmarks/bench_runbook.py            # floor and demo interleaved, 5 pairs, a table of ratios
+    python benchmarks/bench_runbook.py -n 3       # fewer pairs
+    python benchmarks/bench_runbook.py --floor    # one floor run (to time from outside, e.g. /usr/bin/time -v)
+    python benchmarks/bench_runbook.py --demo     # one demo run
+    python benchmarks/bench_runbook.py --where    # one demo run and where its time went (cells, record)
 
 The floor is four notebooks of one trivial cell each, executed by papermill one
 after another with the same kernel the runbook uses: the cost of starting and
 stopping four kernels that no runbook can avoid. The demo is the whole runbook on
-the bundled demo lab, into a temporary records folder. Whole-process wall time,
-so start-up and imports count.
+the bundled demo lab, into a temporary records folder. Whole processes, started
+in turn (floor, demo, floor, demo ...) so a machine whose speed drifts affects
+both alike; wall time and CPU time (user + system of the process and every child
+it waited for, kernels included) are taken per pair and the ratio quoted is the
+median of the pairs' ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,35 +45,74 @@ def floor() -> None:
                                        progress_bar=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
 
 
-def demo() -> None:
+def demo(keep: Path | None = None) -> None:
     from spkrunbook import cli
 
     with tempfile.TemporaryDirectory() as tmp:
-        rc = cli.main(["demo", "--records", tmp])
+        rc = cli.main(["demo", "--records", str(keep or tmp)])
     if rc != 0:
         raise SystemExit(rc)
 
 
-def timed(flag: str) -> float:
+def where() -> None:
+    """One demo run, then where its time went: each notebook's cells (papermill's own timings), the
+    rest of each step (kernel start and stop, papermill, the record: metadata, scrub, HTML), the run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.monotonic()
+        demo(Path(tmp))
+        total = time.monotonic() - t0
+        record = next(p for p in Path(tmp).iterdir() if p.is_dir())
+        run = json.loads((record / "run.json").read_text())
+        print(f"| demo, whole process after imports | {total:.1f} s |")
+        for s in run["steps"]:
+            nb = json.loads((record / s["notebook"]).read_text())
+            cells = [(c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0,
+                      "".join(c["source"]).splitlines()[0][:60] if c["source"] else "") for c in nb["cells"]
+                     if c["cell_type"] == "code"]
+            in_cells = sum(d for d, _ in cells)
+            top = sorted(cells, reverse=True)[:3]
+            print(f"| {s['step']} | {s['duration_s']:.1f} s | cells {in_cells:.1f} s: "
+                  + "; ".join(f"{d:.1f} s `{src}`" for d, src in top) + " |")
+
+
+def timed(flag: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and all it waited for) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    subprocess.run([sys.executable, __file__, flag], check=True, stdout=subprocess.DEVNULL)
-    return time.monotonic() - t0
+    subprocess.run([sys.executable, __file__, flag], check=True, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--floor", action="store_true")
     ap.add_argument("--demo", action="store_true")
-    ap.add_argument("-n", type=int, default=3)
+    ap.add_argument("--where", action="store_true")
+    ap.add_argument("-n", type=int, default=5, help="pairs (floor, demo) to run in turn (default 5)")
     a = ap.parse_args()
     if a.floor:
         return floor()
     if a.demo:
         return demo()
-    f = [timed("--floor") for _ in range(a.n)]
-    d = [timed("--demo") for _ in range(a.n)]
-    mf, md = statistics.median(f), statistics.median(d)
-    print(f"| floor (4 trivial notebooks) | {mf:.2f} s |\n| spkrunbook demo | {md:.2f} s |\n| ratio | {md / mf:.2f}x |")
+    if a.where:
+        return where()
+    timed("--floor")  # warm-up: the page cache, the kernel spec, compiled bytecode
+    pairs = []
+    for _ in range(a.n):
+        pairs.append((timed("--floor"), timed("--demo")))
+    fw = statistics.median(f[0] for f, _ in pairs)
+    dw = statistics.median(d[0] for _, d in pairs)
+    fc = statistics.median(f[1] for f, _ in pairs)
+    dc = statistics.median(d[1] for _, d in pairs)
+    rw = statistics.median(d[0] / f[0] for f, d in pairs)
+    rc = statistics.median(d[1] / f[1] for f, d in pairs)
+    print(f"| | wall (median of {a.n}) | CPU (median of {a.n}) |\n|---|---:|---:|\n"
+          f"| floor (4 trivial notebooks, papermill) | {fw:.2f} s | {fc:.2f} s |\n"
+          f"| spkrunbook demo | {dw:.2f} s | {dc:.2f} s |\n"
+          f"| demo ÷ floor (median of the pairs' ratios) | {rw:.2f}x | {rc:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -26,15 +26,20 @@
 #   pings all along, and from 20 s to 35 s a reset storm: the client opens ~40
 #   connections a second to a closed port (RST) and aborts others (RST).
 #
+# Captured with a snaplen of 128 bytes (SNAPLEN), as a long capture on a busy TMM is taken:
+# every header is kept and the frame lengths are the wire's, so the statistics and the TCP
+# analysis (here and tshark's) are those of whole frames, at a fifth of the size.
+#
 # Files (names stable): cni0.pcap (node side), net1.pcap and net2.pcap (TMM side),
 # cni0.txt, the text tcpdump prints for cni0 (`tcpdump -n -r cni0.pcap`, like the
-# seed's `tcpdump -i cni0` example), and MANIFEST.
+# `tcpdump -i cni0` example of F5's guide), and MANIFEST.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-$ROOT/spkrunbook/demo/captures}
 PY=${PYTHON:-python3}
 NODE=spkdemo-node; TMM=spkdemo-tmm; EXT=spkdemo-ext; MID=spkdemo-mid; PROBE=spkdemo-probe
 IMPAIR=${IMPAIR:-auto}
+SNAPLEN=${SNAPLEN:-128}
 WORK=""
 cleanup() {
   if [ -n "$WORK" ]; then for p in $(cat "$WORK/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; fi
@@ -193,9 +198,9 @@ for t in th: t.start()
 for t in th: t.join(DUR + 15)
 PY
 ip netns exec $TMM $PY "$WORK/server.py" & echo $! >> "$WORK/pids"
-ip netns exec $NODE tcpdump -U -Z root -i cni0 -w "$WORK/cni0.pcap" 2>>"$WORK/tcpdump.log" & echo $! >> "$WORK/pids"
-ip netns exec $TMM tcpdump -U -Z root -i net1 -w "$WORK/net1.pcap" 2>>"$WORK/tcpdump.log" & echo $! >> "$WORK/pids"
-ip netns exec $TMM tcpdump -U -Z root -i net2 -w "$WORK/net2.pcap" 2>>"$WORK/tcpdump.log" & echo $! >> "$WORK/pids"
+ip netns exec $NODE tcpdump -U -Z root -s "$SNAPLEN" -i cni0 -w "$WORK/cni0.pcap" 2>>"$WORK/tcpdump.log" & echo $! >> "$WORK/pids"
+ip netns exec $TMM tcpdump -U -Z root -s "$SNAPLEN" -i net1 -w "$WORK/net1.pcap" 2>>"$WORK/tcpdump.log" & echo $! >> "$WORK/pids"
+ip netns exec $TMM tcpdump -U -Z root -s "$SNAPLEN" -i net2 -w "$WORK/net2.pcap" 2>>"$WORK/tcpdump.log" & echo $! >> "$WORK/pids"
 sleep 1.5
 ex $PY "$WORK/ext.py" &
 EXTPID=$!
@@ -207,6 +212,6 @@ sleep 1
 mkdir -p "$OUT"
 for f in cni0 net1 net2; do cp "$WORK/$f.pcap" "$OUT/$f.pcap"; done
 tcpdump -n -r "$OUT/cni0.pcap" > "$OUT/cni0.txt" 2>/dev/null
-{ cat "$WORK/MANIFEST"; tcpdump --version 2>&1 | head -1; uname -r; } > "$OUT/MANIFEST"
+{ cat "$WORK/MANIFEST"; echo "snaplen $SNAPLEN"; tcpdump --version 2>&1 | head -1; uname -r; } > "$OUT/MANIFEST"
 cat "$WORK/tcpdump.log" >&2
 ls -l "$OUT"

@@ -485,7 +485,7 @@ def _records_diff(out: Any, before: str, after: str, args: argparse.Namespace, s
         out.print_json(data=d.to_dict())
         return EXIT_OK
     if not len(d):
-        _say(out, "green", "same:", f"{d.before.name} and {d.after.name} agree on params, steps, findings and files")
+        _say(out, "green", "same:", d.agreement())
         return EXIT_OK
     table = Table(title=f"{d.before.name} -> {d.after.name}: {len(d)} change(s)")
     for col in ("what", "where", "before", "after"):

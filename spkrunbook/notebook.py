@@ -205,6 +205,17 @@ class Step:
         except RecordError:  # the pages are a convenience; the record itself is written
             pass
 
+    def gallery(self, result: Any, title: str = "") -> display.Gallery:
+        """The result's pictures (``result.figure_sections()``), a section each, side by side.
+
+        Under ``spkrunbook run`` the notebook is saved in the record beside this step's folder, so
+        the gallery links to the SVG files the step saves there: each picture is stored once, and
+        it may still be drawing while the notebook goes on (``finish`` waits for it). Opened by a
+        person, the pictures are shown themselves.
+        """
+        linked = in_papermill() and Path.cwd().resolve() == self.record_dir.resolve()
+        return display.Gallery(result.figure_sections(), f"{self.name}/" if linked else None, title)
+
     # -- end ------------------------------------------------------------------------------------
     def finish(self, result: Result | Findings, *more: Result | Findings, extra: dict[str, Any] | None = None) -> StepSummary:
         """Save what is not saved yet, record the step's outcome; raise ``StepFailed`` when a finding failed."""

@@ -370,6 +370,8 @@ def _error_of(exc: BaseException) -> StepError:
 def _execute(papermill: Any, src: Path, out: Path, record: Path, on_cell_start: Callable[..., None],
              kernel_log: Any) -> None:
     """Run one notebook; a kernel that dies says why from its own stderr."""
+    from . import engine
+
     try:
         papermill.execute_notebook(
             str(src),
@@ -378,6 +380,7 @@ def _execute(papermill: Any, src: Path, out: Path, record: Path, on_cell_start: 
             kernel_name=KERNEL,
             cwd=str(record),
             progress_bar=False,
+            engine_name=engine.register(),  # papermill's, writing the notebook when it ends, not around each cell
             execution_timeout=CELL_TIMEOUT_S,
             on_cell_start=on_cell_start,
             # ipykernel 7 warns on every start that loopback TCP is unencrypted; it is noise here.

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -37,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import schema
+from . import columns, schema
 
 # Lines whose fields the byte walk reads.  Everything not matched here goes
 # through the full LINE_RE.  `]` after a non-TCP kind would let LINE_RE's
@@ -235,7 +234,7 @@ def fast_chunk(arr: pa.Array, base: int) -> tuple[Fields, np.ndarray]:
     fl0 = r[T] + 7
     fw = _find_in(buf, fl0, ten, 93, 12)  # "]"
     tok = fw >= 0
-    # flag bits: every flag letter of the printed set ORed (what _flag_bits computes)
+    # flag bits: every flag letter of the printed set ORed (what columns.flag_bits computes)
     fb = np.zeros(len(T), np.int64)
     for j in range(int(fw.max(initial=0))):
         c = buf[np.minimum(fl0 + j, lim)]
@@ -361,9 +360,7 @@ def slow_fields(arr: pa.Array, rows: np.ndarray, line_re: str, field_names: list
     for k in Fields.NUMS:
         F.num[k] = _to_int(c[k], nn[k])
     tod = c["tod"].to_pandas().astype(object).where(nn["tod"], None)
-    from .text import _to_ns_of_day  # the reference conversion (few rows here)
-
-    F.tod_ns = _to_ns_of_day(pd.Series(tod.to_numpy(), dtype=object)) if len(good) else np.zeros(0, np.int64)
+    F.tod_ns = columns.tod_ns(pd.Series(tod.to_numpy(), dtype=object)) if len(good) else np.zeros(0, np.int64)
     F.has_tod = nn["tod"]
     ep = c["epoch"].to_pylist()
     F.has_ep = nn["epoch"]
@@ -451,8 +448,7 @@ def _categorical(codes: np.ndarray, uniq: list[str]) -> pd.Categorical:
 _ALLNUM = re.compile(r"^[0-9.]+$")
 
 
-def build(F: Fields, tz: str, port_number: Callable[[str], int | None], flag_bits: Callable[[str], int]
-          ) -> tuple[dict[str, Any], bool]:
+def build(F: Fields, tz: str) -> tuple[dict[str, Any], bool]:
     """The schema columns from the fields (the post-processing of the reference path, in numpy)."""
     m = len(F.rows)
     kind, l3 = F.kind, F.l3
@@ -487,7 +483,7 @@ def build(F: Fields, tz: str, port_number: Callable[[str], int | None], flag_bit
         if "." in t:
             h, _, p = t.rpartition(".")
             split_h[i] = hid(h)
-            pn = port_number(p)
+            pn = columns.port_number(p)
             split_p[i] = -1 if pn is None else pn
         else:
             split_h[i], split_p[i] = whole[i], -1
@@ -519,7 +515,7 @@ def build(F: Fields, tz: str, port_number: Callable[[str], int | None], flag_bit
     # flags: per distinct printed string
     if m:
         fenc = pc.dictionary_encode(F.flags)
-        fd = [flag_bits(x) for x in fenc.dictionary.to_pylist()]
+        fd = [columns.flag_bits(x) for x in fenc.dictionary.to_pylist()]
         fi = fenc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         fb = np.where(fi >= 0, np.array(fd + [0], np.int64)[fi], -1)
         fb = np.where(F.fbits == -2, fb, F.fbits)

@@ -1,12 +1,17 @@
-"""``spkrunbook capture FILE [FILE...] [--json | --csv [WHAT]] [--top N]``: summary + top conversations.
+"""``spkrunbook capture FILE [FILE...] [--json | --csv [WHAT]] [--top N]``: what the debugging notebook
+shows for a capture, on a terminal.
 
 Only argument handling and output here; the main CLI wires ``add_arguments`` and
 ``run`` into its sub-command.  Every file is read even when one fails: its error
 is printed (``--json``: an ``error`` entry beside the good files) and the exit
 code is 2; otherwise 0.  A capture with no packets is reported with a warning.
 
-Terminal tables never cut an address or a port: endpoints are kept whole
-(``no_wrap``, as wide as the longest one).  When A and B do not fit side by side
+Per file, Wireshark's tables as the notebook shows them (:mod:`.wireshark`, numbers
+as :mod:`.units` writes them): Capture File Properties, Protocol Hierarchy, the top
+conversations, and Expert Information with its counts per severity.  The file name
+heads its tables on a line of its own (a table title would be wrapped to the table's
+width, mid-word).  Terminal tables never cut an address or a port: endpoints are kept
+whole (``no_wrap``, as wide as the longest one).  When A and B do not fit side by side
 with the numbers (long IPv6 endpoints at 80 columns), they are stacked in one
 column, A over B; only a terminal narrower than one endpoint folds it (never
 ``…``).  ``--json`` and ``--csv`` are for pipelines.
@@ -25,7 +30,7 @@ import pandas as pd
 
 from spkrunbook.errors import CaptureError
 
-from . import read_capture, stats
+from . import expert, read_capture, stats, units, wireshark
 from .limits import MAX_PACKETS
 
 CSV_COLUMNS = ("file", "protocol", "a", "a_port", "b", "b_port", "packets_ab", "packets_ba", "bytes", "duration", "bps")
@@ -65,7 +70,15 @@ def _report(path: str, top: int, tz: str, max_packets: int | None) -> dict[str, 
     warns = [str(w.message) for w in caught]
     if len(df) == 0:
         warns.append(f"{path}: no packets in this capture (an empty file, or every line/record was skipped)")
-    return {"file": path, "summary": summ, "top_conversations": rows, "warnings": warns}
+    info = wireshark.expert_info(df, expert.analyze(df)) if len(df) else wireshark.expert_info(df, None)
+    hierarchy = wireshark.protocol_hierarchy(df) if len(df) else pd.DataFrame()
+    return {"file": path, "summary": summ, "top_conversations": rows, "warnings": warns,
+            "properties": dict(wireshark.capture_properties(df).itertuples(index=False, name=None)),
+            "hierarchy": [{"protocol": p, "packets": int(n), "bytes": int(b)} for p, n, b in
+                          zip(hierarchy.attrs.get("path", []), hierarchy.get("Packets", []), hierarchy.get("Bytes", []))],
+            "expert": {"counts": wireshark.expert_counts(info),
+                       "entries": [{"severity": r["Severity"], "summary": r["Summary"], "count": int(r["Count"]),
+                                    "filter": r["Display filter"]} for r in info.to_dict("records")]}}
 
 
 def _endpoint(addr: object, port: object) -> str:
@@ -121,44 +134,76 @@ def _print_tables(items: list[dict[str, Any]], top: int) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     for item in items:
         for w in item["warnings"]:
             console.print(f"[yellow]warning:[/] {escape(w)}")
-        t = Table(title=escape(f"capture summary: {item['file']}"), show_header=True)
-        t.add_column("metric", overflow="fold")
-        t.add_column("value", justify="right", overflow="fold")
-        for k, v in item["summary"].items():
-            t.add_row(escape(str(k)), "" if v is None else escape(str(v)))
+        # the file heads its tables on its own line: a table title is wrapped to the table's width, mid-word
+        console.print(Text(item["file"], style="bold"), soft_wrap=True)
+        t = Table(title="Capture File Properties", title_justify="left", show_header=False, box=box.SIMPLE_HEAD)
+        t.add_column("property", no_wrap=True)
+        t.add_column("value", overflow="fold")
+        for k, v in item["properties"].items():
+            t.add_row(escape(str(k)), escape(str(v)))
         console.print(t)
-        convs = item["top_conversations"]
-        ends = [(_endpoint(r["a"], r["a_port"]), _endpoint(r["b"], r["b_port"])) for r in convs]
-        nums = [(str(r["protocol"]), f"{r['packets_ab']}/{r['packets_ba']}", str(r["bytes"]), f"{r['duration']:.3f}",
-                 "" if r["bps"] is None else f"{r['bps']:,.0f}") for r in convs]
-        heads = ("proto", "pkts →/←", "bytes", "dur s", "bit/s")
-        wn = [max([len(h)] + [len(x[i]) for x in nums]) for i, h in enumerate(heads)]
-        wa = max([len(a) for a, _ in ends] + [1])
-        wb = max([len(b) for _, b in ends] + [1])
-        # side by side when everything fits on one line (3 = a cell's padding and border), else A over B in one column
-        stacked = sum(wn) + wa + wb + 3 * (len(heads) + 2) + 1 > console.width
-        if stacked:  # narrow terminal: A over B, the numbers two by two beside them, no vertical rules
-            c = Table(title=f"top {top} conversations", show_header=True, box=box.SIMPLE_HEAD, pad_edge=False)
-            c.add_column("A → B", no_wrap=True, min_width=max(wa, wb + 2), overflow="fold")
-            c.add_column("proto pkts →/←\nbytes", justify="right", overflow="fold")
-            c.add_column("dur s\nbit/s", justify="right", overflow="fold")
-            for (a, b), x in zip(ends, nums):
-                c.add_row(escape(f"{a}\n→ {b}"), f"{x[0]} {x[1]}\n{x[2]}", f"{x[3]}\n{x[4]}")
-        else:
-            c = Table(title=f"top {top} conversations", show_header=True)
-            c.add_column(heads[0], no_wrap=True)
-            c.add_column("A", no_wrap=True, min_width=wa, overflow="fold")
-            c.add_column("B", no_wrap=True, min_width=wb, overflow="fold")
-            for h in heads[1:]:
-                c.add_column(h, justify="right", no_wrap=True)
-            for (a, b), x in zip(ends, nums):
-                c.add_row(x[0], escape(a), escape(b), *x[1:])
-        console.print(c)
+        if item["hierarchy"]:
+            h = Table(title="Protocol Hierarchy", title_justify="left", box=box.SIMPLE_HEAD)
+            h.add_column("Protocol", no_wrap=True)
+            h.add_column("Packets", justify="right", no_wrap=True)
+            h.add_column("Bytes", justify="right", no_wrap=True)
+            for r in item["hierarchy"]:
+                level = r["protocol"].count(":")
+                h.add_row("  " * level + escape(r["protocol"].rsplit(":", 1)[-1]), units.count(r["packets"]),
+                          units.size(r["bytes"]))
+            console.print(h)
+        _print_conversations(console, item, top)
+        counts = item["expert"]["counts"]
+        head = " · ".join(f"{n:,} {k.lower()}{'s' if n != 1 else ''}" for k, n in counts.items())
+        e = Table(title=f"Expert Information (TCP): {head}", title_justify="left", box=box.SIMPLE_HEAD)
+        e.add_column("Severity", no_wrap=True)
+        e.add_column("Count", justify="right", no_wrap=True)
+        e.add_column("Summary", overflow="fold")
+        colour = {"Error": "red", "Warning": "yellow", "Note": "cyan", "Chat": "dim"}
+        for r in item["expert"]["entries"]:
+            e.add_row(f"[{colour[r['severity']]}]{r['severity']}[/]", units.count(r["count"]), escape(r["summary"]))
+        console.print(e)
+
+
+def _print_conversations(console: Any, item: dict[str, Any], top: int) -> None:
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    convs = item["top_conversations"]
+    ends = [(_endpoint(r["a"], r["a_port"]), _endpoint(r["b"], r["b_port"])) for r in convs]
+    nums = [(str(r["protocol"]), f"{units.count(r['packets_ab'])}/{units.count(r['packets_ba'])}", units.size(r["bytes"]),
+             units.seconds(r["duration"], 4), "" if r["bps"] is None else units.bit_rate(r["bps"])) for r in convs]
+    heads = ("proto", "packets →/←", "bytes", "duration", "bits/s")
+    wn = [max([len(h)] + [len(x[i]) for x in nums]) for i, h in enumerate(heads)]
+    wa = max([len(a) for a, _ in ends] + [1])
+    wb = max([len(b) for _, b in ends] + [1])
+    title = f"Conversations (the {len(convs)} with the most bytes)"
+    # side by side when everything fits on one line (3 = a cell's padding and border), else A over B in one column
+    stacked = sum(wn) + wa + wb + 3 * (len(heads) + 2) + 1 > console.width
+    if stacked:  # narrow terminal: A over B, the numbers two by two beside them, no vertical rules
+        c = Table(title=title, title_justify="left", show_header=True, box=box.SIMPLE_HEAD, pad_edge=False)
+        c.add_column("A → B", no_wrap=True, min_width=max(wa, wb + 2), overflow="fold")
+        c.add_column("proto packets →/←\nbytes", justify="right", overflow="fold")
+        c.add_column("duration\nbits/s", justify="right", overflow="fold")
+        for (a, b), x in zip(ends, nums):
+            c.add_row(escape(f"{a}\n→ {b}"), f"{x[0]} {x[1]}\n{x[2]}", f"{x[3]}\n{x[4]}")
+    else:
+        c = Table(title=title, title_justify="left", show_header=True)
+        c.add_column(heads[0], no_wrap=True)
+        c.add_column("A", no_wrap=True, min_width=wa, overflow="fold")
+        c.add_column("B", no_wrap=True, min_width=wb, overflow="fold")
+        for h in heads[1:]:
+            c.add_column(h, justify="right", no_wrap=True)
+        for (a, b), x in zip(ends, nums):
+            c.add_row(x[0], escape(a), escape(b), *x[1:])
+    console.print(c)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import stats
+from . import columns, tables
 
 __all__ = ["DIFFERENCES", "KINDS", "TcpExpert", "analyze", "expert_counts"]
 
@@ -181,17 +181,8 @@ class TcpExpert:
 
     def counts(self) -> pd.DataFrame:
         """One row per kind: tshark filter, packets flagged, whether this source gives it (exactly), notes."""
-        rows = []
-        for kind, filt, meaning in KINDS:
-            ok = kind not in self.unavailable
-            rows.append({"kind": kind, "tshark_filter": filt,
-                         "packets": int(self.packets[kind].sum()) if ok else pd.NA,
-                         "available": ok, "exact": ok and kind not in self.inferred, "meaning": meaning,
-                         "note": "; ".join(x for x in (self.unavailable.get(kind), self.inferred.get(kind),
-                                                       DIFFERENCES.get(kind)) if x)})
-        out = pd.DataFrame(rows)
-        out["packets"] = out["packets"].astype("Int64")
-        return out
+        return tables.expert_count_table(KINDS, {k: int(self.packets[k].sum()) for k in KIND_NAMES}, self.unavailable,
+                                         self.inferred, DIFFERENCES)
 
     to_frame = counts
 
@@ -205,18 +196,12 @@ class TcpExpert:
     def events(self, df: pd.DataFrame, kinds: Iterable[str] | None = None) -> pd.DataFrame:
         """Long table, one row per (packet, kind) flagged: kind, frame, time, endpoints, seq, ack, length."""
         kinds = [k for k in (kinds or KIND_NAMES) if k not in self.unavailable]
-        cols = ["frame", "timestamp", "time_of_day", "src", "sport", "dst", "dport", "tcp_flags", "seq", "ack", "payload_len"]
         p = self.packets
-        parts = []
+        hit = np.zeros(len(p), bool)
         for k in kinds:
-            rows = p["row"].to_numpy()[p[k].to_numpy()]
-            if len(rows):
-                parts.append(df.iloc[rows][cols].assign(kind=k, stream=p["stream"].to_numpy()[p[k].to_numpy()]))
-        if not parts:
-            return pd.DataFrame({c: pd.Series([], dtype=df[c].dtype) for c in cols}).assign(
-                kind=pd.Series([], dtype=object), stream=pd.Series([], dtype=np.int64))[["kind", "stream"] + cols]
-        out = pd.concat(parts).sort_values(["frame"], kind="stable")
-        return out[["kind", "stream"] + cols].reset_index(drop=True)
+            hit |= p[k].to_numpy()
+        return tables.event_table(df.iloc[p["row"].to_numpy()[hit]].reset_index(drop=True),
+                                  {k: p[k].to_numpy()[hit] for k in kinds}, p["stream"].to_numpy()[hit])
 
 
 # ----------------------------------------------------------------------------- preparation
@@ -341,7 +326,7 @@ def analyze(df: pd.DataFrame, *, relative: bool | None = None) -> TcpExpert:
     """
     fmt = str(df.attrs.get("format", "pcap"))
     is_text = fmt == "text"
-    tcpmask = stats._proto_mask(df, ("TCP",)) & df["tcp_flagbits"].notna().to_numpy()
+    tcpmask = columns.proto_mask(df, ("TCP",)) & df["tcp_flagbits"].notna().to_numpy()
     pos = np.nonzero(tcpmask & df["src"].notna().to_numpy() & df["dst"].notna().to_numpy())[0]
     n = len(pos)
     unavailable: dict[str, str] = dict(_TEXT_UNAVAILABLE) if is_text else {}
@@ -349,24 +334,24 @@ def analyze(df: pd.DataFrame, *, relative: bool | None = None) -> TcpExpert:
     if not is_text and not has_ws:
         unavailable["window_full"] = "this frame has no tcp_wscale column (the reader does not decode TCP options)"
 
-    sc_all, dc_all, _ = stats._addr_codes(df)
+    sc_all, dc_all, _ = columns.addr_codes(df)
     sc, dc = sc_all[pos], dc_all[pos]
-    sp, dp = stats._int(df, "sport")[pos], stats._int(df, "dport")[pos]
-    flags = stats._int(df, "tcp_flagbits")[pos]
-    seq_raw = stats._int(df, "seq", -1)[pos]
-    ack_raw = stats._int(df, "ack", -1)[pos]
+    sp, dp = columns.int_column(df, "sport")[pos], columns.int_column(df, "dport")[pos]
+    flags = columns.int_column(df, "tcp_flagbits")[pos]
+    seq_raw = columns.int_column(df, "seq", -1)[pos]
+    ack_raw = columns.int_column(df, "ack", -1)[pos]
     seq_known = seq_raw >= 0
     ack_known = ack_raw >= 0
     seq = np.where(seq_known, seq_raw, 0)
     ack = np.where(ack_known, ack_raw, 0)  # tshark: the raw field (0 on Linux when ACK is not set)
-    win = stats._int(df, "window", -1)[pos]
-    plen = stats._int(df, "payload_len")[pos]
-    t = stats._time_ns(df)[pos]
-    ws_opt = stats._int(df, "tcp_wscale", -1)[pos] if has_ws else None
+    win = columns.int_column(df, "window", -1)[pos]
+    plen = columns.int_column(df, "payload_len")[pos]
+    t = columns.time_ns(df)[pos]
+    ws_opt = columns.int_column(df, "tcp_wscale", -1)[pos] if has_ws else None
 
     ea, eb = sc * 65536 + sp, dc * 65536 + dp
     d = (ea > eb).astype(np.int64)
-    tid, _ = stats._group_ids([np.minimum(ea, eb), np.maximum(ea, eb)]) if n else (np.zeros(0, np.int64), 0)
+    tid, _ = columns.group_ids([np.minimum(ea, eb), np.maximum(ea, eb)]) if n else (np.zeros(0, np.int64), 0)
 
     # rows of each 4-tuple together, in capture order
     t_order = np.argsort(tid, kind="stable")
@@ -387,7 +372,7 @@ def analyze(df: pd.DataFrame, *, relative: bool | None = None) -> TcpExpert:
         rel_used = bool(relative)
 
     seg = _split_reused(tid, d, flags, seq, ack, seq_known) if n else np.zeros(0, np.int64)
-    stream, _ = stats._group_ids([tid, seg]) if n else (np.zeros(0, np.int64), 0)
+    stream, _ = columns.group_ids([tid, seg]) if n else (np.zeros(0, np.int64), 0)
 
     # ---- stream order ("c"): rows of a stream together, capture order within
     co = np.argsort(stream, kind="stable")
@@ -446,8 +431,11 @@ def analyze(df: pd.DataFrame, *, relative: bool | None = None) -> TcpExpert:
     rev_win = np.where(rev_c >= 0, cw[np.maximum(rev_c, 0)], M32)
     g_rev_win = rev_win[go]
 
+    # a zero-window probe does not advance the next expected sequence number, which decides whether
+    # the packets after it are probes: iterate to the fixpoint (each pass settles at least the next
+    # probe of a chain, so a chain of k probes takes k + 1 passes; tshark's one sequential pass agrees)
     zwp_g = np.zeros(n, bool)
-    for _ in range(8):
+    while True:
         incl = gk & ~zwp_g
         v = np.where(incl, g_nseq_u - g_base, 0)
         cm = _seg_cummax(v, g_gid)

@@ -17,14 +17,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from . import columns, stats, tables
 from . import expert as _expert
-from . import stats
+from .tables import Analysis
 
 __all__ = ["flow_diagram", "handshake_rtts", "problem_conversations", "problem_figures", "rtt_plot", "save_figures",
            "stream_graph", "stream_packets"]
 
 _SYN, _FIN, _RST, _ACK = 2, 1, 4, 16
-_WARN_KINDS = ("retransmission", "lost_segment", "duplicate_ack", "out_of_order", "zero_window", "window_full")
+_WARN_KINDS = tables.WARN_KINDS
 
 
 def _analysis(df: pd.DataFrame, ex: _expert.TcpExpert | None) -> _expert.TcpExpert:
@@ -52,7 +53,8 @@ def stream_packets(df: pd.DataFrame, stream: int, ex: _expert.TcpExpert | None =
     return out
 
 
-def problem_conversations(df: pd.DataFrame, ex: _expert.TcpExpert | None = None, *, n: int | None = None) -> pd.DataFrame:
+def problem_conversations(df: pd.DataFrame | Analysis, ex: _expert.TcpExpert | None = None, *,
+                          n: int | None = None) -> pd.DataFrame:
     """TCP streams with resets or retransmissions (and their other warnings), worst first.
 
     Columns: stream, a, a_port, b, b_port (A sent the first packet), packets,
@@ -60,11 +62,12 @@ def problem_conversations(df: pd.DataFrame, ex: _expert.TcpExpert | None = None,
     (retransmission, lost_segment, duplicate_ack, out_of_order, zero_window,
     window_full).  Worst first: resets + retransmissions, then the other warnings.
     """
+    if not isinstance(df, pd.DataFrame):
+        return df.problem_conversations(n)
     e = _analysis(df, ex)
     p = e.packets
-    cols = ["stream", "a", "a_port", "b", "b_port", "packets", "start", "duration", "resets", *_WARN_KINDS]
     if p.empty:
-        return pd.DataFrame({c: [] for c in cols})
+        return pd.DataFrame({c: [] for c in tables.PROBLEM_COLUMNS})
     rows = p["row"].to_numpy()
     bits = stats._int(df, "tcp_flagbits")[rows]
     t = stats._time_ns(df)[rows]
@@ -72,22 +75,11 @@ def problem_conversations(df: pd.DataFrame, ex: _expert.TcpExpert | None = None,
                       **{k: p[k].to_numpy() for k in _WARN_KINDS if k in p}})
     agg = g.groupby("stream", sort=True).agg(packets=("t", "size"), t0=("t", "min"), t1=("t", "max"), resets=("resets", "sum"),
                                              **{k: (k, "sum") for k in _WARN_KINDS})
-    bad = agg[(agg["resets"] > 0) | (agg["retransmission"] > 0)].copy()
-    if bad.empty:
-        return pd.DataFrame({c: [] for c in cols})
-    first = pd.Series(rows).groupby(p["stream"].to_numpy()).min().loc[bad.index].to_numpy()
-    bad.insert(0, "a", df["src"].astype(object).to_numpy()[first])
-    bad.insert(1, "a_port", df["sport"].array[first])
-    bad.insert(2, "b", df["dst"].astype(object).to_numpy()[first])
-    bad.insert(3, "b_port", df["dport"].array[first])
-    dated = bool(len(df)) and bool(df["timestamp"].notna().all())
-    bad["start"] = (pd.to_datetime(bad["t0"], utc=True) if dated else pd.to_timedelta(bad["t0"], unit="ns"))
-    bad["duration"] = (bad["t1"] - bad["t0"]) / 1e9
-    bad["_sev"] = bad["resets"] + bad["retransmission"]
-    bad["_other"] = bad[list(_WARN_KINDS)].sum(axis=1)
-    bad = bad.sort_values(["_sev", "_other", "packets"], ascending=False, kind="stable").reset_index()
-    out = bad[cols].reset_index(drop=True)
-    return out.head(n) if n else out
+    first = pd.Series(rows).groupby(p["stream"].to_numpy()).min().loc[agg.index].to_numpy()
+    firsts = pd.DataFrame({"a": df["src"].astype(object).to_numpy()[first], "a_port": df["sport"].array[first],
+                           "b": df["dst"].astype(object).to_numpy()[first], "b_port": df["dport"].array[first]},
+                          index=agg.index)
+    return tables.problem_table(agg, firsts, columns.dated(df), n)
 
 
 def _label(r: pd.Series) -> str:
@@ -236,7 +228,7 @@ def _window_scale(df: pd.DataFrame, s: pd.DataFrame, direction: int) -> int:
     return 0
 
 
-def handshake_rtts(df: pd.DataFrame, ex: _expert.TcpExpert | None = None) -> pd.DataFrame:
+def handshake_rtts(df: pd.DataFrame | Analysis, ex: _expert.TcpExpert | None = None) -> pd.DataFrame:
     """Round-trip times from each TCP three-way handshake, as seen where the capture was taken.
 
     Columns: stream, client, client_port, server, server_port, start (the SYN),
@@ -244,11 +236,13 @@ def handshake_rtts(df: pd.DataFrame, ex: _expert.TcpExpert | None = None) -> pd.
     (to the client and back), rtt_ms (their sum: Wireshark's iRTT).  Streams whose
     SYN, SYN-ACK or final ACK was not captured are left out.
     """
+    if not isinstance(df, pd.DataFrame):
+        return df.handshake_rtts()
     e = _analysis(df, ex)
     p = e.packets
-    cols = ["stream", "client", "client_port", "server", "server_port", "start", "syn_to_synack_ms", "synack_to_ack_ms", "rtt_ms"]
     if p.empty:
-        return pd.DataFrame({c: [] for c in cols})
+        z = np.zeros(0, np.int64)
+        return tables.rtt_table(z, z, z, z, z, z, z, z, False)
     rows = p["row"].to_numpy()
     bits = stats._int(df, "tcp_flagbits")[rows]
     t = stats._time_ns(df)[rows]
@@ -264,20 +258,10 @@ def handshake_rtts(df: pd.DataFrame, ex: _expert.TcpExpert | None = None) -> pd.
     ack = g[((bits & (_SYN | _ACK)) == _ACK)].merge(m[["t_synack", "d_syn"]], left_on="stream", right_index=True)
     ack = ack[(ack["t"] >= ack["t_synack"]) & (ack["d"] == ack["d_syn"])]
     m = m.join(ack.groupby("stream")["t"].min().rename("t_ack"), how="inner")
-    if m.empty:
-        return pd.DataFrame({c: [] for c in cols})
     r = m["row"].to_numpy()
-    dated = bool(df["timestamp"].notna().all())
-    out = pd.DataFrame({
-        "stream": m.index.to_numpy(),
-        "client": df["src"].astype(object).to_numpy()[r], "client_port": df["sport"].array[r],
-        "server": df["dst"].astype(object).to_numpy()[r], "server_port": df["dport"].array[r],
-        "start": pd.to_datetime(m["t_syn"].to_numpy(), utc=True) if dated else pd.to_timedelta(m["t_syn"].to_numpy(), unit="ns"),
-        "syn_to_synack_ms": (m["t_synack"] - m["t_syn"]).to_numpy() / 1e6,
-        "synack_to_ack_ms": (m["t_ack"] - m["t_synack"]).to_numpy() / 1e6,
-    })
-    out["rtt_ms"] = out["syn_to_synack_ms"] + out["synack_to_ack_ms"]
-    return out.reset_index(drop=True)
+    return tables.rtt_table(m.index.to_numpy(), df["src"].astype(object).to_numpy()[r], df["sport"].array[r],
+                            df["dst"].astype(object).to_numpy()[r], df["dport"].array[r], m["t_syn"].to_numpy(),
+                            m["t_synack"].to_numpy(), m["t_ack"].to_numpy(), bool(df["timestamp"].notna().all()))
 
 
 def rtt_plot(df: pd.DataFrame, ex: _expert.TcpExpert | None = None) -> Figure:

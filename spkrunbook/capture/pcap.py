@@ -62,6 +62,9 @@ SUPPORTED_LINKTYPES = {
 }
 _MAX_CAPLEN = 0x40000  # libpcap's largest snaplen; larger record lengths mean corruption
 _VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+# link type -> index into schema.LINK_LAYERS (tshark's name for the layer)
+_LAYER = {LINKTYPE_ETHERNET: 0, LINKTYPE_SLL: 1, LINKTYPE_SLL2: 1, LINKTYPE_RAW: 2, 12: 2, 14: 2, LINKTYPE_IPV4: 2,
+          LINKTYPE_IPV6: 2, LINKTYPE_NULL: 3, LINKTYPE_LOOP: 4}
 
 _P_TCP, _P_UDP, _P_ICMP, _P_ICMP6, _P_ARP, _P_LLDP, _P_OTHER = range(7)
 
@@ -130,7 +133,7 @@ class _AddressTable:
 class _Columns:
     """Accumulates decoded chunk columns; builds the DataFrame once at the end."""
 
-    NAMES = ["frame", "ts", "ifid", "ifindex", "pkttype", "vlan", "vlan_inner", "src", "dst", "sport", "dport", "proto", "ipv", "ipproto", "wire", "cap", "payload", "flags", "seq", "ack", "win", "itype", "icode", "m_ifindex", "m_pkttype", "m_vlan", "m_vlan_inner", "m_ports", "m_ipv", "m_tcp", "m_ack", "m_payload", "m_icmp", "wscale", "m_wscale"]
+    NAMES = ["frame", "ts", "ifid", "ifindex", "pkttype", "vlan", "vlan_inner", "src", "dst", "sport", "dport", "proto", "ipv", "ipproto", "wire", "cap", "payload", "flags", "seq", "ack", "win", "itype", "icode", "m_ifindex", "m_pkttype", "m_vlan", "m_vlan_inner", "m_ports", "m_ipv", "m_tcp", "m_ack", "m_payload", "m_icmp", "wscale", "m_wscale", "link"]
 
     def __init__(self) -> None:
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in self.NAMES}
@@ -220,6 +223,7 @@ class _Columns:
             "icmp_type": schema.masked(cat("itype"), cat("m_icmp"), "UInt8"),
             "icmp_code": schema.masked(cat("icode"), cat("m_icmp"), "UInt8"),
             "tcp_wscale": schema.masked(cat("wscale"), cat("m_wscale"), "UInt8"),
+            "link": pd.Categorical.from_codes(cat("link").astype(np.int8), dtype=schema.COLUMNS["link"]),
         }
         if not self.ifnames:
             # pcapng without names still has interface ids
@@ -293,10 +297,12 @@ def _decode(
         ifindex[:] = ifid
         m_ifindex[:] = ifid >= 0
 
+    layer = np.zeros(n, np.int8)  # schema.LINK_LAYERS
     lts = np.unique(lt) if isinstance(lt, np.ndarray) else np.array([lt])
     for L in lts.tolist():
         sel = slice(None) if len(lts) == 1 else np.nonzero(lt == L)[0]
         s0, scap = d0[sel], cap[sel]
+        layer[sel] = _LAYER.get(int(L), 0)
         if L == LINKTYPE_ETHERNET:
             e = be16(s0 + 12)
             et[sel] = np.where(scap >= 14, e, 0)
@@ -332,11 +338,13 @@ def _decode(
             raise _unsupported_linktype(int(L))
 
     # 802.1Q / 802.1ad tags (Ethernet, and cooked captures of tagged frames)
-    for vl, mv_ in ((vlan, m_vlan), (vlan2, m_vlan2)):
+    tags = (np.zeros(n, np.int8), np.zeros(n, np.int8))  # 1: vlan (0x8100, 0x9100), 2: ieee8021ad (0x88a8)
+    for (vl, mv_), tag in zip(((vlan, m_vlan), (vlan2, m_vlan2)), tags):
         t = np.isin(et, _VLAN_TPIDS) & (net + 4 <= end)
         if not t.any():
             break
         it = np.nonzero(t)[0]
+        tag[it] = np.where(et[it] == 0x88A8, 2, 1)
         vl[it] = be16(net[it]) & 0xFFF
         mv_[it] = True
         et[it] = be16(net[it] + 2)
@@ -503,6 +511,7 @@ def _decode(
         "payload": np.clip(payload, 0, 0xFFFFFFFF).astype(np.uint32), "m_payload": m_payload,
         "flags": flags, "m_tcp": m_tcp, "seq": seq, "ack": ack, "m_ack": m_ack, "win": win,
         "itype": itype, "icode": icode, "m_icmp": m_icmp, "wscale": wscale, "m_wscale": m_wscale,
+        "link": (layer * 7 + np.where(tags[0] == 0, 0, 1 + 3 * (tags[0] - 1) + tags[1])).astype(np.int8),
     }
 
 
@@ -801,7 +810,9 @@ class PcapStreamReader:
             if len(d0a):
                 arr = np.frombuffer(buf, np.uint8, count=off)
                 try:
-                    self._cols.add(_decode(arr, d0a, capa, wirea, tsa, self._linktype, None, self._cols.addrs), frames)
+                    dec = _decode(arr, d0a, capa, wirea, tsa, self._linktype, None, self._cols.addrs)
+                    dec["offset"] = d0a + self._base
+                    self._cols.add(dec, frames)
                 finally:
                     del arr
         return off
@@ -956,8 +967,9 @@ class PcapStreamReader:
         arr = np.frombuffer(buf, np.uint8)
         try:
             lt = lt_of[ifid] if nif > 1 else int(lt_of[0])
-            self._cols.add(_decode(arr, d0, cap, wire, ts, lt, (ifid + self._ifbase).astype(np.int32), self._cols.addrs),
-                           frames)
+            dec = _decode(arr, d0, cap, wire, ts, lt, (ifid + self._ifbase).astype(np.int32), self._cols.addrs)
+            dec["offset"] = d0 + self._base
+            self._cols.add(dec, frames)
         finally:
             del arr
 

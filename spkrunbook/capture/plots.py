@@ -14,8 +14,10 @@ conversation pictures (flow diagram, stream graph, RTTs) are in
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,8 +26,17 @@ from matplotlib.ticker import FuncFormatter
 
 from . import stats
 
-__all__ = ["choose_interval", "io_graph", "rate_over_time", "save", "save_png", "save_svg", "tcp_flags",
-           "top_conversations", "top_talkers"]
+__all__ = ["SVG_RC", "choose_interval", "io_graph", "rate_over_time", "save", "save_png", "save_svg", "svg_text",
+           "tcp_flags", "top_conversations", "top_talkers"]
+
+#: How an SVG is written: text stays text (searchable, and rewritable in a copy for a vendor), ids come
+#: from a fixed salt and no date is written, so the same data always gives the same file; each text
+#: names one font and its generic family, not matplotlib's fallback list of eleven.
+SVG_RC: dict[str, Any] = {"svg.fonttype": "none", "svg.hashsalt": "spkrunbook",
+                          "font.sans-serif": ["DejaVu Sans"], "font.monospace": ["DejaVu Sans Mono"]}
+#: A line or collection with more points than this is drawn as pixels inside the SVG (its axes,
+#: labels and text stay vector and text): a thousand markers as vectors weigh ~100 kB.
+SVG_DENSE = 250
 
 _STEPS_S = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
             1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
@@ -185,16 +196,55 @@ def tcp_flags(df: pd.DataFrame) -> Figure:
     return fig
 
 
+def _dense(fig: Figure) -> list[Any]:
+    """The point clouds of ``fig``: in each axes whose markers and collection items add up to more than
+    :data:`SVG_DENSE`, those markers and collections (lines without markers stay one vector path)."""
+    out = []
+    for ax in fig.axes:
+        markers = [ln for ln in ax.lines if ln.get_marker() not in (None, "", "None", " ") and not ln.get_rasterized()]
+        items = [c for c in ax.collections if not c.get_rasterized()]
+        n = 0
+        for ln in markers:
+            n += int(np.size(np.asarray(ln.get_xdata())))
+        for c in items:
+            n += max(len(c.get_paths()), int(np.shape(np.asarray(c.get_offsets()))[0]))
+        if n > SVG_DENSE:
+            out += [*markers, *items]
+    return out
+
+
+def svg_text(fig: Figure) -> str:
+    """``fig`` as SVG text: its words as text, stable ids, no date (:data:`SVG_RC`), dense point clouds
+    as pixels; rc settings and rasterization only for this call (the figure is left as it was)."""
+    import matplotlib
+
+    dense = _dense(fig)
+    for artist in dense:
+        artist.set_rasterized(True)
+    buf = io.StringIO()
+    try:
+        with matplotlib.rc_context(SVG_RC):  # type: ignore[arg-type]  # the stubs list rc keys as literals
+            # the figures lay themselves out (layout="constrained"); a tight bounding box would draw each twice
+            fig.savefig(buf, format="svg", metadata={"Date": None})
+    finally:
+        for artist in dense:
+            artist.set_rasterized(False)
+    return buf.getvalue()
+
+
 def save(fig: Figure, directory: str | os.PathLike[str], name: str, formats: tuple[str, ...] = ("png",),
          dpi: int = 110) -> list[Path]:
-    """Write ``fig`` as ``<directory>/<name>.<fmt>`` for each format (png for the record, svg to zoom) and return the paths."""
+    """Write ``fig`` as ``<directory>/<name>.<fmt>`` for each format (SVG as :func:`svg_text` writes it) and return the paths."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     stem = name.rsplit(".", 1)[0] if name.endswith((".png", ".svg")) else name
     out = []
     for fmt in formats:
         p = d / f"{stem}.{fmt}"
-        fig.savefig(p, dpi=dpi, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+        if fmt == "svg":
+            p.write_text(svg_text(fig), encoding="utf-8")
+        else:
+            fig.savefig(p, dpi=dpi, format=fmt)
         out.append(p)
     return out
 

@@ -56,6 +56,11 @@ tcp_wscale   UInt8                       window-scale shift of a SYN's TCP optio
                                          (RFC 7323); NA without the option or not a
                                          SYN.  The expert analysis needs it for
                                          tshark's "window full"
+link         category                    the layers below IP as tshark's protocol
+                                         hierarchy names them: ``eth``, ``sll``,
+                                         ``raw``, ``null``, ``loop``, each maybe
+                                         followed by its VLAN tags (``eth:vlan``,
+                                         ``eth:ieee8021ad:vlan``)
 ============ =========================== ===========================================
 
 Which source fills what (``y`` filled, ``-`` always NA, ``o`` when the capture
@@ -76,6 +81,7 @@ payload_len  y      y      y     y      y (last ``length N``)
 src...window y      y      y     y      y (seq/ack relative unless ``-S``)
 icmp_*       y      y      y     y      -
 tcp_wscale   y      y      y     y      - (column absent)
+link         y      y      y     y      - (column absent)
 ============ ====== ====== ===== ====== =====================================
 
 Text timestamps are taken as printed; tcpdump prints local time, so pass
@@ -109,6 +115,16 @@ def flags_to_str(bits: int) -> str:
 
 
 FLAG_STRINGS: tuple[str, ...] = tuple(flags_to_str(i) for i in range(256))
+
+#: link layers (tshark's names) and the VLAN tags that may follow them: a ``link`` code is
+#: ``layer * 7 + tags``, tags 0 for none, else ``1 + 3 * (outer - 1) + inner`` (tag 1 ``vlan``,
+#: 2 ``ieee8021ad``; inner 0 for none)
+LINK_LAYERS: tuple[str, ...] = ("eth", "sll", "raw", "null", "loop")
+_TAGS = ("", "vlan", "ieee8021ad")
+LINKS: tuple[str, ...] = tuple(
+    ":".join([layer] + ([_TAGS[outer]] if outer else []) + ([_TAGS[inner]] if inner else []))
+    for layer in LINK_LAYERS for outer, inner in [(0, 0)] + [(o, i) for o in (1, 2) for i in (0, 1, 2)]
+)
 FLAG_BITS: dict[str, int] = {s: i for i, s in enumerate(FLAG_STRINGS)}
 
 COLUMNS: dict[str, Any] = {
@@ -138,6 +154,7 @@ COLUMNS: dict[str, Any] = {
     "icmp_type": "UInt8",
     "icmp_code": "UInt8",
     "tcp_wscale": "UInt8",
+    "link": pd.CategoricalDtype(list(LINKS)),
 }
 
 

@@ -26,18 +26,16 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from . import schema
+from . import columns, schema
 from .limits import MAX_LINE, MAX_PACKETS, MAX_UNPARSED_KEPT, TEXT_CHUNK, CaptureLimitWarning, open_regular
 
 try:  # pyarrow is the fast path; the fallback keeps the parser usable without it
@@ -74,45 +72,6 @@ LINE_RE = (
 _FIELDS = ["date", "tod", "epoch", "iface", "dir", "ifindex", "flen", "vlan", "vlan2", "l3", "src", "dst", "kind",
            "flags", "seq", "ack", "win", "arp", "arp_t", "arp_s", "arp_r", "lldp", "len", "xsp", "xdp"]
 _PY_RE = re.compile(LINE_RE)
-
-_WELL_KNOWN = {"http": 80, "https": 443, "domain": 53, "ssh": 22, "http-alt": 8080, "ntp": 123, "bootps": 67,
-               "bootpc": 68, "snmp": 161, "bgp": 179, "ldap": 389, "kerberos": 88, "mdns": 5353, "sunrpc": 111,
-               "commplex-main": 5000, "commplex-link": 5001, "webcache": 8080, "rtsp": 554, "netbios-ns": 137,
-               "login": 513, "who": 513, "isakmp": 500, "syslog": 514, "openflow": 6653, "geneve": 6081,
-               "vxlan": 4789, "10250": 10250}
-
-
-@lru_cache(maxsize=4096)
-def _port_number(name: str) -> int | None:
-    if name.isdigit():
-        v = int(name)
-        return v if v < 65536 else None
-    if name in _WELL_KNOWN:
-        return _WELL_KNOWN[name]
-    for proto in ("tcp", "udp"):
-        try:
-            return socket.getservbyname(name, proto)
-        except OSError:
-            continue
-    return None
-
-
-def _flag_bits(s: str) -> int:
-    if s in schema.FLAG_BITS:
-        return schema.FLAG_BITS[s]
-    chars = {"F": 1, "S": 2, "R": 4, "P": 8, ".": 16, "U": 32, "E": 64, "W": 128}
-    return sum(chars.get(c, 0) for c in set(s))
-
-
-def _to_ns_of_day(tod: pd.Series) -> np.ndarray:
-    s = tod.fillna("00:00:00")
-    hh = s.str.slice(0, 2).astype(np.int64).to_numpy()
-    mm = s.str.slice(3, 5).astype(np.int64).to_numpy()
-    ss = s.str.slice(6, 8).astype(np.int64).to_numpy()
-    frac = s.str.slice(9).str.ljust(9, "0").str.slice(0, 9).replace("000000000", "0")
-    fr = pd.to_numeric(frac, errors="coerce").fillna(0).astype(np.int64).to_numpy()
-    return ((hh * 60 + mm) * 60 + ss) * 1_000_000_000 + fr
-
 
 def read_tcpdump_text(source: str | os.PathLike[str] | Iterable[str], *, tz: str = "UTC",
                       max_lines: int | None = MAX_PACKETS, chunk_size: int = TEXT_CHUNK) -> pd.DataFrame:
@@ -259,7 +218,7 @@ def _read_arrow(arr: pa.Array, name: str, tz: str) -> pd.DataFrame:
     kept_idx = unparsed_idx[:MAX_UNPARSED_KEPT]  # every one is counted, the first ones keep their text
     texts = arr.take(pa.array(kept_idx, pa.int64())).to_pylist() if len(kept_idx) else []
     unparsed = [(int(i) + 1, t) for i, t in zip(kept_idx.tolist(), texts)]
-    d, date_known = _fast.build(F, tz, _port_number, _flag_bits)
+    d, date_known = _fast.build(F, tz)
     df = pd.DataFrame(d)
     df.attrs.update({"source": name, "format": "text", "unparsed": unparsed, "unparsed_count": len(unparsed_idx),
                      "date_known": date_known})
@@ -324,7 +283,7 @@ def _read_python(lines: list[str], name: str, tz: str) -> pd.DataFrame:
 
     def ports(p: pd.Series) -> pd.arrays.IntegerArray:
         u = pd.unique(p.dropna())
-        mp = {x: _port_number(x) for x in u}
+        mp = {x: columns.port_number(x) for x in u}
         v = p.map(mp)
         values: Any = v
         return pd.array(values, dtype="UInt16")
@@ -334,14 +293,14 @@ def _read_python(lines: list[str], name: str, tz: str) -> pd.DataFrame:
         return pd.array(values, dtype=dtype)
 
     flags = k("flags")
-    fb_map = {x: _flag_bits(x) for x in pd.unique(flags.dropna())}
+    fb_map = {x: columns.flag_bits(x) for x in pd.unique(flags.dropna())}
     fb_values: Any = flags.map(fb_map)
     fbits = pd.array(fb_values, dtype="UInt8")
     fb_np = fbits.to_numpy(dtype=np.int16, na_value=-1)
     ack = nums("ack", "UInt32")
 
     tod, epoch, date = k("tod"), k("epoch"), k("date")
-    tod_ns = _to_ns_of_day(tod)
+    tod_ns = columns.tod_ns(tod)
     ts = np.full(m, np.iinfo(np.int64).min, np.int64)
     has_tod = tod.notna().to_numpy()
     has_date = date.notna().to_numpy() & has_tod

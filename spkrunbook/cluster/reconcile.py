@@ -201,8 +201,8 @@ def table_html(heading: str, changes: Iterable[Change], planned: bool, findings:
             + display.frame_html(df, empty=f"no {noun} to apply") + diffs)
 
 
-@dataclass
-class ApplyResult:
+@dataclass(repr=False)
+class ApplyResult(display.Brief):
     """Per-object outcome; ``planned`` when the target is read-only and nothing was written."""
 
     kind: str

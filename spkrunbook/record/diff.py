@@ -2,12 +2,19 @@
 
 Read from the two records only (scrubbed, so a masked secret compares equal to
 itself and never shows); neither record is changed.
+
+The files a run writes about itself (the executed notebooks and their HTML, run.json,
+steps/*.json, index.html) always hold its times: when each cell ran, how long each
+step took, the record's own name. They are compared with those times and durations
+taken out, so two runs that did the same thing are reported as such ("differ only in
+times and durations"), and one that did something else shows the file as changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +26,28 @@ from ..errors import RecordError
 from .store import LAB_FILE, RUN_FILE, Record, read
 
 COLUMNS = ["what", "where", "before", "after"]
-_SKIP_FILES = {RUN_FILE, LAB_FILE, "index.html"}  # compared field by field above
+_SKIP_FILES = {RUN_FILE, "index.html"}  # summaries (with steps/*.json): a row only when nothing else changed
+#: Times (ISO 8601, a record's ``20261207T063711Z``) and durations (``"duration_s": 12.3``, ``(12.3s)``,
+#: ``8.0 s``) as a run writes them about itself.
+_TIMES = (
+    re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2}| UTC)?"),
+    re.compile(r"\d{8}T\d{6}Z"),
+    re.compile(r'("(duration|duration_s|elapsed)"\s*:\s*)-?[\d.e+-]+'),
+    re.compile(r"(?<![\w.])\d+(\.\d+)? ?s\b"),
+)
 
+
+def without_times(text: str) -> str:
+    """``text`` with the run's times and durations replaced by placeholders."""
+    for rx in _TIMES:
+        text = rx.sub(lambda m: (m.group(1) if m.re.groups and m.group(1) and m.group(1).startswith('"') else "") + "<t>",
+                      text)
+    return text
+
+
+def _about_the_run(rel: str) -> bool:
+    """The files that hold the run's own times: notebooks, their HTML, run.json, steps/*.json, index.html."""
+    return rel.endswith((".ipynb", ".html")) or rel.startswith("steps/") or rel in (RUN_FILE, "index.html")
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(data, dict):
@@ -48,10 +75,20 @@ def _files(rec: Record) -> dict[str, str]:
     out = {}
     for p in sorted(rec.path.rglob("*")):
         rel = str(p.relative_to(rec.path))
-        # notebooks and steps/*.json carry times; the findings rows compare what they say
-        if p.is_file() and rel not in _SKIP_FILES and not rel.endswith((".ipynb", ".html")) \
-                and not rel.startswith("steps/"):
+        if p.is_file() and rel != LAB_FILE and not _about_the_run(rel):
             out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def _run_files(rec: Record) -> dict[str, tuple[str, str]]:
+    """The files about the run: (hash as written, hash without its times and durations), by name."""
+    out = {}
+    for p in sorted(rec.path.rglob("*")):
+        rel = str(p.relative_to(rec.path))
+        if p.is_file() and _about_the_run(rel):
+            raw = p.read_bytes()
+            text = without_times(raw.decode("utf-8", "replace")).replace(rec.path.name, "<record>")
+            out[rel] = (hashlib.sha256(raw).hexdigest(), hashlib.sha256(text.encode()).hexdigest())
     return out
 
 
@@ -62,6 +99,7 @@ class RecordDiff:
     before: Path
     after: Path
     rows: list[dict[str, str]] = field(default_factory=list)
+    times_only: list[str] = field(default_factory=list)  # files that differ only in times and durations
 
     def add(self, what: str, where: str, before: Any, after: Any) -> None:
         self.rows.append({"what": what, "where": where, "before": display.cell_text(before),
@@ -73,8 +111,17 @@ class RecordDiff:
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=COLUMNS)
 
+    def agreement(self) -> str:
+        """What two runs without a change have in common, and what still differs (their times)."""
+        text = f"{self.before.name} and {self.after.name} agree on params, steps, findings and files"
+        if self.times_only:
+            text += (f"; {len(self.times_only)} file(s) about the runs differ only in times and durations "
+                     f"({', '.join(self.times_only[:4])}{', …' if len(self.times_only) > 4 else ''})")
+        return text
+
     def to_dict(self) -> dict[str, Any]:
-        return {"before": str(self.before), "after": str(self.after), "changes": self.rows}
+        return {"before": str(self.before), "after": str(self.after), "changes": self.rows,
+                "times_only": self.times_only}
 
     def _repr_html_(self) -> str:
         return (f"<p><b>{display.esc(self.before.name)}</b> → <b>{display.esc(self.after.name)}</b>: "
@@ -119,4 +166,17 @@ def diff(before: str | Path, after: str | Path) -> RecordDiff:
         if ha.get(name) != hb.get(name):
             out.add("file", name, "present" if name in ha else "absent",
                     ("changed" if name in ha else "present") if name in hb else "absent")
+    run_a, run_b = _run_files(a), _run_files(b)
+    changed_before = len(out.rows)
+    for name in sorted(set(run_a) | set(run_b)):
+        if name.split("/")[0] in ran_once or name.removeprefix("steps/").removesuffix(".json") in ran_once:
+            continue
+        if (name in _SKIP_FILES or name.startswith("steps/")) and changed_before:  # summaries: the rows above say it
+            continue
+        if name not in run_a or name not in run_b:
+            out.add("file", name, "present" if name in run_a else "absent", "present" if name in run_b else "absent")
+        elif run_a[name][1] != run_b[name][1]:
+            out.add("file", name, "present", "changed (beyond times and durations)")
+        elif run_a[name][0] != run_b[name][0]:
+            out.times_only.append(name)
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,28 @@ from .store import write_text
 TEXT_SUFFIXES = {".ipynb", ".html", ".json", ".yaml", ".yml", ".txt", ".log", ".csv", ".md", ".diff", ".sh", ".svg"}
 
 
-def render_html(ipynb: Path, scrubber: Scrubber) -> Path:
-    """An HTML rendering that opens without a server (images are embedded)."""
-    import nbformat
+@cache
+def _exporter() -> Any:
+    """nbconvert's HTML exporter with the ``record`` template, made once: its templates are compiled once
+    for the four notebooks of a run, not for each."""
     from nbconvert import HTMLExporter
 
+    from .. import bundle
+
+    return HTMLExporter(embed_images=True, template_name="record",
+                        extra_template_basedirs=[str(bundle.templates_dir() / "nbconvert")])
+
+
+def render_html(ipynb: Path, scrubber: Scrubber) -> Path:
+    """An HTML rendering that opens without a server and without the network: JupyterLab's layout with
+    the record's own small stylesheet (the ``record`` template), no scripts; markdown images embedded,
+    figures linked beside it as the notebook links them."""
+    import nbformat
+
+    from .. import display
+
     nb = nbformat.read(ipynb, as_version=4)
-    body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
+    body, _ = _exporter().from_notebook_node(nb, resources={"spk_table_css": display.TABLE_CSS})
     out = ipynb.with_suffix(".html")
     write_text(out, scrubber.text(body))
     return out
@@ -35,6 +51,9 @@ def attach_step_metadata(ipynb: Path, step_json: Path | None, extra: dict[str, A
         meta["result"] = json.loads(step_json.read_text(encoding="utf-8"))
     # Widget state can hold what a person typed; records keep static outputs only.
     nb.metadata.pop("widgets", None)
+    for cell in nb.cells:  # papermill names the cell it injects at random: the same run gives the same file
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = "injected-parameters"
     nb.metadata["spkrunbook"] = meta
     write_text(ipynb, nbformat.writes(nb))
 

@@ -237,8 +237,8 @@ def _row(check: str, subject: str, here: list[Problem], ok: str, action: str) ->
 to_yaml = applier.to_yaml
 
 
-@dataclass
-class Rendered:
+@dataclass(repr=False)
+class Rendered(display.Brief):
     """The manifests as files a person could apply by hand, and the commands to do it."""
 
     manifests: list[Obj]
@@ -449,8 +449,8 @@ class NadStatus:
     config: Any = None
 
 
-@dataclass
-class VerifyResult:
+@dataclass(repr=False)
+class VerifyResult(display.Brief):
     """The NADs read back, the ``tmm.cniNetworks`` value and a findings table."""
 
     nads: list[NadStatus]
@@ -564,8 +564,8 @@ def _short_diff(existing: Obj, desired: Obj) -> str:
 # -- teardown --------------------------------------------------------------------------
 
 
-@dataclass
-class TeardownResult:
+@dataclass(repr=False)
+class TeardownResult(display.Brief):
     """Per-NAD outcome of ``teardown``: deleted, absent, kept (not ours) or failed."""
 
     changes: list[NadChange]

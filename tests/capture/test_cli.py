@@ -71,3 +71,32 @@ def test_empty_capture_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main([str(p), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["summary"]["packets"] == 0 and any("no packets" in w for w in out["warnings"])
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_summary_names_the_file_whole_and_counts_expert_information_as_tshark_does(columns: int) -> None:
+    from tests.support import tshark
+    from tests.support.paths import DEMO_PARAMS
+
+    pcap = DEMO_PARAMS.parent / "captures" / "net1.pcap"
+    r = _cli(str(pcap), columns=columns)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert str(pcap) in lines[0] or len(str(pcap)) > columns, "the file heads its tables, never cut mid-word"
+    for title in ("Capture File Properties", "Protocol Hierarchy", "Conversations", "Expert Information (TCP)"):
+        assert any(line.strip().startswith(title) for line in lines), title
+    theirs = {k: n for k, n in tshark.expert(pcap).items() if k[2] == "TCP" and k[1] != "Malformed"
+              and k[3] != "D-SACK Sequence"}
+    head = next(line for line in lines if line.strip().startswith("Expert Information (TCP)"))
+    for severity in ("Warning", "Note", "Chat"):
+        n = sum(v for k, v in theirs.items() if k[0] == severity)
+        assert f"{n:,} {severity.lower()}s" in head, (severity, head)
+    assert max(len(line) for line in lines) <= columns
+
+
+def test_json_carries_the_expert_counts_and_the_hierarchy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(DATA / "eth.pcap"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["expert"]["counts"]) == {"Error", "Warning", "Note", "Chat"}
+    assert out["hierarchy"][0]["protocol"] == "eth" and out["hierarchy"][0]["packets"] == 236
+    assert out["properties"]["Packets"] == "236"

@@ -127,7 +127,7 @@ def test_cli_table_json_and_errors(capsys: pytest.CaptureFixture[str], tmp_path:
     p = argparse.ArgumentParser()
     capcli.add_arguments(p)
     assert capcli.run(p.parse_args([str(DATA / "eth.pcap"), "--top", "3"])) == 0
-    assert "top 3 conversations" in capsys.readouterr().out
+    assert "Conversations (the 3 with the most bytes)" in capsys.readouterr().out
     assert capcli.run(p.parse_args([str(DATA / "eth.pcap"), str(DATA / "eth.nn.txt"), "--json"])) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc[0]["summary"]["packets"] == doc[1]["summary"]["packets"] == 236 and len(doc[0]["top_conversations"]) == 10

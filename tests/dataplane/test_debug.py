@@ -74,7 +74,7 @@ def test_pod_capture_streams_pcap_bytes_intact(tmm: dict[str, object], node: Dat
     assert files[res.path] == res.data and res.path == f"captures/{res.name}.pcap"
     assert progress[-1].done and progress[-1].packets == res.packets and progress[-1].bytes == len(res.data)
     assert sum(sum(d.values()) for d in progress[-1].per_second.values()) == res.packets
-    assert f"captures/{res.name}.io.png" in files and f"captures/{res.name}.json" in files
+    assert f"captures/{res.name}.io.svg" in files and f"captures/{res.name}.json" in files
     # the bytes are the real tcpdump's: tshark reads the same number of packets, of the lab's HTTP to TMM
     if shutil.which("tshark"):
         (tmp_path / "c.pcap").write_bytes(res.data)

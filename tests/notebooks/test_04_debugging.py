@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.support.notebooks import execute
@@ -17,7 +19,11 @@ def test_notebook_runs_headless_on_demo(tmp_path):
             "TCP retransmissions"} <= checks
     assert not [r for r in rows if r["status"] == "fail"]
     folder = run.record / "debugging"
-    assert list(folder.glob("captures/*.pcap")) and list(folder.glob("captures/*.png"))
+    assert list(folder.glob("captures/*.pcap")) and list(folder.glob("captures/*.svg"))
+    assert not list(folder.glob("captures/*.png")), "each picture once, as SVG"
     assert not run.errors()
     text = run.text()
-    assert "10.1.10.100" in text and "image/png" in text
+    assert "10.1.10.100" in text and "image/png" not in text
+    # the notebook sits in the record: its gallery links to the step's SVG files, each of which exists
+    srcs = set(re.findall(r'<img src=\\"(debugging/captures/[^"\\]+\.svg)\\"', text))
+    assert srcs and all((run.record / s).is_file() for s in srcs), srcs

@@ -63,3 +63,13 @@ def test_diff_of_a_folder_that_is_not_a_record_is_a_clear_error(tmp_path: Path, 
         diff(tmp_path / "r1", tmp_path / "empty")
     assert cli.main(["records", "--records", str(tmp_path), "diff", "r1", "nope"]) == 2
     assert "not a record folder" in capsys.readouterr().err
+
+
+def test_times_and_durations_are_what_two_identical_runs_may_differ_in() -> None:
+    from spkrunbook.record.diff import without_times
+
+    a = '{"start_time": "2026-12-07T06:37:15.209373+00:00", "duration": 0.008175} 20261207T063711Z-demo (12.3s) 8.0 s'
+    b = '{"start_time": "2026-12-07T06:38:39.043684+00:00", "duration": 0.002207} 20261207T063833Z-demo (9.1s) 16.4 s'
+    assert without_times(a) == without_times(b)
+    assert without_times("packets: 3581") != without_times("packets: 3582"), "data is not a time"
+    assert without_times('"duration_s": 3') == '"duration_s": <t>'

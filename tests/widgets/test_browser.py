@@ -225,4 +225,9 @@ def run_the_form(page, expect, lab: Lab) -> None:
     expect(form).to_contain_text("kind: NetworkAttachmentDefinition")
     table.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "browser-02-render.png"))
+    # the same tables JupyterLab shows as the record does: no address, name or word broken across lines
+    from tests.support.pages import broken_words
+
+    assert page.locator(".jp-OutputArea table.spk-table").count() >= 3
+    assert broken_words(page, ".jp-OutputArea") == []
 

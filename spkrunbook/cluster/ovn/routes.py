@@ -73,7 +73,7 @@ def nbdb_candidates(lab: Lab, target: Target, node: str) -> tuple[list[NbdbLocat
     return ordered, mode, why
 
 
-@dataclass
+@dataclass(repr=False)
 class OvnRoutes:
     """Routes and policies read from the NB database, and the check against TMM's self IPs."""
 
@@ -105,7 +105,8 @@ class OvnRoutes:
         """The three tables ``ovn-nbctl`` printed, as readable tables (nothing cut, no index)."""
         where = self.location.reason if self.location else (self.skipped or self.error or "not read")
         return display.HTML(
-            f"<p style='color:#57606a'>{display.esc(where)}</p>"
+            title=f"OVN route tables of {self.node or 'the node'}",
+            body=f"<p style='color:#57606a'>{display.esc(where)}</p>"
             + display.heading(f"{self.gateway_router or 'gateway router'}: static routes", 5)
             + display.frame_html(self.gateway_routes, status_column=None, code_columns=("prefix", "nexthop"),
                                  empty="no routes")
@@ -129,6 +130,9 @@ class OvnRoutes:
     def _repr_html_(self) -> str:
         return (display.frame_html(self.gateway_routes, status_column=None, empty="no routes read")
                 + self.findings._repr_html_())
+
+    def __repr__(self) -> str:  # a notebook's text/plain: one line
+        return f"<OvnRoutes {self.gateway_router or self.node}: {len(self.gateway_routes)} route(s), {self.findings.verdict}>"
 
     def to_dict(self) -> dict[str, Any]:
         return {"node": self.node, "nodes_why": self.nodes_why, "other_nodes": [o.to_dict() for o in self.others],
@@ -196,22 +200,18 @@ def _parse(out: OvnRoutes, texts: dict[str, str], where: str) -> None:
 
 
 def read_routes(lab: Lab, target: Target, node: str, *, timeout: float = 30.0) -> OvnRoutes:
-    """The three ``ovn-nbctl`` listings for ``node``: from a must-gather's NB database, else on the first
-    NB database pod that answers."""
+    """The three ``ovn-nbctl`` listings for ``node``: from the first NB database pod that answers (live, or
+    its output saved in the snapshot), else from a must-gather's NB database read here with the OVN tools.
+
+    Saved outputs come first so that what a snapshot says does not depend on the tools this host has.
+    """
     out = OvnRoutes(node=node, gateway_router=f"GR_{node}")
-    if _from_must_gather(target, node, out, timeout):
-        try:
-            out.mode, out.mode_evidence = ClusterFacts.of(lab, target).ovn_mode(node)
-        except SpkRunbookError:
-            pass
-        return out
     try:
         candidates, out.mode, out.mode_evidence = nbdb_candidates(lab, target, node)
     except SpkRunbookError as exc:
+        if _from_must_gather(target, node, out, timeout):
+            return out
         out.error = f"cannot list the OVN pods in {OVN_NAMESPACE}: {exc}"
-        return out
-    if not candidates:
-        out.error = f"no ovnkube-master pod and no ovnkube-node pod with an nbdb container on {node} in {OVN_NAMESPACE}"
         return out
     commands = {"gateway": ["lr-route-list", out.gateway_router], "cluster": ["lr-route-list", CLUSTER_ROUTER],
                 "policies": ["lr-policy-list", CLUSTER_ROUTER]}
@@ -229,7 +229,16 @@ def read_routes(lab: Lab, target: Target, node: str, *, timeout: float = 30.0) -
         out.location = loc
         _parse(out, texts, f"{loc.pod}/{loc.container}")
         return out
-    if unavailable == len(candidates):
+    if unavailable == len(candidates) and _from_must_gather(target, node, out, timeout):
+        if not out.mode:
+            try:
+                out.mode, out.mode_evidence = ClusterFacts.of(lab, target).ovn_mode(node)
+            except SpkRunbookError:
+                pass
+        return out
+    if not candidates:
+        out.error = f"no ovnkube-master pod and no ovnkube-node pod with an nbdb container on {node} in {OVN_NAMESPACE}"
+    elif unavailable == len(candidates):
         out.skipped = ("the target holds no ovn-nbctl output for the NB database pods "
                        f"({', '.join(c.pod for c in candidates)}); reading OVN routes needs a live cluster")
     else:

@@ -16,7 +16,9 @@ DataFrame). OVN routes are ``spkrunbook.cluster.ovn``'s.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -67,8 +69,20 @@ class DebugResult(StepResult):
                              empty="no self IP in the F5SPKVlans or the params")
 
     def tcp(self) -> display.Table:
+        ratios = {"reset_ratio": "ratio", "retransmission_ratio": "ratio"}
         return display.Table(captures.tcp_table(self.captures), title="TCP health per capture", status_column=None,
-                             empty="no TCP traffic in the captures")
+                             empty="no TCP traffic in the captures", kinds=ratios)
+
+    def figure_sections(self) -> list[tuple[str, list[tuple[str, str, Callable[[], str]]]]]:
+        """Each capture's pictures for a gallery: (title, [(file in the step's folder, caption, its SVG)])."""
+        out = []
+        for c in self.captures:
+            if not c.ok:
+                continue
+            items: list[tuple[str, str, Callable[[], str]]] = [
+                (name, caption, partial(_svg_of, c, name)) for name, caption in c.figure_files().items()]
+            out.append((f"{c.name} ({c.interface})", items))
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"attachments": self.attachments.to_dict(), "routes": self.routes.to_dict(),
@@ -79,6 +93,11 @@ class DebugResult(StepResult):
         return self.verdict_rows._repr_html_()
 
 
+def _svg_of(capture: CaptureResult, name: str) -> str:
+    """One figure of a capture as SVG text, by its file name in the step's folder."""
+    return capture.svgs()[name.rsplit("/", 1)[-1].removeprefix(f"{capture.name}.").removesuffix(".svg")]
+
+
 def run(lab: Lab, target: Target, *, progress: Progress | None = None) -> DebugResult:
     """Debug the macvlan path as F5's macvlan guide does: the TMM debug sidecar, OVN routing, then packet captures."""
     ClusterFacts.of(lab, target, fresh=True)  # this run reads the cluster as it is now, once
@@ -86,5 +105,6 @@ def run(lab: Lab, target: Target, *, progress: Progress | None = None) -> DebugR
     routes = ovn_routes(lab, target)
     live = captures.to_progress(progress, lab.debug.capture.seconds) if progress is not None else None
     caps = captures.captures(lab, target, progress=live)
+    captures.draw_in_background(caps)  # the figures are drawn while the tables are read; the record waits for them
     held = selfips.mapping(lab, att, verdict.vlan_crs(lab, target))
     return DebugResult(att, routes, caps, verdict.findings(lab, att, routes, caps, target), held)

@@ -15,16 +15,18 @@ Offline: a pcap / pcapng file or a saved tcpdump text log is read by the engine
 instead (``lab.debug.analyse``; the demo does this).
 
 Every capture ends as a ``CaptureResult``: the packets (engine schema), the pcap
-saved in the record with its SHA-256, the statistics, and figures.
+saved in the record with its SHA-256, Wireshark's statistics tables
+(:mod:`spkrunbook.capture.wireshark`) and the figures the record shows
+(:data:`FIGURES`), each drawn once and stored once, as SVG.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import secrets
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -37,7 +39,7 @@ import pandas as pd
 
 from ... import capture as engine
 from ... import display
-from ...capture import expert, flows, plots, stats
+from ...capture import expert, flows, plots, stats, units, wireshark
 from ...cluster.base import Obj, Target
 from ...errors import CaptureError, ExecError, NotAvailable, ParameterError, Problem, ResourceMissing, SpkRunbookError
 from ...params import Lab, bpf_word_problem
@@ -162,7 +164,19 @@ def _bucket(progress: CaptureProgress, df: pd.DataFrame, t0_ns: list[int]) -> No
 
 
 # -- results ------------------------------------------------------------------------------------------------
-@dataclass
+#: The pictures the record keeps for a capture, with what each shows; the tables hold the rest (top
+#: conversations and talkers, flag counts). ``flow`` and ``sequence`` are of the worst TCP conversation.
+FIGURES: dict[str, str] = {
+    "io": "I/O graph",
+    "rtt": "handshake round-trip times",
+    "flow": "flow graph of the worst conversation",
+    "sequence": "tcptrace sequence graph of the worst conversation",
+}
+#: Conversations a notebook and a record page list (the CSV in the record has them all).
+TOP = 10
+
+
+@dataclass(repr=False)
 class CaptureResult:
     """One capture (live or file): packets, where it was saved, statistics and what went wrong."""
 
@@ -183,6 +197,12 @@ class CaptureResult:
     data: bytes = b""  # the pcap (or text) as read or captured, for the record
     suffix: str = ".pcap"
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _drawing: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    def __repr__(self) -> str:  # a notebook's text/plain: one line, never the packets
+        what = (f"skipped: {self.skipped}" if self.skipped else f"error: {self.error}" if self.error
+                else f"{self.packets:,} packets, {units.size(self.size)}")
+        return f"<CaptureResult {self.name} ({self.interface}): {what}>"
 
     @property
     def ok(self) -> bool:
@@ -275,58 +295,123 @@ class CaptureResult:
                "note": self.skipped or self.error}
         return pd.DataFrame([row])
 
+    def _figure_keys(self) -> list[str]:
+        """``io``, ``rtt`` (when a handshake was captured), ``stream-<N>-flow`` and ``stream-<N>-sequence``
+        (the worst conversation: resets, retransmissions), computed once."""
+        if "figure_keys" not in self._cache:
+            keys: list[str] = []
+            if self.frame is not None and not self.frame.empty:
+                keys.append("io")
+                ex = self.expert()
+                if ex is not None and not ex.packets.empty:
+                    if not flows.handshake_rtts(self.frame, ex).empty:
+                        keys.append("rtt")
+                    worst = flows.problem_conversations(self.frame, ex, n=1)
+                    keys += [f"stream-{int(st)}-{k}" for st in worst["stream"] for k in ("flow", "sequence")]
+            self._cache["figure_keys"] = keys
+        return list(self._cache["figure_keys"])
+
     def figures(self) -> dict[str, Any]:
-        """The pictures a Wireshark user looks for, made once: the I/O graph, top conversations and
-        talkers, TCP flags, handshake RTTs, and for the worst conversations (resets, retransmissions)
-        their flow (ladder) diagram and sequence graph."""
-        if self.frame is None or self.frame.empty:
+        """The pictures a Wireshark user looks for (:data:`FIGURES`) as matplotlib Figures: the I/O
+        graph, the handshake RTTs, and the flow (ladder) and sequence graphs of the worst conversation."""
+        with self._drawing:
+            if "figures" not in self._cache:
+                df, ex = self.frame, self.expert()
+                figs: dict[str, Any] = {}
+                if df is not None and not df.empty:
+                    if df["interface"].isna().all():
+                        df = df.assign(interface=self.interface)
+                    for key in self._figure_keys():
+                        if key == "io":
+                            figs[key] = plots.io_graph(df)
+                        elif key == "rtt":
+                            figs[key] = flows.rtt_plot(df, ex)
+                        elif key.endswith("-flow"):
+                            figs[key] = flows.flow_diagram(df, int(key.split("-")[1]), ex=ex)
+                        else:
+                            figs[key] = flows.stream_graph(df, int(key.split("-")[1]), ex=ex)
+                    for key, fig in figs.items():
+                        if not fig.axes or not any(fig.axes[0].get_title(loc) for loc in ("left", "center", "right")):
+                            fig.suptitle(f"{self.name}: {key}", fontsize=10)
+                self._cache["figures"] = figs
+            return dict(self._cache["figures"])
+
+    def svgs(self) -> dict[str, str]:
+        """Each figure as SVG text (text kept as text, stable ids, no date), drawn once; a second caller
+        (the record, while a background drawing runs) waits for the first."""
+        with self._drawing:
+            if "svg" not in self._cache:
+                self._cache["svg"] = {k: plots.svg_text(f) for k, f in self.figures().items()}
+                self._cache.pop("figures", None)  # the SVGs are what is kept; the Figures are large
+            return dict(self._cache["svg"])
+
+    def figure_files(self) -> dict[str, str]:
+        """``{file in the step's folder: caption}`` of the figures, known without drawing them."""
+        out = {}
+        for key in self._figure_keys():
+            kind = key.rsplit("-", 1)[-1] if key.startswith("stream-") else key
+            stream = f", TCP stream {key.split('-')[1]}" if key.startswith("stream-") else ""
+            out[f"captures/{self.name}.{key}.svg"] = f"{FIGURES[kind]}{stream}"
+        return out
+
+    # Wireshark's statistics ---------------------------------------------------------------------------
+    def statistics(self) -> dict[str, display.Table]:
+        """Wireshark's tables for this capture, in the order a person reads them: Capture File Properties,
+        Protocol Hierarchy, Conversations (TCP, UDP, IPv4, IPv6), Endpoints, Expert Information and
+        the first flagged packets (relative sequence numbers, as Wireshark's packet list shows them)."""
+        if not self.ok or self.frame is None:
             return {}
-        if "figures" not in self._cache:
-            df, ex = self.frame, self.expert()
-            if df["interface"].isna().all():
-                df = df.assign(interface=self.interface)
-            figs: dict[str, Any] = {"io": plots.io_graph(df), "conversations": plots.top_conversations(df),
-                                    "talkers": plots.top_talkers(df)}
-            if ex is not None and not ex.packets.empty:
-                figs["tcp-flags"] = plots.tcp_flags(df)
-                if not flows.handshake_rtts(df, ex).empty:
-                    figs["rtt"] = flows.rtt_plot(df, ex)
-                figs.update(flows.problem_figures(df, n=1, ex=ex))  # the worst conversation; the rest are a filter away
-            for key, fig in figs.items():
-                if not fig.axes or not fig.axes[0].get_title():
-                    fig.suptitle(f"{self.name}: {key}", fontsize=10)
-            self._cache["figures"] = figs
-        return self._cache["figures"]
-
-    def _png(self, key: str, fig: Any) -> bytes:
-        cache = self._cache.setdefault("png", {})
-        if key not in cache:
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-            cache[key] = buf.getvalue()
-        return bytes(cache[key])
-
-    def images(self) -> list[Any]:
-        """The figures as PNG images for ``display`` (shown the same with or without a matplotlib backend)."""
-        from IPython.display import Image
-
-        return [Image(data=self._png(k, f), format="png") for k, f in self.figures().items()]
+        if "statistics" in self._cache:
+            return dict(self._cache["statistics"])
+        df, ex, n = self.frame, self.expert(), self.name
+        props = wireshark.capture_properties(df)
+        props = pd.concat([pd.DataFrame([("File", self.path or self.source), ("SHA256", self.sha256)],
+                                        columns=props.columns), props], ignore_index=True)
+        out: dict[str, display.Table] = {
+            "properties": display.Table(props, "Capture File Properties", status_column=None, name=f"{n}:properties"),
+            "hierarchy": display.Table(wireshark.protocol_hierarchy(df), "Protocol Hierarchy", status_column=None,
+                                       name=f"{n}:hierarchy", note=wireshark.NOT_ANALYSED.split("; ")[-1]),
+        }
+        for proto in ("TCP", "UDP"):
+            conv = wireshark.conversations(df, proto, ex)
+            if len(conv):
+                shown = f"the {TOP} with the most bytes of {len(conv):,}" if len(conv) > TOP else f"{len(conv):,}"
+                out[f"conversations-{proto.lower()}"] = display.Table(
+                    conv.head(TOP), f"{proto} Conversations ({shown})", status_column=None,
+                    name=f"{n}:conversations-{proto.lower()}")
+        for v in (4, 6):
+            conv = wireshark.ip_conversations(df, v)
+            if len(conv):
+                out[f"conversations-ipv{v}"] = display.Table(conv.head(TOP), f"IPv{v} Conversations", status_column=None,
+                                                             name=f"{n}:conversations-ipv{v}")
+            ep = wireshark.endpoints(df, v)
+            if len(ep):
+                out[f"endpoints-ipv{v}"] = display.Table(ep.head(TOP), f"IPv{v} Endpoints", status_column=None,
+                                                         name=f"{n}:endpoints-ipv{v}")
+        info = wireshark.expert_info(df, ex)
+        counts = wireshark.expert_counts(info)
+        notes = [wireshark.NOT_ANALYSED.split("; ")[0] + "."]
+        if ex is not None and (ex.inferred or ex.unavailable):
+            notes.append("From tcpdump text: " + "; ".join(f"{k}: {v}" for k, v in {**ex.unavailable, **ex.inferred}.items()))
+        out["expert"] = display.Table(
+            info, "Expert Information (TCP): " + ", ".join(f"{v:,} {k.lower()}{'s' if v != 1 else ''}"
+                                                           for k, v in counts.items()),
+            status_column=None, group_column="Severity", badges=wireshark.SEVERITIES, group_total="Count",
+            name=f"{n}:expert",
+            empty="no TCP packets", note=" ".join(notes))
+        out["flagged"] = display.Table(wireshark.flagged_packets(df, ex), "First flagged packets", status_column=None,
+                                       name=f"{n}:flagged", empty="no packet flagged",
+                                       note="Wireshark's packet list: relative sequence numbers, the calculated window")
+        self._cache["statistics"] = out
+        return dict(out)
 
     def _repr_html_(self) -> str:
-        """The tables; the pictures are ``images()`` (PNG outputs, so a record stores each once)."""
+        """The capture and Wireshark's tables for it; the pictures are in the step's gallery."""
         parts = [display.heading(f"{self.name} ({self.interface})"),
-                 display.frame_html(self.overview(), status_column=None)]
+                 display.frame_html(self.overview(), status_column=None, kinds={"packets": "count", "bytes": "bytes"})]
         if not self.ok:
             return "".join(parts)
-        parts += [display.heading("Capture file properties", 5),
-                  display.frame_html(self.summary().reset_index(), status_column=None),
-                  display.heading("Conversations (top 15 by bytes)", 5),
-                  display.frame_html(self.conversations().head(15), status_column=None, empty="no conversations"),
-                  display.heading("Expert information (TCP)", 5),
-                  display.frame_html(self.expert_counts(), status_column=None, empty="no TCP packets"),
-                  display.heading("First flagged packets", 5),
-                  display.frame_html(self.expert_events(), status_column=None, empty="none flagged")]
-        return "".join(parts)
+        return "".join(parts) + display.tables(self.statistics().values())
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "interface": self.interface, "source": self.source, "path": self.path,
@@ -338,7 +423,7 @@ class CaptureResult:
                 "expert": self.expert_counts().to_dict(orient="records") if self.ok else []}
 
     def files(self) -> dict[str, str | bytes]:
-        """The capture itself, its statistics (JSON, CSV) and its figures (PNG, SVG for the diagrams)."""
+        """The capture itself, its statistics (JSON, CSV) and its figures (SVG, each once)."""
         out: dict[str, str | bytes] = {}
         base = f"captures/{self.name}"
         if self.data:
@@ -349,13 +434,18 @@ class CaptureResult:
             ex = self.expert()
             if ex is not None and self.frame is not None:
                 out[f"{base}.expert.csv"] = ex.events(self.frame).to_csv(index=False)
-            for key, fig in self.figures().items():
-                out[f"{base}.{key}.png"] = self._png(key, fig)
-                if key.endswith("-flow"):  # a ladder diagram is read zoomed in: SVG
-                    buf = io.StringIO()
-                    fig.savefig(buf, format="svg", bbox_inches="tight")
-                    out[f"{base}.{key}.svg"] = buf.getvalue()
+            for key, svg in self.svgs().items():
+                out[f"{base}.{key}.svg"] = svg
         return out
+
+
+def draw_in_background(results: list[CaptureResult]) -> threading.Thread:
+    """Start drawing every capture's figures on a thread, so the tables can be shown meanwhile; whoever
+    needs the SVGs (``files()``, a gallery) waits for them there. Returns the thread (a daemon)."""
+    worker = threading.Thread(target=lambda: [r.svgs() for r in results if r.ok], name="spkrunbook-figures",
+                              daemon=True)
+    worker.start()
+    return worker
 
 
 # -- plots --------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from ... import display
 from ...cluster import tmm
 from ...cluster.base import ExecResult, Obj, Target
 from ...cluster.facts import ClusterFacts, network_status
@@ -179,7 +180,7 @@ class PodAttachments:
         return pd.DataFrame(rows)
 
 
-@dataclass
+@dataclass(repr=False)
 class Attachments:
     """Every TMM pod's attachments (``pods``), or why there are none (``error``)."""
 
@@ -212,6 +213,34 @@ class Attachments:
             df.insert(0, "pod", p.pod)
             frames.append(df)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["pod"])
+
+    def display_tables(self) -> list[display.Table]:
+        """What a person reads: each NAD against the pod, Multus's network-status, then what TMM probed
+        and what the kernel shows, each with the command it came from (lists as lists, flags as marks)."""
+        if not self.pods:
+            return [display.Table(self.to_frame(), "TMM attachments", status_column=None)]
+        probed = self.table("device_probed")
+        if "available_drivers" in probed:  # tmctl prints a list as "sock," (a trailing comma)
+            drivers = pd.Series([[d for d in str(v).split(",") if d.strip()] for v in probed["available_drivers"]],
+                                index=probed.index, dtype=object)
+            probed = probed.assign(available_drivers=drivers)
+        return [
+            display.Table(self.to_frame(), "Each NAD of the params in the TMM pod", status_column=None,
+                          name="attachments"),
+            display.Table(self.network_status(), "network-status (k8s.v1.cni.cncf.io/network-status)",
+                          status_column=None, name="network-status"),
+            display.Table(probed, " ".join(DEVICE_PROBED), status_column=None, name="device_probed"),
+            display.Table(self.table("link"), " ".join(IP_BR_LINK) + " (debug container)", status_column=None,
+                          name="link"),
+            display.Table(self.table("addr"), " ".join(IP_BR_ADDR) + " (debug container)", status_column=None,
+                          name="addr"),
+        ]
+
+    def _repr_html_(self) -> str:
+        return display.tables(self.display_tables())
+
+    def __repr__(self) -> str:
+        return f"<Attachments of {len(self.pods)} TMM pod(s){': ' + self.error if self.error else ''}>"
 
     def files(self) -> dict[str, str | bytes]:
         out: dict[str, str | bytes] = {"attachments.json": json.dumps(self.to_dict(), indent=2, default=str) + "\n"}

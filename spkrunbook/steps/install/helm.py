@@ -295,8 +295,8 @@ def write_private(path: Path, text: str) -> Path:
     return path
 
 
-@dataclass
-class HelmOutcome:
+@dataclass(repr=False)
+class HelmOutcome(display.Brief):
     """The helm part's result: the command, whether it ran, its output, and a findings row."""
 
     argv: list[str]
@@ -437,8 +437,8 @@ def install(lab: Lab, target_kind: str, values: ValuesMerge, *, progress: Progre
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@dataclass
-class Uninstall:
+@dataclass(repr=False)
+class Uninstall(display.Brief):
     """The install step's teardown: ``helm uninstall`` of the release, on request only."""
 
     requested: bool

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from ... import sizing
+from ... import display, sizing
 from ...cluster.base import Obj, Target
 from ...cluster.facts import ClusterFacts, network_status, pod_ready, pod_state, pod_trouble
 from ...errors import ClusterError, ResourceMissing
@@ -282,8 +282,8 @@ def check(target: Target, lab: Lab, *, pods: list[Obj] | None = None, wait: Wait
     return f
 
 
-@dataclass
-class TmmResult:
+@dataclass(repr=False)
+class TmmResult(display.Brief):
     """The TMM verification: the findings and how long the wait took."""
 
     checks: Findings

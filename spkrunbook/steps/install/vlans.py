@@ -160,8 +160,8 @@ def crd_installed(target: Target) -> bool | None:
     return applier.crd_installed(target, F5_VLAN_CRD, RESOURCE)
 
 
-@dataclass
-class VlanPlan:
+@dataclass(repr=False)
+class VlanPlan(display.Brief):
     """The CRs, their checks and what applying them did (or would do)."""
 
     objects: list[tuple[str, Obj]]

@@ -18,16 +18,49 @@ def result() -> debug.DebugResult:
     return debug.run(lab, cluster.connect(lab))
 
 
-def test_each_capture_has_the_wireshark_pictures_once(result: debug.DebugResult) -> None:
+def test_each_capture_has_the_wireshark_pictures_once_as_svg(result: debug.DebugResult) -> None:
     for c in result.captures:
-        figs = c.figures()
-        assert {"io", "conversations", "talkers", "tcp-flags", "rtt"} <= set(figs), c.name
-        flows = [k for k in figs if k.endswith("-flow")]
-        assert len(flows) == 1 and flows[0].replace("-flow", "-sequence") in figs
-        assert c.figures() is figs, "made once, reused by the notebook and the record"
+        names = c.figure_files()  # known before anything is drawn: what the gallery links to
+        svgs = c.svgs()
+        assert set(svgs) >= {"io", "rtt"}, c.name
+        flows = [k for k in svgs if k.endswith("-flow")]
+        assert len(flows) == 1 and flows[0].replace("-flow", "-sequence") in svgs
         files = c.files()
-        assert f"captures/{c.name}.{flows[0]}.svg" in files and files[f"captures/{c.name}.io.png"][:4] == b"\x89PNG"
+        pictures = sorted(k for k in files if not k.endswith((".pcap", ".json", ".csv")))
+        assert pictures == sorted(names) == sorted(f"captures/{c.name}.{k}.svg" for k in svgs), "each once, one format"
         assert f"captures/{c.name}.expert.csv" in files
+
+
+def test_each_figure_is_drawn_once_for_the_notebook_and_the_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spkrunbook.capture import plots
+    from spkrunbook.steps.debug.captures import analyse_file
+
+    drawn: list[object] = []
+    real = plots.svg_text
+    monkeypatch.setattr(plots, "svg_text", lambda fig: drawn.append(fig) or real(fig))
+    c = analyse_file(bundle.demo_params().parent / "captures" / "net2.pcap")
+    first = c.svgs()
+    c.files()
+    c.figure_files()
+    assert c.svgs() == first and len(drawn) == len(first) == 4
+
+
+def test_svgs_keep_their_text_and_are_the_same_every_time(result: debug.DebugResult) -> None:
+    """Text as text (a vendor copy can rewrite it, a search finds it), no date, ids that do not change."""
+    import re
+
+    from spkrunbook.steps.debug.captures import analyse_file
+
+    c = result.captures[0]
+    first = c.svgs()
+    again = analyse_file(c.source.removeprefix("file "), name=c.name).svgs()
+    assert again == first
+    for key, svg in first.items():
+        assert "<dc:date>" not in svg, key
+        texts = re.findall(r"<text[^>]*>([^<]+)</text>", svg)
+        assert texts, f"{key}: no <text> element: its words were drawn as glyph paths"
+    flow = next(v for k, v in first.items() if k.endswith("-flow"))
+    assert re.search(r"<text[^>]*>10\.1\.10\.\d+:\d+</text>", flow), "the endpoints are text in the flow graph"
 
 
 def test_the_io_graph_axis_reads_as_time_not_nanoseconds(result: debug.DebugResult) -> None:
@@ -39,7 +72,7 @@ def test_the_io_graph_axis_reads_as_time_not_nanoseconds(result: debug.DebugResu
 
 def test_capture_tables_render_without_raw_reprs(result: debug.DebugResult) -> None:
     html = "".join(c._repr_html_() for c in result.captures)
-    assert "Expert information" in html and "tcp.analysis.retransmission" in html
+    assert "Expert Information" in html and "tcp.analysis.retransmission" in html
     for raw in ("NaN", "NaT", "0 days", "<NA>"):
         assert raw not in html, raw
 
