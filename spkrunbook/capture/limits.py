@@ -49,6 +49,12 @@ MAX_LINE = 1024 * 1024
 MAX_UNPARSED_KEPT = 1000
 #: bytes of tcpdump text parsed at a time
 TEXT_CHUNK = 8 * 1024 * 1024
+#: the streaming pass (spkrunbook.capture.streaming): flagged and reset packets kept for the event tables
+MAX_KEPT_ROWS = 500_000
+#: the streaming pass: packets of one stream read back for its flow and sequence graphs
+MAX_STREAM_PACKETS = 200_000
+#: files at least this large are analysed by the streaming pass in the debugging step and ``spkrunbook capture``
+STREAMING_BYTES = 256 * 1024 * 1024
 
 
 class CaptureLimitWarning(UserWarning):

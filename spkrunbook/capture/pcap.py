@@ -88,6 +88,13 @@ class _AddressTable:
     def __init__(self) -> None:
         self.codes: dict[object, int] = {}
         self.names: list[str] = []
+        self._order: np.ndarray = np.empty(0, np.intp)
+
+    def order(self) -> np.ndarray:
+        """The codes in the order of their address text (the categories' order), computed once per new address."""
+        if len(self._order) != len(self.names):
+            self._order = np.argsort(np.array(self.names, dtype=str), kind="stable") if self.names else np.empty(0, np.intp)
+        return self._order
 
     def _code(self, key: object, text: Callable[[], str]) -> int:
         c = self.codes.get(key)
@@ -174,7 +181,7 @@ class _Columns:
             return schema.empty_frame()
         ts = cat("ts").astype(np.int64, copy=False)
         # categories in a stable order (independent of chunking): sorted address text
-        order = np.argsort(np.array(self.addrs.names, dtype=object), kind="stable") if self.addrs.names else np.empty(0, np.intp)
+        order = self.addrs.order()
         remap = np.empty(len(order) + 1, np.int32)
         remap[order] = np.arange(len(order), dtype=np.int32)
         remap[-1] = -1

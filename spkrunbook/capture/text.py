@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
@@ -119,68 +119,106 @@ def _read_raw(raw: bytes, name: str, tz: str) -> pd.DataFrame:
     return _read_python(lines, name, tz)
 
 
-def _read_text_file(f: BinaryIO, name: str, tz: str, max_lines: int | None, chunk_size: int) -> pd.DataFrame:
-    """Stream a text file: whole lines ``chunk_size`` bytes at a time, one frame per chunk, joined once."""
-    parts: list[pd.DataFrame] = []
-    unparsed: list[tuple[int, str]] = []
-    n_unparsed = 0
-    line_base = 0  # lines before the current chunk
-    date_known = True
-    limit: str | None = None
-    carry = b""
-    skipping = False  # inside an over-long line: drop bytes until its end
-    eof = False
-    while not eof and limit is None:
-        data = f.read(max(chunk_size, 1))
-        eof = not data
-        if skipping:
-            nl = data.find(b"\n")
-            if nl < 0:
+class _TextChunks:
+    """A text file's packets, one frame per ``chunk_size`` bytes of whole lines (frame numbers are file lines).
+
+    Iterating yields ``(frame, line_starts)``: ``line_starts[i]`` is the byte offset
+    of the chunk's line ``i`` (with ``offsets=True``; else None).  Meanwhile it counts
+    what is not a packet (``unparsed``, ``n_unparsed``), the lines read
+    (``line_base``), whether every chunk had dates, and where a limit stopped it.
+    """
+
+    def __init__(self, f: BinaryIO, name: str, tz: str, max_lines: int | None, chunk_size: int,
+                 offsets: bool = False) -> None:
+        self.f, self.name, self.tz, self.max_lines, self.chunk_size, self.offsets = f, name, tz, max_lines, chunk_size, offsets
+        self.unparsed: list[tuple[int, str]] = []
+        self.n_unparsed = 0
+        self.line_base = 0  # lines before the current chunk
+        self.date_known = True
+        self.any_rows = False
+        self.limit: str | None = None
+
+    def __iter__(self) -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
+        carry = b""
+        pos = 0  # file offset of carry[0]
+        skipping = False  # inside an over-long line: drop bytes until its end
+        eof = False
+        while not eof and self.limit is None:
+            data = self.f.read(max(self.chunk_size, 1))
+            eof = not data
+            if skipping:
+                nl = data.find(b"\n")
+                if nl < 0:
+                    pos += len(data)
+                    continue
+                data, skipping = data[nl + 1:], False
+                pos += nl + 1
+            buf = carry + data if carry else data
+            cut = len(buf) if eof else buf.rfind(b"\n") + 1
+            if cut == 0:
+                if len(buf) > MAX_LINE:  # one line longer than any tcpdump line: report it, skip the rest of it
+                    self.line_base += 1
+                    self.n_unparsed += 1
+                    if len(self.unparsed) < MAX_UNPARSED_KEPT:
+                        self.unparsed.append((self.line_base, buf[:200].decode("utf-8", "replace")
+                                              + f"... ({len(buf):,}+ bytes, no line end)"))
+                    pos += len(buf)
+                    carry, skipping = b"", True
+                else:
+                    carry = buf
                 continue
-            data, skipping = data[nl + 1:], False
-        buf = carry + data if carry else data
-        cut = len(buf) if eof else buf.rfind(b"\n") + 1
-        if cut == 0:
-            if len(buf) > MAX_LINE:  # one line longer than any tcpdump line: report it, skip the rest of it
-                line_base += 1
-                n_unparsed += 1
-                if len(unparsed) < MAX_UNPARSED_KEPT:
-                    unparsed.append((line_base, buf[:200].decode("utf-8", "replace") + f"... ({len(buf):,}+ bytes, no line end)"))
-                carry, skipping = b"", True
-            else:
-                carry = buf
-            continue
-        chunk, carry = buf[:cut], buf[cut:]
-        if not chunk:
-            break
-        nlines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
-        if max_lines is not None and line_base + nlines > max_lines:
-            keep = max_lines - line_base
-            ends = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10)
-            chunk, nlines = (chunk[:int(ends[keep - 1]) + 1] if keep > 0 else b""), keep
-            limit = f"max_lines={max_lines}"
+            chunk, carry = buf[:cut], buf[cut:]
             if not chunk:
                 break
-        df = _read_raw(chunk, name, tz)
-        del chunk
-        if line_base:
-            df["frame"] = df["frame"] + line_base
-        n_unparsed += int(df.attrs.get("unparsed_count", 0))
-        room = MAX_UNPARSED_KEPT - len(unparsed)
-        if room > 0:
-            unparsed += [(ln + line_base, t) for ln, t in df.attrs.get("unparsed", [])[:room]]
-        if len(df):
-            date_known &= bool(df.attrs.get("date_known", False))
-            parts.append(df)
-        line_base += nlines
+            nlines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+            if self.max_lines is not None and self.line_base + nlines > self.max_lines:
+                keep = self.max_lines - self.line_base
+                ends = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10)
+                chunk, nlines = (chunk[:int(ends[keep - 1]) + 1] if keep > 0 else b""), keep
+                self.limit = f"max_lines={self.max_lines}"
+                if not chunk:
+                    break
+            starts = None
+            if self.offsets:
+                ends = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10)
+                starts = pos + np.concatenate([[0], ends[: nlines - 1] + 1]).astype(np.int64)
+            df = _read_raw(chunk, self.name, self.tz)
+            pos += len(chunk)
+            del chunk
+            if self.line_base:
+                df["frame"] = df["frame"] + self.line_base
+            self.n_unparsed += int(df.attrs.get("unparsed_count", 0))
+            room = MAX_UNPARSED_KEPT - len(self.unparsed)
+            if room > 0:
+                self.unparsed += [(ln + self.line_base, t) for ln, t in df.attrs.get("unparsed", [])[:room]]
+            if len(df):
+                self.date_known &= bool(df.attrs.get("date_known", False))
+                self.any_rows = True
+            yield df, starts
+            self.line_base += nlines
+
+    def attrs(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.name, "format": "text", "unparsed": self.unparsed,
+                                  "unparsed_count": self.n_unparsed, "date_known": bool(self.date_known and self.any_rows)}
+        if self.limit is not None:
+            out["limit_reached"] = self.limit
+        return out
+
+    def warn(self, packets: int) -> None:
+        """The limit warning, if a limit stopped the read."""
+        if self.limit is not None:
+            warnings.warn(f"{self.name}: stopped at {self.limit} after {self.line_base:,} lines ({packets:,} packets); the "
+                          "rest is not read. Pass a larger limit (max_lines=None for no limit), or cut the file first "
+                          "(head -n N)", CaptureLimitWarning, stacklevel=4)
+
+
+def _read_text_file(f: BinaryIO, name: str, tz: str, max_lines: int | None, chunk_size: int) -> pd.DataFrame:
+    """Stream a text file: whole lines ``chunk_size`` bytes at a time, one frame per chunk, joined once."""
+    chunks = _TextChunks(f, name, tz, max_lines, chunk_size)
+    parts = [df for df, _ in chunks if len(df)]
     out = _join(parts) if parts else _read_python([], name, tz)
-    out.attrs.update({"source": name, "format": "text", "unparsed": unparsed, "unparsed_count": n_unparsed,
-                      "date_known": bool(date_known and parts)})
-    if limit is not None:
-        out.attrs["limit_reached"] = limit
-        warnings.warn(f"{name}: stopped at {limit} after {line_base:,} lines ({len(out):,} packets); the rest is not read. "
-                      "Pass a larger limit (max_lines=None for no limit), or cut the file first (head -n N)",
-                      CaptureLimitWarning, stacklevel=3)
+    out.attrs.update(chunks.attrs())
+    chunks.warn(len(out))
     return out
 
 
