@@ -16,7 +16,9 @@ decides them the same way at the end:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,9 @@ from pandas.api.types import union_categoricals
 
 from . import text
 from .limits import TEXT_CHUNK, open_regular
-from .streaming import CaptureStats, _finish, _Pass
+
+if TYPE_CHECKING:
+    from .streaming import CaptureStats, _Pass
 
 _MIN = np.iinfo(np.int64).min
 
@@ -60,18 +64,32 @@ def _masked(col: pd.Series, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
     return arr.to_numpy(dtype=dtype, na_value=0), ok
 
 
-def analyze_text(p: str, size: int, *, tz: str, relative: bool | None, max_kept: int, max_packets: int | None,
-                 chunk_size: int = TEXT_CHUNK) -> CaptureStats:
-    """One pass over a tcpdump text file; a second one only when its dates stop part-way."""
+@dataclass
+class Reduced:
+    """What a pass over a text file leaves for :func:`streaming._finish`: the pass itself, the kept rows, the
+    address names in first-seen order and their category order, the interfaces, and the time axis."""
+
+    acc: _Pass
+    kept: pd.DataFrame
+    names: list[str]
+    order: np.ndarray
+    ifaces: tuple[list[str], list[str], np.ndarray]
+    attrs: dict[str, Any]
+    dated: bool
+    dated_valid: bool
+    opts: dict[str, Any]
+
+
+def analyze_text(p: str, new_pass: Callable[[], _Pass], *, tz: str, max_packets: int | None,
+                 chunk_size: int = TEXT_CHUNK) -> Reduced:
+    """One pass over a tcpdump text file into ``new_pass()``; a second one only when its dates stop part-way."""
     try:
-        return _pass(p, size, tz, relative, max_kept, max_packets, chunk_size, dated=None)
+        return _pass(p, new_pass(), tz, max_packets, chunk_size, dated=None)
     except _Undated:
-        return _pass(p, size, tz, relative, max_kept, max_packets, chunk_size, dated=False)
+        return _pass(p, new_pass(), tz, max_packets, chunk_size, dated=False)
 
 
-def _pass(p: str, size: int, tz: str, relative: bool | None, max_kept: int, max_packets: int | None, chunk_size: int,
-          dated: bool | None) -> CaptureStats:
-    acc = _Pass(text=True, has_ws=False, relative=relative, max_kept=max_kept)
+def _pass(p: str, acc: _Pass, tz: str, max_packets: int | None, chunk_size: int, dated: bool | None) -> Reduced:
     addrs, ifaces = _Codes(), _Codes()
     src_seen: set[str] = set()
     dst_seen: set[str] = set()
@@ -138,10 +156,9 @@ def _pass(p: str, size: int, tz: str, relative: bool | None, max_kept: int, max_
     kept_df.attrs.update(frame_attrs)  # what the whole file's frame carries (tables built from it keep them)
     icats = sorted(set(ifaces.names))
     cat_of = np.array([icats.index(x) for x in ifaces.names], np.int64)
-    cs = _finish(acc, kept_df, names, order, (icats, list(ifaces.names), cat_of), source=p, fmt="text", file_bytes=size,
-                 attrs=attrs, dated=bool(dated and packets), text=True, has_ws=False, dated_valid=bool(valid and valid == valid_dated))
-    cs._opts = {"tz": tz, "src": sorted(src_seen), "dst": sorted(dst_seen), "ifaces": icats}
-    return cs
+    return Reduced(acc, kept_df, names, order, (icats, list(ifaces.names), cat_of), attrs, bool(dated and packets),
+                   bool(valid and valid == valid_dated),
+                   {"tz": tz, "src": sorted(src_seen), "dst": sorted(dst_seen), "ifaces": icats})
 
 
 def _categories(col: pd.Series, names: list[str]) -> pd.Series:

@@ -43,7 +43,7 @@ import pandas as pd
 
 from spkrunbook.errors import CaptureError
 
-from . import columns, expert, pcap, schema, stats, tables
+from . import _text_stream, columns, expert, pcap, schema, stats, tables
 from .limits import MAX_KEPT_ROWS, MAX_PACKETS, MAX_STREAM_PACKETS, TEXT_CHUNK, open_regular
 
 try:  # the per-packet loop; optional like the record walk
@@ -471,10 +471,11 @@ def analyze_capture(path: str | os.PathLike[str], *, tz: str = "UTC", relative: 
     if _account is None:
         return _whole_file(p, size, tz, relative, max_packets)
     if kind == "text":
-        from . import _text_stream
-
-        cs = _text_stream.analyze_text(p, size, tz=tz, relative=relative, max_kept=max_kept, max_packets=max_packets,
-                                       chunk_size=chunk_size or TEXT_CHUNK)
+        r = _text_stream.analyze_text(p, lambda: _Pass(text=True, has_ws=False, relative=relative, max_kept=max_kept),
+                                      tz=tz, max_packets=max_packets, chunk_size=chunk_size or TEXT_CHUNK)
+        cs = _finish(r.acc, r.kept, r.names, r.order, r.ifaces, source=p, fmt="text", file_bytes=size, attrs=r.attrs,
+                     dated=r.dated, text=True, has_ws=False, dated_valid=r.dated_valid)
+        cs._opts = r.opts
     else:
         cs = _analyze_pcap(p, size, max_kept=max_kept, max_packets=max_packets, chunk_size=chunk_size or pcap.CHUNK)
     for st in cs.problem_conversations(keep_streams)["stream"].astype(int) if keep_streams else []:
@@ -575,8 +576,6 @@ def _read_stream(cs: CaptureStats, stream: int) -> tuple[pd.DataFrame, expert.Tc
     st: _ReaderState | None = cs._reader
     if st is None:
         if cs.format == "text":
-            from . import _text_stream
-
             df = _text_stream.read_stream(cs, stream)
             return df, _stream_expert(cs, df, stream)
         raise ValueError(f"stream {stream} was not kept and this analysis cannot read its file again")
