@@ -268,7 +268,7 @@ def handshake_rtts(df: pd.DataFrame | Analysis, ex: _expert.TcpExpert | None = N
                             m["t_synack"].to_numpy(), m["t_ack"].to_numpy(), bool(df["timestamp"].notna().all()))
 
 
-def rtt_plot(df: pd.DataFrame, ex: _expert.TcpExpert | None = None) -> Figure:
+def rtt_plot(df: pd.DataFrame | Analysis, ex: _expert.TcpExpert | None = None) -> Figure:
     """Handshake RTTs over time (one dot per connection, split into its two halves) and their distribution."""
     r = handshake_rtts(df, ex)
     fig = Figure(figsize=(10, 4), layout="constrained")
@@ -294,11 +294,13 @@ def rtt_plot(df: pd.DataFrame, ex: _expert.TcpExpert | None = None) -> Figure:
     return fig
 
 
-def problem_figures(df: pd.DataFrame, n: int = 3, ex: _expert.TcpExpert | None = None) -> dict[str, Figure]:
+def problem_figures(df: pd.DataFrame | Analysis, n: int = 3, ex: _expert.TcpExpert | None = None) -> dict[str, Figure]:
     """Flow diagram and stream graph of the ``n`` worst :func:`problem_conversations`, named for the record.
 
     Keys: ``stream-<id>-flow`` and ``stream-<id>-sequence``; empty when no stream had a reset or retransmission.
     """
+    if not isinstance(df, pd.DataFrame):
+        return df.problem_figures(n)
     e = _analysis(df, ex)
     out: dict[str, Figure] = {}
     for st in problem_conversations(df, e, n=n)["stream"].astype(int):

@@ -33,7 +33,7 @@ import pandas as pd
 
 from spkrunbook.errors import CaptureError
 
-from . import schema
+from . import l2, schema
 from .limits import MAX_BLOCK, MAX_PACKETS, MAX_RECORD, CaptureLimitWarning, open_regular
 
 CHUNK = 16 * 1024 * 1024
@@ -141,6 +141,8 @@ class _Columns:
     """Accumulates decoded chunk columns; builds the DataFrame once at the end."""
 
     NAMES = ["frame", "ts", "ifid", "ifindex", "pkttype", "vlan", "vlan_inner", "src", "dst", "sport", "dport", "proto", "ipv", "ipproto", "wire", "cap", "payload", "flags", "seq", "ack", "win", "itype", "icode", "m_ifindex", "m_pkttype", "m_vlan", "m_vlan_inner", "m_ports", "m_ipv", "m_tcp", "m_ack", "m_payload", "m_icmp", "wscale", "m_wscale", "link"]
+
+    want_macs = False  # whether the reader adds each frame's MACs (mac_to, mac_from) to the decoded chunk
 
     def __init__(self) -> None:
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in self.NAMES}
@@ -819,6 +821,8 @@ class PcapStreamReader:
                 try:
                     dec = _decode(arr, d0a, capa, wirea, tsa, self._linktype, None, self._cols.addrs)
                     dec["offset"] = d0a + self._base
+                    if self._cols.want_macs:
+                        dec["mac_to"], dec["mac_from"] = l2.mac_columns(arr, d0a, capa, self._linktype)
                     self._cols.add(dec, frames)
                 finally:
                     del arr
@@ -976,6 +980,8 @@ class PcapStreamReader:
             lt = lt_of[ifid] if nif > 1 else int(lt_of[0])
             dec = _decode(arr, d0, cap, wire, ts, lt, (ifid + self._ifbase).astype(np.int32), self._cols.addrs)
             dec["offset"] = d0 + self._base
+            if self._cols.want_macs:
+                dec["mac_to"], dec["mac_from"] = l2.mac_columns(arr, d0, cap, lt)
             self._cols.add(dec, frames)
         finally:
             del arr

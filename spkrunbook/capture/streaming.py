@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import struct
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,7 @@ import pandas as pd
 
 from spkrunbook.errors import CaptureError
 
-from . import _text_stream, columns, expert, pcap, schema, stats, tables
+from . import _text_stream, columns, expert, l2, pcap, schema, stats, tables
 from .limits import MAX_KEPT_ROWS, MAX_PACKETS, MAX_STREAM_PACKETS, TEXT_CHUNK, open_regular
 
 try:  # the per-packet loop; optional like the record walk
@@ -183,6 +184,11 @@ class CaptureStats:
         """TCP packets that carry payload."""
         return int(self._t["tcp_data"])
 
+    @property
+    def expert_packets(self) -> int:
+        """TCP packets the expert analysis looked at (a TCP header and both addresses)."""
+        return int(self._x["rows"])
+
     # ---------------------------------------------------------------- the expert analysis
     @property
     def relative_text(self) -> bool | None:
@@ -258,6 +264,14 @@ class CaptureStats:
             out[f"stream-{st}-sequence"] = flows.stream_graph(df, int(st), ex=ex)
         return out
 
+    def mac_counts(self) -> tuple[Counter[str], Counter[str]]:
+        """(frames per destination MAC, frames per source MAC), what :func:`l2.mac_counts` counts in the file."""
+        if "macs" not in self._opts:
+            raise CaptureError(f"{self.source} has no MAC addresses to count (tcpdump text)",
+                               hint="MAC addresses are read from pcap/pcapng captures only")
+        to, frm = self._opts["macs"]
+        return Counter(to), Counter(frm)
+
     def interfaces(self) -> list[str]:
         """The interfaces packets were seen on (pcapng names, ``-i any`` text), in category order."""
         t = self._t
@@ -327,10 +341,19 @@ class _Pass:
 class _PcapSink(pcap._Columns):
     """Where a PcapStreamReader puts decoded chunks: tallied, analysed, then only the kept rows stored."""
 
+    want_macs = True
+
     def __init__(self, acc: _Pass) -> None:
         super().__init__()
         self.acc = acc
         self.packets_at_first_chunk_ifaces: int | None = None
+        self.macs: tuple[dict[int, int], dict[int, int]] = ({}, {})
+
+    def _count_macs(self, cols: dict[str, np.ndarray]) -> None:
+        for values, into in zip((cols["mac_to"], cols["mac_from"]), self.macs):
+            u, c = np.unique(values[values < np.uint64(1 << 63)], return_counts=True)
+            for k, v in zip(u.tolist(), c.tolist()):
+                into[k] = into.get(k, 0) + v
 
     def add(self, cols: dict[str, np.ndarray], frames: np.ndarray | None = None) -> None:
         n = len(cols["ts"])
@@ -352,6 +375,7 @@ class _PcapSink(pcap._Columns):
             "end": cols["offset"].astype(np.int64) + cols["cap"],
         }
         idx = self.acc.feed(n, a)
+        self._count_macs(cols)
         if len(idx) or not self.parts["ts"]:  # (an empty first part: the kept frame has the capture's categories)
             _keep(self, cols, fr, idx)
 
@@ -439,7 +463,7 @@ def _finish(acc: _Pass, kept: pd.DataFrame, names_first_seen: list[str], order: 
     xd = {"counts": dict(zip(expert.KIND_NAMES, (int(c) for c in counts_arr))), "unavailable": unavailable,
           "inferred": dict(expert._TEXT_INFERRED) if text else {},
           "relative_text": relative if text and int(x["rows"]) else None,
-          "streams": streams, "bits": x["bits"], "stream": x["stream"]}
+          "streams": streams, "bits": x["bits"], "stream": x["stream"], "rows": int(x["rows"])}
     return CaptureStats(source=source, format=fmt, packets=int(t["packets"]), file_bytes=file_bytes, attrs=attrs,
                         kept=kept, notes=notes, _t=t, _x=xd)
 
@@ -495,6 +519,7 @@ def _analyze_pcap(p: str, size: int, *, max_kept: int, max_packets: int | None, 
     cs = _finish(acc, kept, sink.addrs.names, sink.addrs.order(), sink.ifnames, source=p, fmt=str(kept.attrs.get("format", "pcap")),
                  file_bytes=size, attrs=attrs, dated=bool(r.packets), text=False, has_ws=True)
     cs._reader = _ReaderState.of(r, sink)
+    cs._opts["macs"] = tuple(Counter({l2.mac_text(k): v for k, v in m.items()}) for m in sink.macs)
     return cs
 
 
@@ -674,6 +699,10 @@ class _WholeFile(CaptureStats):
         return int((tcp["payload_len"].fillna(0) > 0).sum())
 
     @property
+    def expert_packets(self) -> int:
+        return len(self.ex.packets)
+
+    @property
     def relative_text(self) -> bool | None:
         return self.ex.relative_text
 
@@ -706,6 +735,10 @@ class _WholeFile(CaptureStats):
 
     def stream(self, stream: int) -> tuple[pd.DataFrame, expert.TcpExpert]:
         return self.frame, self.ex
+
+    def mac_counts(self) -> tuple[Counter[str], Counter[str]]:
+        with open_regular(self.source) as f:
+            return l2.mac_counts(f.read())
 
     def interfaces(self) -> list[str]:
         return [str(x) for x in self.frame["interface"].dropna().unique()]

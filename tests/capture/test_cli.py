@@ -71,3 +71,22 @@ def test_empty_capture_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main([str(p), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["summary"]["packets"] == 0 and any("no packets" in w for w in out["warnings"])
+
+
+@pytest.mark.parametrize("name", ["eth.pcap", "multi.pcapng", "any_sll2.nn.txt"])
+def test_large_files_take_the_streaming_pass_and_say_so(name: str, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The same JSON as a whole-file read, but for the line that says which path was taken."""
+    from spkrunbook.capture import cli, streaming
+
+    if not streaming.HAVE_C_ACCOUNT:
+        pytest.skip("the C extension _account is not built")
+    assert main([str(DATA / name), "--json", "--top", "50"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(cli, "STREAMING_BYTES", 1)
+    assert main([str(DATA / name), "--json", "--top", "50"]) == 0
+    big = json.loads(capsys.readouterr().out)
+    assert whole.pop("analysis") == "whole file" and big.pop("analysis").startswith("streaming pass")
+    assert big == whole
+    assert main([str(DATA / name)]) == 0
+    assert "note: streaming pass" in capsys.readouterr().out

@@ -177,8 +177,6 @@ def findings(lab: Lab, att: Attachments | None, routes: OvnRoutes | None,
 def promiscuous_rows(lab: Lab, att: Attachments, caps: list[CaptureResult]) -> list[CheckResult]:
     """Promiscuous mode verified, not assumed: frames addressed to each macvlan interface's own MAC,
     seen in a capture of that interface, came through the master and the switch beyond it."""
-    from ...capture.l2 import mac_counts
-
     rows = []
     for p in att.pods:
         for role, network, _tmm_if in p.expected:
@@ -188,10 +186,10 @@ def promiscuous_rows(lab: Lab, att: Attachments, caps: list[CaptureResult]) -> l
             mac, ifname = str(a["mac"]).lower(), a["interface"]
             master = getattr(lab.networks, role).master
             for c in caps:
-                if c.interface != ifname or not c.ok or not c.data:
+                if c.interface != ifname or not c.ok or not (c.data or c.analysis is not None):
                     continue
                 try:
-                    to_mac, from_mac = mac_counts(c.data)
+                    to_mac, from_mac = c.mac_counts()
                 except SpkRunbookError:
                     continue
                 subject = f"{p.pod} {ifname} ({mac})"

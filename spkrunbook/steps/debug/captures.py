@@ -12,7 +12,11 @@ for until Ready, tcpdump exec'd in it, and the pod deleted in a ``finally`` even
 when the capture fails.
 
 Offline: a pcap / pcapng file or a saved tcpdump text log is read by the engine
-instead (``lab.debug.analyse``; the demo does this).
+instead (``lab.debug.analyse``; the demo does this).  A file of
+``capture.STREAMING_BYTES`` (256 MiB) or more is analysed in one streaming pass
+in bounded memory (``capture.analyze_capture``): every statistic covers every
+packet, only resets, flagged packets and the worst stream are kept, the file is
+not copied into the record (its SHA-256 identifies it), and the result says so.
 
 Every capture ends as a ``CaptureResult``: the packets (engine schema), the pcap
 saved in the record with its SHA-256, the statistics, and figures.
@@ -27,6 +31,7 @@ import re
 import secrets
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +43,7 @@ import pandas as pd
 from ... import capture as engine
 from ... import display
 from ...capture import expert, flows, plots, stats
+from ...capture.l2 import mac_counts
 from ...cluster.base import Obj, Target
 from ...errors import CaptureError, ExecError, NotAvailable, ResourceMissing, SpkRunbookError
 from ...params import Lab
@@ -183,34 +189,47 @@ class CaptureResult:
     notes: list[str] = field(default_factory=list)
     data: bytes = b""  # the pcap (or text) as read or captured, for the record
     suffix: str = ".pcap"
+    #: a large file, analysed in one streaming pass (``frame`` is None then)
+    analysis: engine.CaptureStats | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
-        return self.frame is not None and not self.error
+        return (self.frame is not None or self.analysis is not None) and not self.error
 
     @property
     def packets(self) -> int:
-        return 0 if self.frame is None else len(self.frame)
+        return len(self.frame) if self.frame is not None else self.analysis.packets if self.analysis is not None else 0
+
+    @property
+    def _data(self) -> pd.DataFrame | engine.CaptureStats | None:
+        """What the statistics are computed from: the packets, or the streaming pass's result."""
+        return self.frame if self.frame is not None else self.analysis
 
     # statistics (engine) --------------------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
-        return stats.summary(self.frame) if self.frame is not None else pd.DataFrame()
+        return stats.summary(self._data) if self._data is not None else pd.DataFrame()
 
     def conversations(self) -> pd.DataFrame:
-        return stats.conversations(self.frame) if self.frame is not None else pd.DataFrame()
+        return stats.conversations(self._data) if self._data is not None else pd.DataFrame()
 
     def tcp_flags(self) -> pd.DataFrame:
-        return stats.tcp_flag_counts(self.frame) if self.frame is not None else pd.DataFrame()
+        return stats.tcp_flag_counts(self._data) if self._data is not None else pd.DataFrame()
 
     def resets(self) -> pd.DataFrame:
-        return stats.resets(self.frame) if self.frame is not None else pd.DataFrame()
+        return stats.resets(self._data) if self._data is not None else pd.DataFrame()
 
     def anomalies(self) -> pd.DataFrame:
-        return stats.tcp_anomalies(self.frame) if self.frame is not None else pd.DataFrame()
+        return stats.tcp_anomalies(self._data) if self._data is not None else pd.DataFrame()
+
+    def mac_counts(self) -> tuple[Counter[str], Counter[str]]:
+        """(frames per destination MAC, frames per source MAC) of the capture (pcap/pcapng only)."""
+        if self.analysis is not None:
+            return self.analysis.mac_counts()
+        return mac_counts(self.data)
 
     def expert(self) -> expert.TcpExpert | None:
-        """tshark's TCP expert flags for every TCP packet (computed once)."""
+        """tshark's TCP expert flags for every TCP packet (computed once; None after a streaming pass)."""
         if self.frame is None or self.frame.empty:
             return None
         if "expert" not in self._cache:
@@ -220,22 +239,30 @@ class CaptureResult:
     def expert_counts(self) -> pd.DataFrame:
         """Wireshark's Expert Information for TCP: each kind, its display filter, how many, and how sure."""
         ex = self.expert()
-        if ex is None:
+        if ex is None and (self.analysis is None or not self.analysis.packets):
             return pd.DataFrame(columns=["kind", "tshark_filter", "packets", "exact", "note"])
-        c = ex.counts()
+        c = ex.counts() if ex is not None else self.analysis.expert_counts()  # type: ignore[union-attr]
         return c[c["available"]][["kind", "tshark_filter", "packets", "exact", "note"]].reset_index(drop=True)
 
     def expert_events(self, n: int = 25) -> pd.DataFrame:
         """The first ``n`` flagged packets, as Wireshark's expert list shows them."""
+        ev = self._events()
+        return ev.head(n).drop(columns=["timestamp"], errors="ignore") if ev is not None else pd.DataFrame()
+
+    def _events(self) -> pd.DataFrame | None:
+        if self.analysis is not None:
+            return self.analysis.events()
         ex = self.expert()
-        if ex is None or self.frame is None:
-            return pd.DataFrame()
-        ev = ex.events(self.frame)
-        return ev.head(n).drop(columns=["timestamp"], errors="ignore")
+        return ex.events(self.frame) if ex is not None and self.frame is not None else None
 
     def per_second(self) -> pd.DataFrame:
-        if self.frame is None or self.frame.empty:
+        if self._data is None or not self.packets:
             return pd.DataFrame(columns=["time", "interface", "packets"])
+        if self.frame is None:
+            out = stats.per_interval(self._data, "1s", by="interface")
+            if out["interface"].isna().all():
+                out["interface"] = self.interface
+            return out
         df = self.frame
         if df["interface"].isna().all():
             df = df.assign(interface=self.interface)
@@ -243,15 +270,18 @@ class CaptureResult:
 
     def tcp_counts(self) -> dict[str, Any]:
         """TCP conversations, data segments, resets, and tshark's retransmission and duplicate-ACK counts."""
-        if self.frame is None:
+        data_ = self._data
+        if data_ is None:
             return {}
-        df = self.frame
-        tcp = df[df["protocol"].astype(object) == "TCP"]
-        convs = len(stats.conversations(df, ("TCP",))) if len(tcp) else 0
-        rst = stats.resets(df) if len(tcp) else pd.DataFrame(columns=["src", "sport", "dst", "dport"])
+        if self.frame is not None:
+            tcp = self.frame[self.frame["protocol"].astype(object) == "TCP"]
+            n_tcp, data = len(tcp), int((tcp["payload_len"].fillna(0) > 0).sum())
+        else:
+            n_tcp, data = self.analysis.tcp_packets, self.analysis.tcp_data_segments  # type: ignore[union-attr]
+        convs = len(stats.conversations(data_, ("TCP",))) if n_tcp else 0
+        rst = stats.resets(data_) if n_tcp else pd.DataFrame(columns=["src", "sport", "dst", "dport"])
         reset_convs = {frozenset([(str(r.src), r.sport), (str(r.dst), r.dport)]) for r in rst.itertuples()}
-        data = int((tcp["payload_len"].fillna(0) > 0).sum())
-        counts = self.expert_counts().set_index("kind")["packets"] if len(tcp) else pd.Series(dtype="Int64")
+        counts = self.expert_counts().set_index("kind")["packets"] if n_tcp else pd.Series(dtype="Int64")
 
         def count(kind: str) -> int:
             v = counts.get(kind, 0)
@@ -259,7 +289,7 @@ class CaptureResult:
 
         retrans = count("retransmission")
         return {
-            "tcp_packets": len(tcp), "tcp_conversations": int(convs), "tcp_data_segments": data,
+            "tcp_packets": n_tcp, "tcp_conversations": int(convs), "tcp_data_segments": data,
             "resets": len(rst), "reset_conversations": len(reset_convs),
             "retransmissions": retrans, "duplicate_acks": count("duplicate_ack"),
             "out_of_order": count("out_of_order"), "lost_segments": count("lost_segment"),
@@ -273,22 +303,28 @@ class CaptureResult:
         row = {"capture": self.name, "interface": self.interface, "source": self.source, "packets": self.packets,
                "bytes": self.size, "sha256": self.sha256[:16] + ("..." if self.sha256 else ""),
                "saved as": self.path, "status": "skip" if self.skipped else "error" if self.error else "ok",
-               "note": self.skipped or self.error}
+               "note": self.skipped or self.error or (STREAMING_NOTE if self.analysis is not None else "")}
         return pd.DataFrame([row])
 
     def figures(self) -> dict[str, Any]:
         """The pictures a Wireshark user looks for, made once: the I/O graph, top conversations and
         talkers, TCP flags, handshake RTTs, and for the worst conversations (resets, retransmissions)
         their flow (ladder) diagram and sequence graph."""
-        if self.frame is None or self.frame.empty:
+        if self._data is None or not self.packets:
             return {}
         if "figures" not in self._cache:
-            df, ex = self.frame, self.expert()
-            if df["interface"].isna().all():
-                df = df.assign(interface=self.interface)
+            df: pd.DataFrame | engine.CaptureStats
+            if self.frame is not None:
+                df, ex = self.frame, self.expert()
+                if df["interface"].isna().all():
+                    df = df.assign(interface=self.interface)
+                tcp = ex is not None and not ex.packets.empty
+            else:
+                df, ex = self.analysis, None  # type: ignore[assignment]
+                tcp = bool(self.analysis.expert_packets)  # type: ignore[union-attr]
             figs: dict[str, Any] = {"io": plots.io_graph(df), "conversations": plots.top_conversations(df),
                                     "talkers": plots.top_talkers(df)}
-            if ex is not None and not ex.packets.empty:
+            if tcp:
                 figs["tcp-flags"] = plots.tcp_flags(df)
                 if not flows.handshake_rtts(df, ex).empty:
                     figs["rtt"] = flows.rtt_plot(df, ex)
@@ -334,6 +370,7 @@ class CaptureResult:
                 "sha256": self.sha256, "bytes": self.size, "packets": self.packets, "error": self.error,
                 "skipped": self.skipped, "exit_code": self.exit_code, "duration_s": round(self.duration, 3),
                 "stderr": self.stderr[-2000:], "notes": self.notes,
+                "analysis": "streaming" if self.analysis is not None else "whole file",
                 "summary": {str(k): v for k, v in self.summary()["value"].items()} if self.ok else {},
                 "tcp": self.tcp_counts() if self.ok else {},
                 "expert": self.expert_counts().to_dict(orient="records") if self.ok else []}
@@ -347,9 +384,9 @@ class CaptureResult:
         out[f"{base}.json"] = json.dumps(self.to_dict(), indent=2, default=str) + "\n"
         if self.ok:
             out[f"{base}.conversations.csv"] = self.conversations().to_csv(index=False)
-            ex = self.expert()
-            if ex is not None and self.frame is not None:
-                out[f"{base}.expert.csv"] = ex.events(self.frame).to_csv(index=False)
+            ev = self._events()
+            if ev is not None:
+                out[f"{base}.expert.csv"] = ev.to_csv(index=False)
             for key, fig in self.figures().items():
                 out[f"{base}.{key}.png"] = self._png(key, fig)
                 if key.endswith("-flow"):  # a ladder diagram is read zoomed in: SVG
@@ -393,13 +430,23 @@ def _name_for(path: Path, taken: set[str]) -> str:
     return name
 
 
-def analyse_file(path: str | Path, *, name: str | None = None, interface: str | None = None) -> CaptureResult:
-    """Read a pcap / pcapng file or a tcpdump text log with the engine (its bytes kept for the record)."""
+def analyse_file(path: str | Path, *, name: str | None = None, interface: str | None = None,
+                 streaming_bytes: int | None = None) -> CaptureResult:
+    """Read a pcap / pcapng file or a tcpdump text log with the engine (its bytes kept for the record).
+
+    A file of ``streaming_bytes`` (default ``capture.STREAMING_BYTES``) or more is analysed in one streaming
+    pass instead (bounded memory; the result's ``analysis`` holds the tables, a note says so, and the file is
+    not copied into the record).
+    """
+    streaming_bytes = engine.STREAMING_BYTES if streaming_bytes is None else streaming_bytes
     p = Path(path)
     name = name or p.stem
     iface = interface or p.stem
     res = CaptureResult(name=name, interface=iface, source=f"file {p}", suffix=p.suffix or ".pcap")
     try:
+        size = p.stat().st_size
+        if size >= streaming_bytes:
+            return _analyse_large(res, p, size)
         data = p.read_bytes()
     except OSError as exc:
         res.error = f"cannot read {p}: {exc.strerror}"
@@ -413,6 +460,32 @@ def analyse_file(path: str | Path, *, name: str | None = None, interface: str | 
         res.error = str(exc)
     if res.frame is not None and res.frame["interface"].notna().any():
         res.interface = ",".join(sorted(map(str, res.frame["interface"].dropna().unique())))
+    return res
+
+
+STREAMING_NOTE = "large file: analysed in one streaming pass (bounded memory), not copied into the record"
+
+
+def _analyse_large(res: CaptureResult, p: Path, size: int) -> CaptureResult:
+    """A file too large to hold: one streaming pass, the SHA-256 read alongside, nothing copied."""
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    res.sha256 = h.hexdigest()
+    res.size = size
+    try:
+        res.analysis = engine.analyze_capture(p)
+    except CaptureError as exc:
+        res.error = str(exc)
+        return res
+    iface = res.analysis.interfaces()
+    if iface:
+        res.interface = ",".join(sorted(iface))
+    res.notes.append(f"{size / 2**20:,.0f} MiB, {res.analysis.packets:,} packets: analysed in one streaming pass in bounded "
+                     "memory (every statistic covers every packet; only resets, flagged packets and the worst stream are "
+                     "kept); the capture is not copied into the record, its SHA-256 identifies it")
+    res.notes += res.analysis.notes
     return res
 
 

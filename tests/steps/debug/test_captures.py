@@ -1,0 +1,58 @@
+"""A capture too large to hold is analysed by the debugging step in one streaming pass: the same tables and
+pictures as the whole-file path, the same verdict, and a note that says so."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from spkrunbook import bundle, capture, cluster, params
+from spkrunbook.capture import streaming
+from spkrunbook.steps import debug
+from spkrunbook.steps.debug.captures import CaptureResult, analyse_file
+
+pytestmark = pytest.mark.skipif(not streaming.HAVE_C_ACCOUNT, reason="the C extension _account is not built")
+
+
+@pytest.fixture(scope="module")
+def lab() -> params.Lab:
+    return params.load(bundle.demo_params())
+
+
+def _pairs(lab: params.Lab) -> list[tuple[CaptureResult, CaptureResult]]:
+    return [(analyse_file(p), analyse_file(p, streaming_bytes=0)) for p in lab.debug.analyse]
+
+
+def test_large_files_give_the_same_tables(lab: params.Lab) -> None:
+    for whole, big in _pairs(lab):
+        assert whole.frame is not None and big.frame is None and big.analysis is not None, big.name
+        assert big.packets == whole.packets and big.sha256 == whole.sha256 and big.size == whole.size
+        for table in ("summary", "conversations", "tcp_flags", "resets", "anomalies", "expert_counts", "expert_events",
+                      "per_second"):
+            pd.testing.assert_frame_equal(getattr(whole, table)(), getattr(big, table)(), obj=f"{big.name} {table}")
+        assert whole.tcp_counts() == big.tcp_counts()
+        assert set(whole.figures()) == set(big.figures())
+
+
+def test_a_large_file_says_so_and_is_not_copied(lab: params.Lab) -> None:
+    _, big = _pairs(lab)[0]
+    assert any("streaming pass" in n for n in big.notes)
+    files = big.files()
+    assert f"captures/{big.name}{big.suffix}" not in files and f"captures/{big.name}.conversations.csv" in files
+    doc = json.loads(str(files[f"captures/{big.name}.json"]))
+    assert doc["analysis"] == "streaming" and doc["sha256"] == big.sha256 and "streaming pass" in " ".join(doc["notes"])
+    assert "streaming pass" in big._repr_html_()
+
+
+def test_the_step_takes_the_streaming_path_for_large_files(lab: params.Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verdict is the same either way, promiscuous mode included (MACs are counted in the pass)."""
+    target = cluster.connect(lab)
+    before = debug.run(lab, target)
+    monkeypatch.setattr(capture, "STREAMING_BYTES", 1)
+    after = debug.run(lab, target)
+    assert all(c.analysis is not None for c in after.captures)
+    rows = lambda r: [(x.check, x.subject, x.status, x.evidence) for x in r.findings]  # noqa: E731
+    assert rows(before) == rows(after)
+    assert [r.status for r in after.findings if r.check == "promiscuous works"] == ["pass", "pass"]
