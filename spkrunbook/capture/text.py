@@ -45,26 +45,78 @@ try:  # pyarrow is the fast path; the fallback keeps the parser usable without i
 except ImportError:  # pragma: no cover - exercised only where pyarrow is absent
     pa = None
 
+try:  # the C line scanner (optional, like the pcap record walk): LINE_RE's fields without the regex
+    from . import _scan
+except ImportError:  # pragma: no cover - depends on the build
+    _scan = None  # type: ignore[assignment]
+HAVE_C_SCAN = _scan is not None and pa is not None
+_use_scan = HAVE_C_SCAN
+
+
+def use_c_scan(enabled: bool) -> bool:
+    """Switch the C scanner on or off (tests, benchmarks); returns the previous state."""
+    global _use_scan
+    before = _use_scan
+    if enabled and not HAVE_C_SCAN:
+        raise RuntimeError("spkrunbook.capture._scan is not built")
+    _use_scan = enabled
+    return before
+
+
+#: a line that continues a -v IP header: the packet, indented by exactly four spaces ("    SRC > DST: ...")
+CONTINUATION_RE = r"^    [^ \t\r\n\f\v][^ ]* > "
+_CONTINUATION = re.compile(CONTINUATION_RE)
+
+
+def _continues(line: str) -> bool:
+    return _CONTINUATION.match(line) is not None
+
+
+def _join_records(lines: list[str]) -> tuple[list[str], np.ndarray | None]:
+    """Records from lines: a -v header (ends in ")") and the line that continues it become one (joined by a
+    space, on the header's line); returns the records and the line each starts on (None: one per line)."""
+    if not any(ln.startswith("    ") for ln in lines):
+        return lines, None
+    out: list[str] = []
+    line_of: list[int] = []
+    i = 0
+    while i < len(lines):
+        if i + 1 < len(lines) and lines[i].endswith(")") and _continues(lines[i + 1]):
+            out.append(lines[i] + " " + lines[i + 1][4:])
+            line_of.append(i)
+            i += 2
+        else:
+            out.append(lines[i])
+            line_of.append(i)
+            i += 1
+    return out, np.array(line_of, np.int64)
+
 _HEX = r"[0-9a-fA-F]"
 _MAC = rf"(?:{_HEX}{{2}}(?::{_HEX}{{2}}){{5}}|Broadcast)(?: \([^)]*\))?"
 _ETYPE = r"ethertype [^ ]+ \(0x[0-9a-fA-F]{4}\)"
 LINE_RE = (
-    r"^(?:(?P<date>\d{4}-\d\d-\d\d) )?"
-    r"(?:(?P<tod>\d\d:\d\d:\d\d(?:\.\d+)?)|(?P<epoch>\d{6,}\.\d+))?\s*"
+    # -ttt and -ttttt print their time after a space; a line that starts with a tab is detail (-v) or a dump
+    r"^ *(?:(?P<date>\d{4}-\d\d-\d\d) )?"
+    r"(?:(?P<tod>\d\d:\d\d:\d\d(?:\.\d+)?)|(?P<epoch>\d{6,}\.\d+))? *"
     r"(?:(?P<iface>[^ ]+) +(?P<dir>In|Out|B|M|P) +)?"
     r"(?:ifindex (?P<ifindex>\d+) )?"
     rf"(?:(?:{_MAC} > {_MAC}, |{_MAC} )?{_ETYPE}, length (?P<flen>\d+): )?"
     rf"(?:vlan (?P<vlan>\d+), p \d+, {_ETYPE},? )?"
     rf"(?:vlan (?P<vlan2>\d+), p \d+, {_ETYPE},? )?"
     r"(?:(?P<l3>IP6?|ARP|LLDP) ?,? )?"
+    # -v: the IP header in parentheses, "(tos 0x0, ttl 64, ..., length 60)" or "(hlim 64, ... payload length: 32)"
+    r"(?:\((?:[^()]|\([^()]*\))*\) )?"
     r"(?:"
     r"(?P<src>[^ ]+) > (?P<dst>[^ ]+?):(?: \[[^\]]*\])? "
     # IPv6 extension headers; after them tcpdump prints the ports alone: "HBH 40000 > 443: Flags [P.]"
     r"(?:(?:(?:HBH|DSTOPT)(?: \([^)]*\))*|RT6 \([^)]*\)|frag \([^)]*\)) )*"
+    r"(?:\[[^\]]*\] )?"  # -v: "[icmp6 sum ok]" after the extension headers
     r"(?:(?P<xsp>\d+|[a-z][a-z0-9-]*) > (?P<xdp>\d+|[a-z][a-z0-9-]*): )?"
     r"(?P<kind>Flags \[|UDP|ICMP6|ICMP|)"
-    r"(?:(?P<flags>[^\]]*)\](?:, seq (?P<seq>\d+)(?::\d+)?)?(?:, ack (?P<ack>\d+))?(?:, win (?P<win>\d+))?)?"
-    r"|(?P<arp>Request who-has (?P<arp_t>[^ ]+)(?: \([^)]*\))? tell (?P<arp_s>[^ ,]+)|Reply (?P<arp_r>[^ ]+) is-at)"
+    r"(?:(?P<flags>[^\]]*)\](?:, cksum 0x[0-9a-f]+ \([^)]*\))?(?:, seq (?P<seq>\d+)(?::\d+)?)?(?:, ack (?P<ack>\d+))?"
+    r"(?:, win (?P<win>\d+))?)?"
+    r"|(?:Ethernet \(len \d+\), IPv4 \(len \d+\), )?"  # -v ARP
+    r"(?P<arp>Request who-has (?P<arp_t>[^ ]+)(?: \([^)]*\))? tell (?P<arp_s>[^ ,]+)|Reply (?P<arp_r>[^ ]+) is-at)"
     r"|(?P<lldp>length)"
     r")"
     r"(?:.*length (?P<len>\d+))?"
@@ -106,7 +158,9 @@ def read_tcpdump_text(source: str | os.PathLike[str] | Iterable[str], *, tz: str
 
 
 def _read_raw(raw: bytes, name: str, tz: str) -> pd.DataFrame:
-    """One chunk of whole lines (bytes) through the fast engine, or the careful Python route."""
+    """One chunk of whole lines (bytes) through the C scanner, the byte walk, or the careful Python route."""
+    if _use_scan and pa is not None and not _crlf(raw) and (raw.isascii() or _utf8(raw)):
+        return _read_scanned(raw, name, tz)
     arr = _fast.lines_array(raw) if pa is not None else None
     if arr is not None:
         return _read_arrow(arr, name, tz)
@@ -155,6 +209,8 @@ class _TextChunks:
                 pos += nl + 1
             buf = carry + data if carry else data
             cut = len(buf) if eof else buf.rfind(b"\n") + 1
+            while 0 < cut < len(buf) and _continued(buf, cut):  # keep a -v header with the line that continues it
+                cut = buf.rfind(b"\n", 0, cut - 1) + 1
             if cut == 0:
                 if len(buf) > MAX_LINE:  # one line longer than any tcpdump line: report it, skip the rest of it
                     self.line_base += 1
@@ -212,6 +268,18 @@ class _TextChunks:
                           "(head -n N)", CaptureLimitWarning, stacklevel=4)
 
 
+def _continued(buf: bytes, cut: int) -> bool:
+    """Whether the (maybe partial) line at ``cut`` may continue the line before it (-v): four spaces and
+    the start of a packet, or too little of it yet to tell."""
+    nl = buf.find(b"\n", cut)
+    line = buf[cut:] if nl < 0 else buf[cut:nl]
+    if nl < 0 and b" > " not in line:  # partial: undecided unless it already cannot be one
+        head = line[:5]
+        spaces = min(len(head), 4)
+        return head[:spaces] == b" " * spaces and (len(head) < 5 or head[4:5] not in b" \t\r\n\f\v")
+    return _continues(line.decode("utf-8", "replace"))
+
+
 def _read_text_file(f: BinaryIO, name: str, tz: str, max_lines: int | None, chunk_size: int) -> pd.DataFrame:
     """Stream a text file: whole lines ``chunk_size`` bytes at a time, one frame per chunk, joined once."""
     chunks = _TextChunks(f, name, tz, max_lines, chunk_size)
@@ -237,8 +305,62 @@ def _join(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def _crlf(raw: bytes) -> bool:
+    """Windows line ends, judged as ``_text_fast.lines_array`` judges them (the first ten lines): the Python
+    route strips them."""
+    pos = 0
+    for _ in range(10):
+        nl = raw.find(b"\n", pos)
+        if nl < 0:
+            return b"\r\n" in raw or raw.endswith(b"\r")
+        pos = nl + 1
+    return b"\r\n" in raw[:pos]
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _record_texts(raw: bytes, lines: np.ndarray, joined: np.ndarray) -> list[str]:
+    """The text of records given by first line (and whether each is a -v pair), as the other engines see it."""
+    ends = np.flatnonzero(np.frombuffer(raw, np.uint8) == 10)
+    starts = np.concatenate([[0], ends + 1])
+    stop = np.append(ends, len(raw))
+
+    def line(i: int) -> str:
+        return raw[int(starts[i]):int(stop[i])].decode("utf-8", "replace")
+
+    return [line(i) + " " + line(i + 1)[4:] if j else line(i) for i, j in zip(lines.tolist(), joined.tolist())]
+
+
+def _read_scanned(raw: bytes, name: str, tz: str) -> pd.DataFrame:
+    """The C scanner's records, and LINE_RE (RE2) on the ones it hands back."""
+    F, punt_line, punt_joined = _fast.from_scan(raw, _scan.scan(raw))
+    parts = [F]
+    unparsed_idx = np.zeros(0, np.int64)
+    texts: list[str] = []
+    if len(punt_line):
+        texts = _record_texts(raw, punt_line, punt_joined)
+        slow = _fast.slow_fields(pa.array(texts, pa.string()), np.arange(len(texts)), LINE_RE, _FIELDS)
+        unparsed_idx = np.setdiff1d(np.arange(len(texts)), slow.rows, assume_unique=True)
+        slow.rows = punt_line[slow.rows]
+        parts.append(slow)
+    d, date_known = _fast.build(_fast.concat(parts), tz)
+    df = pd.DataFrame(d)
+    kept = unparsed_idx[:MAX_UNPARSED_KEPT]  # every one is counted, the first ones keep their text
+    unparsed = [(int(punt_line[i]) + 1, texts[i]) for i in kept.tolist()]
+    df.attrs.update({"source": name, "format": "text", "unparsed": unparsed, "unparsed_count": len(unparsed_idx),
+                     "date_known": date_known})
+    return df
+
+
 def _read_arrow(arr: pa.Array, name: str, tz: str) -> pd.DataFrame:
     """The fast engine (see ``_text_fast``): gated lines by bytes, the rest by LINE_RE."""
+    arr, line_of = _fast.join_records(arr, CONTINUATION_RE)
     n = len(arr)
     ncpu = os.cpu_count() or 1
     step = min(100_000, max(50_000, -(-n // ncpu)))  # cache-sized chunks, ncpu at a time
@@ -255,6 +377,9 @@ def _read_arrow(arr: pa.Array, name: str, tz: str) -> pd.DataFrame:
     unparsed_idx = np.setdiff1d(rest, slow.rows, assume_unique=True) if slow is not None else rest
     kept_idx = unparsed_idx[:MAX_UNPARSED_KEPT]  # every one is counted, the first ones keep their text
     texts = arr.take(pa.array(kept_idx, pa.int64())).to_pylist() if len(kept_idx) else []
+    if line_of is not None:  # records -> the lines they start on
+        F.rows = line_of[F.rows]
+        kept_idx = line_of[kept_idx]
     unparsed = [(int(i) + 1, t) for i, t in zip(kept_idx.tolist(), texts)]
     d, date_known = _fast.build(F, tz)
     df = pd.DataFrame(d)
@@ -265,6 +390,7 @@ def _read_arrow(arr: pa.Array, name: str, tz: str) -> pd.DataFrame:
 
 def _read_python(lines: list[str], name: str, tz: str) -> pd.DataFrame:
     """The reference engine: LINE_RE through Python's ``re`` (used without pyarrow)."""
+    lines, line_of = _join_records(lines)
     rows = [_PY_RE.match(ln) for ln in lines]
     valid = np.array([m is not None for m in rows], bool)
     cols = {f: pd.Series([m.group(f) if m is not None else None for m in rows], dtype=object) for f in _FIELDS}
@@ -279,7 +405,8 @@ def _read_python(lines: list[str], name: str, tz: str) -> pd.DataFrame:
     is_pkt = valid & (src.notna() | cols["arp"].notna() | cols["lldp"].notna()).to_numpy()
     # a line counts only if something after the time was recognised
     unparsed_idx = np.nonzero(~is_pkt)[0]
-    unparsed = [(int(i) + 1, lines[i]) for i in unparsed_idx[:MAX_UNPARSED_KEPT]]
+    lineno = line_of if line_of is not None else np.arange(len(lines))
+    unparsed = [(int(lineno[i]) + 1, lines[i]) for i in unparsed_idx[:MAX_UNPARSED_KEPT]]
     keep = np.nonzero(is_pkt)[0]
 
     def k(name: str) -> pd.Series:
@@ -366,7 +493,7 @@ def _read_python(lines: list[str], name: str, tz: str) -> pd.DataFrame:
     ipv_known = (src.notna().to_numpy() & ~arp) & ((l3.isin(["IP", "IP6"])).to_numpy() | tcp | udp | icmp | icmp6 | src.notna().to_numpy())
     ipproto = np.select([tcp, udp, icmp, icmp6], [6, 17, 1, 58], 0)
     d = {
-        "frame": pd.array((keep + 1).astype(np.uint32), dtype="UInt32"),
+        "frame": pd.array((lineno[keep] + 1).astype(np.uint32), dtype="UInt32"),
         "timestamp": pd.DatetimeIndex(ts.view("M8[ns]")).tz_localize("UTC"),
         "time_of_day": tod_td,
         "interface": pd.Categorical(iface),
