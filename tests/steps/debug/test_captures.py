@@ -53,6 +53,6 @@ def test_the_step_takes_the_streaming_path_for_large_files(lab: params.Lab, monk
     monkeypatch.setattr(capture, "STREAMING_BYTES", 1)
     after = debug.run(lab, target)
     assert all(c.analysis is not None for c in after.captures)
-    rows = lambda r: [(x.check, x.subject, x.status, x.evidence) for x in r.findings]  # noqa: E731
+    rows = lambda r: [(x.check, x.subject, x.status, x.evidence) for x in r.findings]
     assert rows(before) == rows(after)
     assert [r.status for r in after.findings if r.check == "promiscuous works"] == ["pass", "pass"]
