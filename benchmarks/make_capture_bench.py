@@ -63,21 +63,22 @@ def _eth(l3: bytes, v6: bool, vlan: int | None, qinq: int | None) -> bytes:
 EPOCH = 1_000_000  # packets generated (and held) at a time; each epoch is 60 s of traffic
 
 
-def write(path: str, packets: int, seed: int = 16) -> int:
+def write(path: str, packets: int, seed: int = 16, link: str = "eth") -> int:
     """Write ``packets`` packets to ``path`` (classic pcap, microseconds); return the file size.
 
     Up to 1 M packets this is one 60-second capture; beyond, 60-second epochs of
     1 M packets follow each other (new connections, new seeds), so memory stays
-    at one epoch's worth however large the file.
+    at one epoch's worth however large the file.  ``link="sll2"`` writes the same
+    frames as ``tcpdump -i any`` does (Linux cooked v2: interface, direction).
     """
     truth: Counter[str] = Counter()
     size = 24
     with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 276 if link == "sll2" else 1))
         done, epoch, conn = 0, 0, 0
         while done < packets:
             n = min(EPOCH, packets - done)
-            out, conn = _epoch(n, seed + epoch, conn, epoch * 60_000_000, truth)
+            out, conn = _epoch(n, seed + epoch, conn, epoch * 60_000_000, truth, link)
             f.write(out)
             size += len(out)
             done += n
@@ -87,7 +88,13 @@ def write(path: str, packets: int, seed: int = 16) -> int:
     return size
 
 
-def _epoch(packets: int, seed: int, conn: int, t_off: int, truth: Counter[str]) -> tuple[bytearray, int]:
+def _sll2(frame: bytes, outgoing: bool) -> bytes:
+    """An Ethernet frame as ``-i any`` captures it: the cooked v2 header (protocol, ifindex, direction, MAC)."""
+    return struct.pack("!HHIHBB8s", int.from_bytes(frame[12:14], "big"), 0, 2 if outgoing else 3, 1, 4 if outgoing else 0,
+                       6, frame[6:12]) + frame[14:]
+
+
+def _epoch(packets: int, seed: int, conn: int, t_off: int, truth: Counter[str], link: str = "eth") -> tuple[bytearray, int]:
     """One 60-second epoch: its pcap records and the next connection number."""
     rng = np.random.default_rng(seed)
     rows: list[tuple[int, ...]] = []
@@ -164,7 +171,11 @@ def _epoch(packets: int, seed: int, conn: int, t_off: int, truth: Counter[str]) 
             truth["ipv4"] += 1
             truth["fragments"] += 1
             truth["UDP" if k == 0 else "other"] += 1
+        if link == "sll2":  # "-i any" sees the frames of VLAN interfaces untagged
+            vlan = qinq = None
         frame = _eth(l3, kind <= 1 and cid % 4 == 0, vlan, qinq)
+        if link == "sll2":
+            frame = _sll2(frame, kind in (1, 2))
         truth["vlan"] += vlan is not None
         truth["qinq"] += qinq is not None
         ts = t0 + t_us
@@ -179,5 +190,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--packets", type=int, default=1_000_000)
+    ap.add_argument("--link", choices=("eth", "sll2"), default="eth")
     a = ap.parse_args()
-    print(write(a.out, a.packets))
+    print(write(a.out, a.packets, link=a.link))

@@ -337,7 +337,7 @@ static int parse(const unsigned char *s, Py_ssize_t n, Rec *r) {
             break;
         }
     }
-    /* (?:vlan (?P<vlan>\d+), p \d+, ETYPE,? )? twice */
+    /* (?:vlan (?P<vlan>\d+), p \d+, (?:ETYPE|ethertype [^ ,]+),? )? twice */
     for (int v = 0; v < 2; v++) {
         if (!lit(c, 0, "vlan ")) break;
         Py_ssize_t nd = digits(c, 5), k;
@@ -347,6 +347,11 @@ static int parse(const unsigned char *s, Py_ssize_t n, Rec *r) {
         if (!np_ || !lit(c, k + np_, ", ")) break;
         k += np_ + 2;
         Py_ssize_t e = etype_at(c, k);
+        if (!e && lit(c, k, "ethertype ")) { /* the short form: "ethertype IPv4" (no number) */
+            Py_ssize_t w = 0;
+            while (at(c, k + 10 + w) >= 0 && at(c, k + 10 + w) != ' ' && at(c, k + 10 + w) != ',') w++;
+            if (w) e = 10 + w;
+        }
         if (!e) break;
         k += e;
         if (at(c, k) == ',' && at(c, k + 1) == ' ') k += 2;

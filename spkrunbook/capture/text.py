@@ -101,8 +101,9 @@ LINE_RE = (
     r"(?:(?P<iface>[^ ]+) +(?P<dir>In|Out|B|M|P) +)?"
     r"(?:ifindex (?P<ifindex>\d+) )?"
     rf"(?:(?:{_MAC} > {_MAC}, |{_MAC} )?{_ETYPE}, length (?P<flen>\d+): )?"
-    rf"(?:vlan (?P<vlan>\d+), p \d+, {_ETYPE},? )?"
-    rf"(?:vlan (?P<vlan2>\d+), p \d+, {_ETYPE},? )?"
+    # (-i any -e prints the ethertype after a tag without its number: "vlan 100, p 0, ethertype IPv4, ...")
+    rf"(?:vlan (?P<vlan>\d+), p \d+, (?:{_ETYPE}|ethertype [^ ,]+),? )?"
+    rf"(?:vlan (?P<vlan2>\d+), p \d+, (?:{_ETYPE}|ethertype [^ ,]+),? )?"
     r"(?:(?P<l3>IP6?|ARP|LLDP) ?,? )?"
     # -v: the IP header in parentheses, "(tos 0x0, ttl 64, ..., length 60)" or "(hlim 64, ... payload length: 32)"
     r"(?:\((?:[^()]|\([^()]*\))*\) )?"
@@ -291,12 +292,16 @@ def _read_text_file(f: BinaryIO, name: str, tz: str, max_lines: int | None, chun
 
 
 def _join(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate chunk frames column by column (categories unioned), freeing each part's column as it goes."""
+    """Concatenate chunk frames column by column (categories unioned), freeing each part's column as it goes
+    (``parts`` is emptied)."""
     if len(parts) == 1:
         return parts[0]
+    names = list(parts[0].columns)
+    by_part = [dict(p.items()) for p in parts]  # (DataFrame.pop is slow: it rebuilds the frame's blocks)
+    parts.clear()
     cols: dict[str, object] = {}
-    for c in list(parts[0].columns):
-        pieces = [p.pop(c) for p in parts]
+    for c in names:
+        pieces = [p.pop(c) for p in by_part]
         if isinstance(pieces[0].dtype, pd.CategoricalDtype) and any(x.dtype != pieces[0].dtype for x in pieces):
             cols[c] = pd.Series(union_categoricals(pieces, sort_categories=True))
         else:
