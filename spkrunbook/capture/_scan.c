@@ -237,6 +237,21 @@ static Py_ssize_t num_field(const Cur *c, Py_ssize_t k, Rec *r, int idx) {
     return nd;
 }
 
+/* every byte printable ASCII (0x20..0x7e), eight at a time */
+static int printable(const unsigned char *s, Py_ssize_t n) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    Py_ssize_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        uint64_t w;
+        memcpy(&w, s + j, 8);
+        uint64_t del = w ^ (0x7f * ones);
+        /* a byte >= 0x80, a byte < 0x20, or a byte == 0x7f */
+        if ((w & highs) | ((w - 0x20 * ones) & ~w & highs) | ((del - ones) & ~del & highs)) return 0;
+    }
+    for (; j < n; j++) if (s[j] < 0x20 || s[j] > 0x7e) return 0;
+    return 1;
+}
+
 static const int8_t FLAG_OF[128] = {['F'] = 1, ['S'] = 2, ['R'] = 4, ['P'] = 8, ['.'] = 16, ['U'] = 32, ['E'] = 64, ['W'] = -128};
 
 /* the whole expression on one record; 1 = read, 0 = punt */
@@ -246,7 +261,7 @@ static int parse(const unsigned char *s, Py_ssize_t n, Rec *r) {
     for (int j = 0; j < N_INT; j++) r->v[j] = 0;
     r->v[I_DATE] = -1; r->v[I_TOD] = -1; r->v[I_FLAGS] = -1;
     r->sm[S_DIR] = -1;
-    for (int j = 0; j < n; j++) if (s[j] < 0x20 || s[j] > 0x7e) return 0; /* tabs, controls, non-ASCII: LINE_RE */
+    if (!printable(s, n)) return 0; /* tabs, controls, DEL, non-ASCII: LINE_RE */
     /* ^\s* */
     while (at(c, 0) == ' ') c->i++;
     /* (?:(?P<date>\d{4}-\d\d-\d\d) )? */

@@ -200,7 +200,7 @@ class Interner:
     """Distinct text tokens of a chunk -> indices, shared by the rows read by C, by bytes and by LINE_RE."""
 
     def __init__(self, names: list[str] | None = None) -> None:
-        self.names: list[str] = list(names or [])
+        self.names: list[str] = names if names is not None else []  # (shared: the part it comes from keeps its ids)
         self.index: dict[str, int] = {n: i for i, n in enumerate(self.names)}
 
     def of(self, name: str) -> int:
@@ -513,6 +513,8 @@ def _to_int(a: pa.Array, has: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def concat(parts: list[Fields]) -> Fields:
     """The rows of several Fields in row order (token columns interned when any part has them so)."""
+    if len(parts) == 1 and (len(parts[0].rows) < 2 or bool((np.diff(parts[0].rows) > 0).all())):
+        return parts[0]
     m = sum(len(p.rows) for p in parts)
     F = Fields(0)
     if any(p.ids is not None for p in parts):
@@ -538,7 +540,8 @@ def concat(parts: list[Fields]) -> Fields:
 
 def _categorical(codes: np.ndarray, uniq: list[str]) -> pd.Categorical:
     """Categorical with sorted categories (as ``pd.Categorical(values)`` makes them) from codes into ``uniq``."""
-    used = np.unique(codes[codes >= 0])
+    valid = codes[codes >= 0]
+    used = np.flatnonzero(np.bincount(valid, minlength=len(uniq))) if len(valid) else np.zeros(0, np.int64)
     if not len(used):
         return pd.Categorical.from_codes(np.full(len(codes), -1), categories=pd.Index([], dtype="str"))
     names = [uniq[i] for i in used]

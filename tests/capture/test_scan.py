@@ -78,7 +78,7 @@ def test_edge_lines_read_alike(monkeypatch: pytest.MonkeyPatch) -> None:
 def _mutants(seed: int, n: int) -> list[str]:
     rng = random.Random(seed)
     base = [ln for p in TEXTS[:12] for ln in p.read_text().splitlines()[:40]] + [ln for ln in EDGE if ln.isascii()]
-    alphabet = " .:,>[]()-0123456789abcdefSRPFUEW" + "IPARPLLDPHBHfragvlanlengthseqackwinFlagsUDPICMP6ethertype"
+    alphabet = " .:,>[]()-0123456789abcdefSRPFUEW" + "IPARPLLDPHBHfragvlanlengthseqackwinFlagsUDPICMP6ethertype" + "\t\x7f\x01é"
     out = []
     for _ in range(n):
         s = list(rng.choice(base))
