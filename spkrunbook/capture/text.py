@@ -4,22 +4,30 @@ Why: users paste what they saw on a node (``tcpdump -i cni0``) or save
 ``tcpdump -r`` output; those lines carry no frame lengths and maybe no date, but
 they still answer "who talked to whom, with which flags".  Every variant the
 runbook meets is understood: ``-n``/``-nn`` or names (``worker1.36308``,
-``.https``), ``-t``/``-tt``/``-tttt`` (and ``--nano``), ``-e`` (MACs, ethertype,
-VLAN, frame length), ``-i any`` (interface + ``In``/``Out``/``B``/``M``/``P``),
-IPv4/IPv6, TCP (every flag notation), UDP, ICMP, ICMPv6, ARP, LLDP.
+``.https``), ``-t``/``-tt``/``-ttt``/``-tttt``/``-ttttt`` (and ``--nano``),
+``-e`` (MACs, ethertype, VLAN, frame length), ``-i any`` (interface +
+``In``/``Out``/``B``/``M``/``P``), ``-v`` (the IP header line and the packet
+line under it are one record, on the header's line), IPv4/IPv6, TCP (every flag
+notation), UDP, ICMP, ICMPv6, ARP, LLDP.
 
-Lines that are not packet lines (``-v`` continuation lines, hex dumps, stderr
+Lines that are not packet lines (``-v`` detail lines, hex dumps, stderr
 banners) are never dropped silently: ``df.attrs["unparsed"]`` is a list of
 ``(lineno, text)`` and ``df.attrs["unparsed_count"]`` their number.
 
-Speed (``_text_fast``): a capture-free RE2 gate picks the lines of the common
-shape (``TIME IP[6] SRC > DST: Flags [..]/UDP/ICMP/ICMP6/other``), whose fields
-numpy reads straight from the UTF-8 bytes; only the other lines (``-e``,
-``-i any``, ARP, LLDP, ``HBH``, banners ...) go through the full expression
-below, and host/port/service mapping runs once per distinct token.  Without
-pyarrow the full expression runs through Python's ``re`` line by line
-(correct, several times slower).  Numbers that do not fit their column (a
-``win`` above 65535, an epoch past 2262) are missing rather than wrapped.
+:data:`LINE_RE` defines what a line means; three engines read it, and the
+tests hold them equal line for line:
+
+- the C scanner (``_scan.c``, built with the package): one pass over each line,
+  taking the choices the expression prefers; a line it is not sure of goes to
+  the expression in RE2;
+- without the C scanner: a capture-free RE2 gate picks the lines of the common
+  shape, whose fields numpy reads from the bytes (``_text_fast``), and the full
+  expression reads the rest in RE2;
+- without pyarrow: the full expression in Python's ``re``, line by line.
+
+Host, port and service mapping runs once per distinct token.  Numbers that do
+not fit their column (a ``win`` above 65535, an epoch past 2262) are missing
+rather than wrapped.
 """
 
 from __future__ import annotations
