@@ -26,7 +26,12 @@ or a hang.  Memory is bounded by design:
   keep their text, every one is counted (``attrs["unparsed_count"]``);
 - only regular files are read by path: FIFOs, devices, sockets and folders are
   refused at once (opened non-blocking, so a FIFO without a writer never hangs).
-  Live bytes go through :class:`spkrunbook.capture.PcapStreamReader`.
+  Live bytes go through :class:`spkrunbook.capture.PcapStreamReader`;
+- the streaming pass (:func:`spkrunbook.capture.analyze_capture`) keeps no
+  packet rows beyond ``MAX_KEPT_ROWS`` flagged or reset packets and
+  ``MAX_STREAM_PACKETS`` packets of each stream it draws; its state grows with
+  conversations, streams and addresses.  Files of ``STREAMING_BYTES`` or more
+  take that pass in the debugging step and ``spkrunbook capture``.
 """
 
 from __future__ import annotations

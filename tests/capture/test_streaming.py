@@ -225,3 +225,18 @@ def test_not_a_capture_is_refused(tmp_path: Path) -> None:
         streaming.analyze_capture(bad)
     with pytest.raises(CaptureError, match="folder"):
         streaming.analyze_capture(tmp_path)
+
+
+def test_without_the_c_extension_the_whole_file_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An install without a compiler: the same tables from the whole-file path, and a note that says why."""
+    path = FIXTURES / "analysis" / "reorder.rx.pcap"
+    fast = streaming.analyze_capture(path)
+    monkeypatch.setattr(streaming, "_account", None)
+    slow = streaming.analyze_capture(path)
+    assert type(slow) is not streaming.CaptureStats and "not built" in " ".join(slow.notes)
+    for table in ("summary", "conversations", "endpoints", "protocol_hierarchy", "tcp_flag_counts", "resets",
+                  "tcp_anomalies", "expert_counts", "events", "problem_conversations", "handshake_rtts"):
+        _same(getattr(fast, table)(), getattr(slow, table)(), table)
+    _same(fast.per_interval("100ms", by="direction"), slow.per_interval("100ms", by="direction"), "per_interval")
+    assert fast.mac_counts() == slow.mac_counts() and fast.time_span() == slow.time_span() and len(fast) == len(slow)
+    assert set(fast.problem_figures(1)) == set(slow.problem_figures(1))
