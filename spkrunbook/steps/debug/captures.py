@@ -239,9 +239,12 @@ class CaptureResult:
     def expert_counts(self) -> pd.DataFrame:
         """Wireshark's Expert Information for TCP: each kind, its display filter, how many, and how sure."""
         ex = self.expert()
-        if ex is None and (self.analysis is None or not self.analysis.packets):
+        if ex is not None:
+            c = ex.counts()
+        elif self.analysis is not None and self.analysis.packets:
+            c = self.analysis.expert_counts()
+        else:
             return pd.DataFrame(columns=["kind", "tshark_filter", "packets", "exact", "note"])
-        c = ex.counts() if ex is not None else self.analysis.expert_counts()  # type: ignore[union-attr]
         return c[c["available"]][["kind", "tshark_filter", "packets", "exact", "note"]].reset_index(drop=True)
 
     def expert_events(self, n: int = 25) -> pd.DataFrame:
@@ -273,11 +276,11 @@ class CaptureResult:
         data_ = self._data
         if data_ is None:
             return {}
-        if self.frame is not None:
-            tcp = self.frame[self.frame["protocol"].astype(object) == "TCP"]
+        if isinstance(data_, pd.DataFrame):
+            tcp = data_[data_["protocol"].astype(object) == "TCP"]
             n_tcp, data = len(tcp), int((tcp["payload_len"].fillna(0) > 0).sum())
         else:
-            n_tcp, data = self.analysis.tcp_packets, self.analysis.tcp_data_segments  # type: ignore[union-attr]
+            n_tcp, data = data_.tcp_packets, data_.tcp_data_segments
         convs = len(stats.conversations(data_, ("TCP",))) if n_tcp else 0
         rst = stats.resets(data_) if n_tcp else pd.DataFrame(columns=["src", "sport", "dst", "dport"])
         reset_convs = {frozenset([(str(r.src), r.sport), (str(r.dst), r.dport)]) for r in rst.itertuples()}
@@ -314,14 +317,16 @@ class CaptureResult:
             return {}
         if "figures" not in self._cache:
             df: pd.DataFrame | engine.CaptureStats
+            ex = self.expert()
             if self.frame is not None:
-                df, ex = self.frame, self.expert()
+                df = self.frame
                 if df["interface"].isna().all():
                     df = df.assign(interface=self.interface)
                 tcp = ex is not None and not ex.packets.empty
             else:
-                df, ex = self.analysis, None  # type: ignore[assignment]
-                tcp = bool(self.analysis.expert_packets)  # type: ignore[union-attr]
+                assert self.analysis is not None  # (one of the two is there: see _data)
+                df = self.analysis
+                tcp = bool(self.analysis.expert_packets)
             figs: dict[str, Any] = {"io": plots.io_graph(df), "conversations": plots.top_conversations(df),
                                     "talkers": plots.top_talkers(df)}
             if tcp:
