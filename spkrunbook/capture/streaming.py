@@ -267,8 +267,8 @@ class CaptureStats:
     def mac_counts(self) -> tuple[Counter[str], Counter[str]]:
         """(frames per destination MAC, frames per source MAC), what :func:`l2.mac_counts` counts in the file."""
         if "macs" not in self._opts:
-            raise CaptureError(f"{self.source} has no MAC addresses to count (tcpdump text)",
-                               hint="MAC addresses are read from pcap/pcapng captures only")
+            raise CaptureError(f"{self.source}: MAC addresses were not counted (tcpdump text, or macs=False)",
+                               hint="MAC addresses are read from pcap/pcapng captures: analyze_capture(path, macs=True)")
         to, frm = self._opts["macs"]
         return Counter(to), Counter(frm)
 
@@ -341,10 +341,9 @@ class _Pass:
 class _PcapSink(pcap._Columns):
     """Where a PcapStreamReader puts decoded chunks: tallied, analysed, then only the kept rows stored."""
 
-    want_macs = True
-
-    def __init__(self, acc: _Pass) -> None:
+    def __init__(self, acc: _Pass, macs: bool) -> None:
         super().__init__()
+        self.want_macs = macs
         self.acc = acc
         self.packets_at_first_chunk_ifaces: int | None = None
         self.macs: tuple[dict[int, int], dict[int, int]] = ({}, {})
@@ -375,7 +374,8 @@ class _PcapSink(pcap._Columns):
             "end": cols["offset"].astype(np.int64) + cols["cap"],
         }
         idx = self.acc.feed(n, a)
-        self._count_macs(cols)
+        if self.want_macs:
+            self._count_macs(cols)
         if len(idx) or not self.parts["ts"]:  # (an empty first part: the kept frame has the capture's categories)
             _keep(self, cols, fr, idx)
 
@@ -470,8 +470,8 @@ def _finish(acc: _Pass, kept: pd.DataFrame, names_first_seen: list[str], order: 
 
 # ----------------------------------------------------------------------------- entry point
 def analyze_capture(path: str | os.PathLike[str], *, tz: str = "UTC", relative: bool | None = None, keep_streams: int = 1,
-                    max_kept: int = MAX_KEPT_ROWS, max_packets: int | None = None, chunk_size: int | None = None
-                    ) -> CaptureStats:
+                    max_kept: int = MAX_KEPT_ROWS, max_packets: int | None = None, chunk_size: int | None = None,
+                    macs: bool = False) -> CaptureStats:
     """Statistics and TCP expert analysis of a pcap, pcapng or tcpdump text file in one streaming pass.
 
     Memory is bounded (the packets are not kept; see the module docstring), so a
@@ -480,7 +480,8 @@ def analyze_capture(path: str | os.PathLike[str], *, tz: str = "UTC", relative: 
     flagged and reset packets kept for the event tables; ``max_packets`` stops
     the pass early (None: read everything).  ``tz`` and ``relative`` are as for
     :func:`read_tcpdump_text` and :func:`expert.analyze`; ``chunk_size`` (bytes
-    read at a time) defaults to the readers' own.
+    read at a time) defaults to the readers' own.  ``macs`` also counts the
+    Ethernet addresses frames were sent to and from (:meth:`CaptureStats.mac_counts`).
     """
     from . import sniff_format
 
@@ -501,15 +502,17 @@ def analyze_capture(path: str | os.PathLike[str], *, tz: str = "UTC", relative: 
                      dated=r.dated, text=True, has_ws=False, dated_valid=r.dated_valid)
         cs._opts = r.opts
     else:
-        cs = _analyze_pcap(p, size, max_kept=max_kept, max_packets=max_packets, chunk_size=chunk_size or pcap.CHUNK)
+        cs = _analyze_pcap(p, size, max_kept=max_kept, max_packets=max_packets, chunk_size=chunk_size or pcap.CHUNK,
+                           macs=macs)
     for st in cs.problem_conversations(keep_streams)["stream"].astype(int) if keep_streams else []:
         cs.stream(int(st))
     return cs
 
 
-def _analyze_pcap(p: str, size: int, *, max_kept: int, max_packets: int | None, chunk_size: int) -> CaptureStats:
+def _analyze_pcap(p: str, size: int, *, max_kept: int, max_packets: int | None, chunk_size: int, macs: bool
+                  ) -> CaptureStats:
     acc = _Pass(text=False, has_ws=True, relative=None, max_kept=max_kept)
-    sink = _PcapSink(acc)
+    sink = _PcapSink(acc, macs)
     r = pcap.PcapStreamReader(p, min_batch=0, max_packets=max_packets)
     r._cols = sink
     with open_regular(p) as f:
@@ -519,7 +522,8 @@ def _analyze_pcap(p: str, size: int, *, max_kept: int, max_packets: int | None, 
     cs = _finish(acc, kept, sink.addrs.names, sink.addrs.order(), sink.ifnames, source=p, fmt=str(kept.attrs.get("format", "pcap")),
                  file_bytes=size, attrs=attrs, dated=bool(r.packets), text=False, has_ws=True)
     cs._reader = _ReaderState.of(r, sink)
-    cs._opts["macs"] = tuple(Counter({l2.mac_text(k): v for k, v in m.items()}) for m in sink.macs)
+    if macs:
+        cs._opts["macs"] = tuple(Counter({l2.mac_text(k): v for k, v in m.items()}) for m in sink.macs)
     return cs
 
 

@@ -230,7 +230,7 @@ def test_not_a_capture_is_refused(tmp_path: Path) -> None:
 def test_without_the_c_extension_the_whole_file_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     """An install without a compiler: the same tables from the whole-file path, and a note that says why."""
     path = FIXTURES / "analysis" / "reorder.rx.pcap"
-    fast = streaming.analyze_capture(path)
+    fast = streaming.analyze_capture(path, macs=True)
     monkeypatch.setattr(streaming, "_account", None)
     slow = streaming.analyze_capture(path)
     assert type(slow) is not streaming.CaptureStats and "not built" in " ".join(slow.notes)
@@ -240,3 +240,13 @@ def test_without_the_c_extension_the_whole_file_answers(monkeypatch: pytest.Monk
     _same(fast.per_interval("100ms", by="direction"), slow.per_interval("100ms", by="direction"), "per_interval")
     assert fast.mac_counts() == slow.mac_counts() and fast.time_span() == slow.time_span() and len(fast) == len(slow)
     assert set(fast.problem_figures(1)) == set(slow.problem_figures(1))
+
+
+@pytest.mark.parametrize("path", [p for p in PCAPS if p.parent.name == "captures"] + [DEMO / "net1.pcap"], ids=lambda p: p.name)
+def test_mac_counts_equal_the_l2_reader(path: Path) -> None:
+    """The promiscuous-mode check counts frames per MAC; the pass counts them as capture.l2 does."""
+    from spkrunbook.capture import l2
+
+    assert streaming.analyze_capture(path, macs=True).mac_counts() == l2.mac_counts(path.read_bytes())
+    with pytest.raises(CaptureError, match="not counted"):
+        streaming.analyze_capture(path).mac_counts()

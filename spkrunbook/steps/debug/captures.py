@@ -480,7 +480,7 @@ def _analyse_large(res: CaptureResult, p: Path, size: int) -> CaptureResult:
     res.sha256 = h.hexdigest()
     res.size = size
     try:
-        res.analysis = engine.analyze_capture(p)
+        res.analysis = engine.analyze_capture(p, macs=True)  # (the MACs for the promiscuous-mode check)
     except CaptureError as exc:
         res.error = str(exc)
         return res
