@@ -17,8 +17,10 @@ reader in a fresh process, interleaved ``R`` times:
   ``expert.analyze``).
 
 Peak memory is the process's own high-water mark (VmHWM: Python, numpy,
-pandas, pyarrow and the package included); packets/s is the best run's.  The
-plot (``--plot``) draws peak memory against input size.  No assertions:
+pandas, pyarrow and the package included); packets/s is the best run's, beside
+packets per CPU-second (on a shared machine wall time is the share of a core a
+reader got, and reading a file larger than the page cache waits on the disk).
+The plot (``--plot``) draws peak memory against input size.  No assertions:
 numbers, not tests.
 """
 
@@ -140,12 +142,14 @@ def main() -> None:
             path.unlink()
             Path(str(path) + ".truth.json").unlink(missing_ok=True)
     table = ["| capture | packets | streaming: peak MiB | packets/s | whole-file reader: peak MiB | packets/s | "
-             "streaming ÷ reader (packets/s) | whole-file path: peak MiB | packets/s | streaming ÷ path |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "streaming ÷ reader (packets/s) | whole-file path: peak MiB | packets/s | streaming ÷ path | "
+             "packets per CPU-second: streaming / reader / path |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for packets, size, b in results:
         pps = {k: b[k]["packets"] / b[k]["seconds"] for k in KINDS if "seconds" in b[k]}
+        cpu = " / ".join(f"{b[k]['packets'] / b[k]['cpu']:,.0f}" if "cpu" in b[k] else "-" for k in KINDS)
         table.append(f"| {size / 1e6:,.0f} MB | {packets:,} | {_cell(b, pps, 'stream')} | {_cell(b, pps, 'read')} | "
-                     f"{_ratio(pps, 'read')} | {_cell(b, pps, 'whole')} | {_ratio(pps, 'whole')} |")
+                     f"{_ratio(pps, 'read')} | {_cell(b, pps, 'whole')} | {_ratio(pps, 'whole')} | {cpu} |")
     try:
         load = os.getloadavg()[0]
     except OSError:
