@@ -202,7 +202,7 @@ def main() -> None:
         marker = "<!-- bench_text -->"
         text_ = readme.read_text()
         body = (f"{marker}\n## tcpdump text (`python benchmarks/bench_text.py --write-readme`)\n\n"
-                f"{(__doc__ or '').split(chr(10) + chr(10), 2)[1].strip()}\n\n{report}\n{marker}\n")
+                f"{(__doc__ or '').split(chr(10) + chr(10), 2)[2].strip()}\n\n{report}\n{marker}\n")
         parts = text_.split(marker)
         text_ = parts[0] + body + parts[2].lstrip("\n") if len(parts) >= 3 else text_.rstrip("\n") + "\n\n" + body
         readme.write_text(text_)
