@@ -153,7 +153,7 @@ def render(wd: Path, packets: int, form: str) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--packets", type=int, default=200_000)
+    ap.add_argument("--packets", type=int, default=300_000)
     ap.add_argument("--forms", default=",".join(FORMS), help="comma list of " + ",".join(FORMS))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workdir", default=None)
