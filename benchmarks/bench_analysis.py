@@ -32,14 +32,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spkrunbook.capture import expert, flows, plots, read_pcap, stats
+from spkrunbook.capture import expert, flows, plots, read_pcap, stats  # noqa: E402 (after the path above)
 
 REC = np.dtype([
     ("ts_sec", "<u4"), ("ts_usec", "<u4"), ("caplen", "<u4"), ("origlen", "<u4"),
@@ -160,7 +162,7 @@ def generate(path: Path, packets: int, seed: int = 14) -> int:
 CPU: dict[str, float] = {}
 
 
-def _t(fn, name: str = ""):  # type: ignore[no-untyped-def]
+def _t(fn: Callable[[], Any], name: str = "") -> tuple[Any, float]:
     """Run ``fn``; returns (result, wall seconds) and records its CPU seconds under ``name`` (fair under load)."""
     t, c = time.perf_counter(), time.process_time()
     out = fn()

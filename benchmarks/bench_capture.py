@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -151,7 +150,7 @@ def main() -> None:
     if not a.skip_text:
         with open(txt, "wb") as f:
             subprocess.run(["tcpdump", "-r", str(pcap), "-nn"], stdout=f, stderr=subprocess.DEVNULL, check=False)
-        lines = sum(1 for _ in open(txt, "rb"))
+        lines = txt.read_bytes().count(b"\n")
     res: dict[str, dict] = {}
     res["ours"] = child("ours", str(pcap))
     res["ours_py"] = child("ours_py", str(pcap))
@@ -177,17 +176,18 @@ def main() -> None:
     ]
     cpu = platform.processor() or platform.machine()
     try:
-        model = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next(ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name"))
     except (OSError, StopIteration):
         model = cpu
     old_text_rows = {}
     readme = HERE / "README.md"
     if a.skip_text and readme.exists():  # keep the text rows (and text line count) someone else measured
-        for l in readme.read_text().splitlines():
-            if l.startswith(("| ours: tcpdump text", "| plain Python re loop")):
-                old_text_rows[l.split("|")[1].strip()] = l
-            elif l.startswith("capture: ") and ", text " in l:
-                lines = int(l.rsplit(", text ", 1)[1].split()[0].replace(",", ""))
+        for ln in readme.read_text().splitlines():
+            if ln.startswith(("| ours: tcpdump text", "| plain Python re loop")):
+                old_text_rows[ln.split("|")[1].strip()] = ln
+            elif ln.startswith("capture: ") and ", text " in ln:
+                lines = int(ln.rsplit(", text ", 1)[1].split()[0].replace(",", ""))
     lines_out = [
         f"machine: {os.cpu_count()} cores, {model}; Python {platform.python_version()}",
         f"capture: {a.packets:,} packets, {size / 1e6:.0f} MB pcap ({size / a.packets:.0f} B/packet avg), text {lines:,} lines",

@@ -60,11 +60,45 @@ def _eth(l3: bytes, v6: bool, vlan: int | None, qinq: int | None) -> bytes:
     return MAC + tags + (b"\x86\xdd" if v6 else b"\x08\x00") + l3
 
 
-def write(path: str, packets: int, seed: int = 16) -> int:
-    """Write ``packets`` packets to ``path`` (classic pcap, microseconds); return the file size."""
+EPOCH = 1_000_000  # packets generated (and held) at a time; each epoch is 60 s of traffic
+
+
+def write(path: str, packets: int, seed: int = 16, link: str = "eth") -> int:
+    """Write ``packets`` packets to ``path`` (classic pcap, microseconds); return the file size.
+
+    Up to 1 M packets this is one 60-second capture; beyond, 60-second epochs of
+    1 M packets follow each other (new connections, new seeds), so memory stays
+    at one epoch's worth however large the file.  ``link="sll2"`` writes the same
+    frames as ``tcpdump -i any`` does (Linux cooked v2: interface, direction).
+    """
+    truth: Counter[str] = Counter()
+    size = 24
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 276 if link == "sll2" else 1))
+        done, epoch, conn = 0, 0, 0
+        while done < packets:
+            n = min(EPOCH, packets - done)
+            out, conn = _epoch(n, seed + epoch, conn, epoch * 60_000_000, truth, link)
+            f.write(out)
+            size += len(out)
+            done += n
+            epoch += 1
+    truth["tcp_connections"] = conn
+    Path(str(path) + ".truth.json").write_text(json.dumps(dict(truth), indent=1, sort_keys=True))
+    return size
+
+
+def _sll2(frame: bytes, outgoing: bool) -> bytes:
+    """An Ethernet frame as ``-i any`` captures it: the cooked v2 header (protocol, ifindex, direction, MAC)."""
+    return struct.pack("!HHIHBB8s", int.from_bytes(frame[12:14], "big"), 0, 2 if outgoing else 3, 1, 4 if outgoing else 0,
+                       6, frame[6:12]) + frame[14:]
+
+
+def _epoch(packets: int, seed: int, conn: int, t_off: int, truth: Counter[str], link: str = "eth") -> tuple[bytearray, int]:
+    """One 60-second epoch: its pcap records and the next connection number."""
     rng = np.random.default_rng(seed)
     rows: list[tuple[int, ...]] = []
-    conn = 0
+    first_conn = conn
     target_tcp = int(packets * 0.895)
     while len(rows) < target_tcp:
         rows.extend(_connection(rng, conn))
@@ -84,10 +118,10 @@ def write(path: str, packets: int, seed: int = 16) -> int:
             extra.append((t + k * 10, 5, i, k, 0, 0, 0, 0, -1))
     a = np.array(rows + extra, dtype=np.int64)
     a = a[np.argsort(a[:, 0], kind="stable")][:packets]
-    truth: Counter[str] = Counter()
+    del rows, extra
     server4, server6 = 0x0A010A64, _v6(0x0A010A64)
-    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-    t0 = 1_800_000_000_000_000
+    out = bytearray()
+    t0 = 1_800_000_000_000_000 + t_off
     for t_us, kind, cid, seq, ack, flg, win, plen, ws in a.tolist():
         vlan = qinq = None
         if kind <= 1:
@@ -137,23 +171,25 @@ def write(path: str, packets: int, seed: int = 16) -> int:
             truth["ipv4"] += 1
             truth["fragments"] += 1
             truth["UDP" if k == 0 else "other"] += 1
+        if link == "sll2":  # "-i any" sees the frames of VLAN interfaces untagged
+            vlan = qinq = None
         frame = _eth(l3, kind <= 1 and cid % 4 == 0, vlan, qinq)
+        if link == "sll2":
+            frame = _sll2(frame, kind in (1, 2))
         truth["vlan"] += vlan is not None
         truth["qinq"] += qinq is not None
         ts = t0 + t_us
         out += struct.pack("<IIII", ts // 1_000_000, ts % 1_000_000, len(frame), len(frame))
         out += frame
-    truth["packets"] = len(a)
-    truth["tcp_connections"] = conn
-    with open(path, "wb") as f:
-        f.write(out)
-    Path(str(path) + ".truth.json").write_text(json.dumps(dict(truth), indent=1, sort_keys=True))
-    return len(out)
+    truth["packets"] += len(a)
+    del first_conn
+    return out, conn
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--packets", type=int, default=1_000_000)
+    ap.add_argument("--link", choices=("eth", "sll2"), default="eth")
     a = ap.parse_args()
-    print(write(a.out, a.packets))
+    print(write(a.out, a.packets, link=a.link))

@@ -1,5 +1,14 @@
-"""Packet capture engine: tcpdump text, pcap and pcapng into one pandas schema,
-statistics and matplotlib plots.  See :mod:`spkrunbook.capture.schema`.
+"""Packet capture engine: tcpdump text, pcap and pcapng into one pandas schema, statistics and plots.
+
+The names below are the engine's API: read a capture into the schema
+(:mod:`spkrunbook.capture.schema`) with :func:`read_capture` (any format),
+:func:`read_pcap` or :func:`read_tcpdump_text`; decode bytes as they arrive with
+:class:`PcapStreamReader`; or analyse a file of any size in one bounded-memory
+pass with :func:`analyze_capture` (a :class:`CaptureStats`).  The tables and
+pictures are in the submodules: ``stats`` (conversations, endpoints, I/O,
+protocol hierarchy, flags, resets, summary), ``expert`` (tshark's TCP expert
+analysis), ``flows`` and ``plots`` (figures; they import matplotlib, so this
+package does not import them for you).
 """
 
 from __future__ import annotations
@@ -10,23 +19,28 @@ import pandas as pd
 
 from spkrunbook.errors import CaptureError
 
-from .limits import MAX_PACKETS, CaptureLimitWarning, open_regular
+from .limits import MAX_PACKETS, STREAMING_BYTES, CaptureLimitWarning, open_regular
 from .pcap import CaptureTruncatedWarning, PcapStreamReader, read_pcap, read_pcap_stream
 from .schema import COLUMNS, PROTOCOLS
+from .streaming import CaptureStats, analyze_capture
 from .text import read_tcpdump_text
 
 __all__ = [
     "COLUMNS",
     "MAX_PACKETS",
     "PROTOCOLS",
+    "STREAMING_BYTES",
     "CaptureError",
     "CaptureLimitWarning",
+    "CaptureStats",
     "CaptureTruncatedWarning",
     "PcapStreamReader",
+    "analyze_capture",
     "read_capture",
     "read_pcap",
     "read_pcap_stream",
     "read_tcpdump_text",
+    "sniff_format",
 ]
 
 

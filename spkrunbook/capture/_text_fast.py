@@ -80,6 +80,29 @@ def lines_array(raw: bytes) -> pa.Array | None:
     return pc.ascii_rtrim(arr, "\n") if n else arr
 
 
+def join_records(arr: pa.Array, continuation: str) -> tuple[pa.Array, np.ndarray | None]:
+    """:func:`text._join_records` on a string array: -v header + continuation -> one record (joined by a
+    space); returns the records and the line each starts on (None when no line continues another)."""
+    cont = pc.match_substring_regex(arr, continuation).to_numpy(zero_copy_only=False)
+    if not cont.any():
+        return arr, None
+    ends = pc.ends_with(arr, ")").to_numpy(zero_copy_only=False)
+    cand = np.zeros(len(arr), bool)
+    cand[1:] = cont[1:] & ends[:-1]
+    # in a run of candidates, a line taken as a continuation cannot head the next: every other one
+    idx = np.arange(len(arr))
+    run_start = np.maximum.accumulate(np.where(cand & ~np.r_[False, cand[:-1]], idx, 0))
+    accepted = cand & ((idx - run_start) % 2 == 0)
+    heads = np.flatnonzero(accepted) - 1
+    keep = ~accepted
+    joined = pc.binary_join_element_wise(arr.take(pa.array(heads)), pc.utf8_slice_codeunits(arr.take(pa.array(heads + 1)), 4),
+                                         " ")
+    is_head = np.zeros(len(arr), bool)
+    is_head[heads] = True
+    rec = pc.replace_with_mask(arr.filter(pa.array(keep)), pa.array(is_head[keep]), joined)
+    return rec, np.flatnonzero(keep)
+
+
 def _digits(buf: np.ndarray, pos: np.ndarray, end: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Decimal number starting at each ``pos`` (stopping at ``end``): (value of the first
     ``width`` digits, digit count; ``width + 1`` means "longer than width")."""
@@ -165,6 +188,79 @@ class Fields:
         self.fbits = np.full(m, -2, np.int64)  # flag bits (fast path; -1 none, -2: see flags)
         self.arp_s: pa.Array = pa.nulls(m, pa.string())  # sender (who-has ... tell X, or Reply X is-at)
         self.arp_t: pa.Array = pa.nulls(m, pa.string())
+        # the same five text columns as indices into ``toks`` (-1: none), once they are interned
+        self.ids: dict[str, np.ndarray] | None = None
+        self.toks: list[str] = []
+
+
+TOKEN_COLUMNS = ("src", "dst", "iface", "arp_s", "arp_t")
+
+
+class Interner:
+    """Distinct text tokens of a chunk -> indices, shared by the rows read by C, by bytes and by LINE_RE."""
+
+    def __init__(self, names: list[str] | None = None) -> None:
+        self.names: list[str] = names if names is not None else []  # (shared: the part it comes from keeps its ids)
+        self.index: dict[str, int] = {n: i for i, n in enumerate(self.names)}
+
+    def of(self, name: str) -> int:
+        i = self.index.get(name)
+        if i is None:
+            i = self.index[name] = len(self.names)
+            self.names.append(name)
+        return i
+
+    def ids(self, arr: pa.Array) -> np.ndarray:
+        """Indices of a string array's values (-1 for null), one lookup per distinct value."""
+        if not len(arr):
+            return np.zeros(0, np.int64)
+        enc = pc.dictionary_encode(arr.cast(pa.string()))
+        m = np.array([self.of(x) for x in enc.dictionary.to_pylist()] + [-1], np.int64)
+        return m[enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)]
+
+
+def intern(F: Fields, it: Interner) -> None:
+    """Give ``F`` its token columns as indices into ``it`` (whatever form they were in)."""
+    if F.ids is None:
+        F.ids = {k: it.ids(getattr(F, k)) for k in TOKEN_COLUMNS}
+    elif F.toks is not it.names:
+        m = np.array([it.of(x) for x in F.toks] + [-1], np.int64)
+        F.ids = {k: m[v] for k, v in F.ids.items()}
+    F.toks = it.names
+
+
+def from_scan(raw: bytes, scanned: tuple[Any, ...]) -> tuple[Fields, np.ndarray, np.ndarray]:
+    """The records the C scanner read (``_scan.scan(raw)``), as Fields; and the records it handed back:
+    their first lines and whether each is a -v pair."""
+    _, rline_b, joined_b, status_b, ints_b, has_b, small_b, toks_b, names = scanned
+    rline = np.frombuffer(rline_b, np.int64)
+    status = np.frombuffer(status_b, np.uint8)
+    ok = np.flatnonzero(status == 0)
+    ints = np.frombuffer(ints_b, np.int64).reshape(-1, 12)[ok]
+    has = np.frombuffer(has_b, np.uint8).reshape(-1, 12)[ok]
+    small = np.frombuffer(small_b, np.int8).reshape(-1, 4)[ok]
+    tok = np.frombuffer(toks_b, np.int32).reshape(-1, 5)[ok].astype(np.int64)
+    F = Fields(0)
+    F.rows = rline[ok]
+    for j, k in enumerate(Fields.NUMS, start=3):
+        F.num[k] = (ints[:, j], has[:, j] == 1)
+    F.has_date = has[:, 0] == 1
+    ymd = ints[:, 0]
+    F.day_ns, F.date_ok = _days_ns(ymd // 10000, ymd // 100 % 100, ymd % 100, F.has_date)
+    F.has_tod = has[:, 1] == 1
+    F.tod_ns = np.where(F.has_tod, ints[:, 1], 0)
+    F.has_ep = has[:, 2] != 0
+    F.ep_ok = has[:, 2] == 1
+    F.ep_ns = np.where(F.ep_ok, ints[:, 2], 0)
+    F.fbits = ints[:, 11]
+    F.direction, F.l3, F.kind = small[:, 0].copy(), small[:, 1].copy(), small[:, 2].copy()
+    F.arp, F.lldp = small[:, 3] == 1, small[:, 3] == 2
+    m = len(ok)
+    F.src = F.dst = F.iface = F.flags = F.arp_s = F.arp_t = pa.nulls(m, pa.string())
+    F.ids = dict(zip(TOKEN_COLUMNS, (tok[:, 1], tok[:, 2], tok[:, 0], tok[:, 3], tok[:, 4])))
+    F.toks = names
+    punt = np.flatnonzero(status != 0)
+    return F, rline[punt], np.frombuffer(joined_b, np.uint8)[punt].astype(bool)
 
 
 def fast_chunk(arr: pa.Array, base: int) -> tuple[Fields, np.ndarray]:
@@ -416,8 +512,15 @@ def _to_int(a: pa.Array, has: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def concat(parts: list[Fields]) -> Fields:
+    """The rows of several Fields in row order (token columns interned when any part has them so)."""
+    if len(parts) == 1 and (len(parts[0].rows) < 2 or bool((np.diff(parts[0].rows) > 0).all())):
+        return parts[0]
     m = sum(len(p.rows) for p in parts)
     F = Fields(0)
+    if any(p.ids is not None for p in parts):
+        it = Interner(next(p for p in parts if p.ids is not None).toks)
+        for p in parts:
+            intern(p, it)
     rows = np.concatenate([p.rows for p in parts]) if parts else np.zeros(0, np.int64)
     order = np.argsort(rows, kind="stable")
     F.rows = rows[order]
@@ -429,12 +532,16 @@ def concat(parts: list[Fields]) -> Fields:
     tk = pa.array(order)
     for a in ("src", "dst", "iface", "flags", "arp_s", "arp_t"):
         setattr(F, a, pa.concat_arrays([getattr(p, a).cast(pa.string()) for p in parts]).take(tk) if m else pa.nulls(0, pa.string()))
+    if any(p.ids is not None for p in parts):
+        F.ids = {k: cat([p.ids[k] for p in parts if p.ids is not None]) for k in TOKEN_COLUMNS}
+        F.toks = parts[0].toks
     return F
 
 
 def _categorical(codes: np.ndarray, uniq: list[str]) -> pd.Categorical:
     """Categorical with sorted categories (as ``pd.Categorical(values)`` makes them) from codes into ``uniq``."""
-    used = np.unique(codes[codes >= 0])
+    valid = codes[codes >= 0]
+    used = np.flatnonzero(np.bincount(valid, minlength=len(uniq))) if len(valid) else np.zeros(0, np.int64)
     if not len(used):
         return pd.Categorical.from_codes(np.full(len(codes), -1), categories=pd.Index([], dtype="str"))
     names = [uniq[i] for i in used]
@@ -455,17 +562,19 @@ def build(F: Fields, tz: str) -> tuple[dict[str, Any], bool]:
     tcp, udp, icmp, icmp6 = kind == KIND_TCP, kind == KIND_UDP, kind == KIND_ICMP, kind == KIND_ICMP6
     arp = F.arp
     lldp = F.lldp | (l3 == L3_LLDP)
-    # tokens of src and dst, encoded once
-    both = pa.chunked_array([F.src, F.dst]).combine_chunks() if m else pa.nulls(0, pa.string())
-    enc = pc.dictionary_encode(both)
-    toks = enc.dictionary.to_pylist()
-    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    sidx, didx = idx[:m], idx[m:]
+    # tokens, each looked at once: every row's src/dst/interface/ARP fields are indices into toks
+    if F.ids is None:
+        intern(F, Interner())
+    assert F.ids is not None
+    toks = F.toks
+    sidx, didx = F.ids["src"], F.ids["dst"]
     src_na = sidx < 0
-    # per distinct token
-    colon = np.array([":" in t for t in toks], bool)
-    dots = np.array([t.count(".") for t in toks], np.int64)
-    allnum = np.array([bool(_ALLNUM.search(t)) for t in toks], bool)
+    # per distinct address token (a last, unused entry keeps the lookups below in range)
+    used = np.zeros(len(toks) + 1, bool)
+    used[sidx[sidx >= 0]] = used[didx[didx >= 0]] = True
+    colon = np.zeros(len(toks) + 1, bool)
+    dots = np.zeros(len(toks) + 1, np.int64)
+    allnum = np.zeros(len(toks) + 1, bool)
     hosts: dict[str, int] = {}
     hlist: list[str] = []
 
@@ -476,17 +585,20 @@ def build(F: Fields, tz: str) -> tuple[dict[str, Any], bool]:
             hlist.append(s)
         return i
 
-    whole = np.array([hid(t) for t in toks], np.int64)
-    split_h = np.empty(len(toks), np.int64)
-    split_p = np.empty(len(toks), np.int64)  # -1: no port
-    for i, t in enumerate(toks):
+    whole = np.full(len(toks) + 1, -1, np.int64)
+    split_h = np.full(len(toks) + 1, -1, np.int64)
+    split_p = np.full(len(toks) + 1, -1, np.int64)  # -1: no port
+    for i in np.flatnonzero(used).tolist():
+        t = toks[i]
+        colon[i], dots[i], allnum[i] = ":" in t, t.count("."), bool(_ALLNUM.search(t))
+        whole[i] = hid(t)
         if "." in t:
             h, _, p = t.rpartition(".")
             split_h[i] = hid(h)
             pn = columns.port_number(p)
             split_p[i] = -1 if pn is None else pn
         else:
-            split_h[i], split_p[i] = whole[i], -1
+            split_h[i] = whole[i]
     sg = np.maximum(sidx, 0)
     v6 = (colon[sg] & ~src_na) | (l3 == L3_IP6)
     sdots = np.where(src_na, 0, dots[sg])
@@ -507,11 +619,10 @@ def build(F: Fields, tz: str) -> tuple[dict[str, Any], bool]:
     sh, sport = host_port(sidx)
     dh, dport = host_port(didx)
     if arp.any():
-        a_s = F.arp_s.to_pylist()
-        a_t = F.arp_t.to_pylist()
+        a_s, a_t = F.ids["arp_s"], F.ids["arp_t"]
         for i in np.flatnonzero(arp).tolist():
-            sh[i] = hid(a_s[i]) if a_s[i] is not None else -1
-            dh[i] = hid(a_t[i]) if a_t[i] is not None else -1
+            sh[i] = hid(toks[a_s[i]]) if a_s[i] >= 0 else -1
+            dh[i] = hid(toks[a_t[i]]) if a_t[i] >= 0 else -1
     # flags: per distinct printed string
     if m:
         fenc = pc.dictionary_encode(F.flags)
@@ -549,11 +660,7 @@ def build(F: Fields, tz: str) -> tuple[dict[str, Any], bool]:
         tod_ns[esel] = F.ep_ns[esel] % 86_400_000_000_000
     tod_td = np.where(has_tod | esel, tod_ns, _MIN).view("m8[ns]")
     # interface
-    if m and F.iface.null_count < m:
-        ienc = pc.dictionary_encode(F.iface)
-        iface = _categorical(ienc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64), ienc.dictionary.to_pylist())
-    else:
-        iface = _categorical(np.full(m, -1), [])
+    iface = _categorical(F.ids["iface"], toks)
     v_ip = np.where((l3 == L3_IP6) | icmp6 | (v6 & (l3 != L3_IP) & ~arp), 6, 4)
     ipv_known = ~src_na & ~arp
     ipproto = np.select([tcp, udp, icmp, icmp6], [6, 17, 1, 58], 0)

@@ -2,13 +2,17 @@
 shows for a capture, on a terminal.
 
 Only argument handling and output here; the main CLI wires ``add_arguments`` and
-``run`` into its sub-command.  Every file is read even when one fails: its error
+``run`` into its sub-command.  A file of ``STREAMING_BYTES`` (256 MiB) or more is
+analysed in one streaming pass in bounded memory (:func:`analyze_capture`), and
+the output says so (a note line; ``"analysis"`` in JSON).  Every file is read even when one fails: its error
 is printed (``--json``: an ``error`` entry beside the good files) and the exit
 code is 2; otherwise 0.  A capture with no packets is reported with a warning.
 
 Per file, Wireshark's tables as the notebook shows them (:mod:`.wireshark`, numbers
 as :mod:`.units` writes them): Capture File Properties, Protocol Hierarchy, the top
-conversations, and Expert Information with its counts per severity.  The file name
+conversations, and Expert Information with its counts per severity (after a streaming
+pass, what its aggregates give: the TCP analysis flags and resets; see
+:data:`.wireshark.STREAMING_EXPERT`).  The file name
 heads its tables on a line of its own (a table title would be wrapped to the table's
 width, mid-word).  Terminal tables never cut an address or a port: endpoints are kept
 whole (``no_wrap``, as wide as the longest one).  When A and B do not fit side by side
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import warnings
 from typing import Any
@@ -30,8 +35,8 @@ import pandas as pd
 
 from spkrunbook.errors import CaptureError
 
-from . import expert, read_capture, stats, units, wireshark
-from .limits import MAX_PACKETS
+from . import analyze_capture, expert, read_capture, stats, units, wireshark
+from .limits import MAX_PACKETS, STREAMING_BYTES
 
 CSV_COLUMNS = ("file", "protocol", "a", "a_port", "b", "b_port", "packets_ab", "packets_ba", "bytes", "duration", "bps")
 
@@ -45,8 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      metavar="WHAT", help="print CSV: 'conversations' (default) or 'summary', one row per file and item")
     parser.add_argument("--top", type=int, default=10, metavar="N", help="how many conversations to show (default 10)")
     parser.add_argument("--tz", default="UTC", help="time zone of tcpdump text timestamps (default UTC)")
-    parser.add_argument("--max-packets", type=int, default=MAX_PACKETS, metavar="N",
-                        help=f"stop reading a file after N packets (text: lines), with a warning (default {MAX_PACKETS:,}; 0: no limit)")
+    parser.add_argument("--max-packets", type=int, default=None, metavar="N",
+                        help=f"stop reading a file after N packets (text: lines), with a warning (default {MAX_PACKETS:,} "
+                             f"for a file read whole, none for one of {STREAMING_BYTES // 2**20} MiB or more, which is "
+                             "analysed in one streaming pass; 0: no limit)")
 
 
 def _jsonable(v: object) -> object:
@@ -61,24 +68,36 @@ def _jsonable(v: object) -> object:
 
 
 def _report(path: str, top: int, tz: str, max_packets: int | None) -> dict[str, Any]:
+    """One file's summary and top conversations; ``max_packets`` None: the default of the path taken."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        size = 0  # read_capture says why it cannot read it
+    streaming = size >= STREAMING_BYTES
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        df = read_capture(path, tz=tz, max_packets=max_packets)
-    summ = {str(k): _jsonable(v) for k, v in stats.summary(df)["value"].items()}
-    conv = stats.conversations(df).head(top)
+        limit = MAX_PACKETS if max_packets is None and not streaming else max_packets or None
+        data = analyze_capture(path, tz=tz, max_packets=limit, keep_streams=0) if streaming else \
+            read_capture(path, tz=tz, max_packets=limit)
+    summ = {str(k): _jsonable(v) for k, v in stats.summary(data)["value"].items()}
+    conv = stats.conversations(data).head(top)
     rows = [{str(k): _jsonable(v) for k, v in r.items()} for r in conv.astype(object).to_dict("records")]
     warns = [str(w.message) for w in caught]
-    if len(df) == 0:
+    if len(data) == 0:
         warns.append(f"{path}: no packets in this capture (an empty file, or every line/record was skipped)")
-    info = wireshark.expert_info(df, expert.analyze(df)) if len(df) else wireshark.expert_info(df, None)
-    hierarchy = wireshark.protocol_hierarchy(df) if len(df) else pd.DataFrame()
-    return {"file": path, "summary": summ, "top_conversations": rows, "warnings": warns,
-            "properties": dict(wireshark.capture_properties(df).itertuples(index=False, name=None)),
+    # a frame: the expert analysis of its packets; a streaming pass (a CaptureStats): its own counts
+    info = wireshark.expert_info(data, expert.analyze(data) if isinstance(data, pd.DataFrame) and len(data) else None)
+    hierarchy = wireshark.protocol_hierarchy(data) if len(data) else pd.DataFrame()
+    analysis = (f"streaming pass: {size / 2**20:,.0f} MiB analysed in one pass in bounded memory" if streaming
+                else "whole file")
+    entries = [{"severity": r["Severity"], "summary": r["Summary"], "count": int(r["Count"]), "filter": r["Display filter"]}
+               for r in info.to_dict("records")]
+    return {"file": path, "analysis": analysis, "summary": summ, "top_conversations": rows, "warnings": warns,
+            "properties": dict(wireshark.capture_properties(data).itertuples(index=False, name=None)),
             "hierarchy": [{"protocol": p, "packets": int(n), "bytes": int(b)} for p, n, b in
                           zip(hierarchy.attrs.get("path", []), hierarchy.get("Packets", []), hierarchy.get("Bytes", []))],
-            "expert": {"counts": wireshark.expert_counts(info),
-                       "entries": [{"severity": r["Severity"], "summary": r["Summary"], "count": int(r["Count"]),
-                                    "filter": r["Display filter"]} for r in info.to_dict("records")]}}
+            "expert": {"counts": wireshark.expert_counts(info), "entries": entries,
+                       **({"note": wireshark.STREAMING_EXPERT} if streaming else {})}}
 
 
 def _endpoint(addr: object, port: object) -> str:
@@ -92,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     """Print summary and top conversations of each file; return the exit code."""
     out: list[dict[str, Any]] = []
     rc = 0
-    max_packets = getattr(args, "max_packets", MAX_PACKETS) or None
+    max_packets = getattr(args, "max_packets", None)
     for path in args.files:
         try:
             out.append(_report(path, args.top, getattr(args, "tz", "UTC"), max_packets))
@@ -108,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "csv", None):
         _print_csv(good, args.csv)
         for item in good:
+            if item["analysis"] != "whole file":
+                print(f"note: {item['file']}: {item['analysis']}", file=sys.stderr)
             for w in item["warnings"]:
                 print(f"warning: {w}", file=sys.stderr)
         return rc
@@ -138,6 +159,8 @@ def _print_tables(items: list[dict[str, Any]], top: int) -> None:
 
     console = Console()
     for item in items:
+        if item["analysis"] != "whole file":
+            console.print(f"note: {escape(item['analysis'])}")
         for w in item["warnings"]:
             console.print(f"[yellow]warning:[/] {escape(w)}")
         # the file heads its tables on its own line: a table title is wrapped to the table's width, mid-word
@@ -169,6 +192,8 @@ def _print_tables(items: list[dict[str, Any]], top: int) -> None:
         for r in item["expert"]["entries"]:
             e.add_row(f"[{colour[r['severity']]}]{r['severity']}[/]", units.count(r["count"]), escape(r["summary"]))
         console.print(e)
+        if item["expert"].get("note"):
+            console.print(f"[dim]{escape(item['expert']['note'])}[/]", soft_wrap=True)
 
 
 def _print_conversations(console: Any, item: dict[str, Any], top: int) -> None:

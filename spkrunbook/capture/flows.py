@@ -233,8 +233,10 @@ def handshake_rtts(df: pd.DataFrame | Analysis, ex: _expert.TcpExpert | None = N
 
     Columns: stream, client, client_port, server, server_port, start (the SYN),
     syn_to_synack_ms (to the server and back, seen from here), synack_to_ack_ms
-    (to the client and back), rtt_ms (their sum: Wireshark's iRTT).  Streams whose
-    SYN, SYN-ACK or final ACK was not captured are left out.
+    (to the client and back), rtt_ms (their sum: Wireshark's iRTT).  The final ACK
+    is the earliest pure ACK from the client written after the first SYN and the
+    first SYN-ACK, no earlier than the SYN-ACK.  Streams whose SYN, SYN-ACK or
+    final ACK was not captured are left out.
     """
     if not isinstance(df, pd.DataFrame):
         return df.handshake_rtts()
@@ -252,11 +254,13 @@ def handshake_rtts(df: pd.DataFrame | Analysis, ex: _expert.TcpExpert | None = N
     synack = (bits & (_SYN | _ACK)) == (_SYN | _ACK)
     g = pd.DataFrame({"stream": st, "t": t, "d": d, "row": rows})
     s1 = g[syn].groupby("stream").agg(t_syn=("t", "first"), d_syn=("d", "first"), row=("row", "first"))
-    s2 = g[synack].groupby("stream").agg(t_synack=("t", "first"))
+    s2 = g[synack].groupby("stream").agg(t_synack=("t", "first"), row_synack=("row", "first"))
     m = s1.join(s2, how="inner")
     m = m[m["t_synack"] >= m["t_syn"]]
-    ack = g[((bits & (_SYN | _ACK)) == _ACK)].merge(m[["t_synack", "d_syn"]], left_on="stream", right_index=True)
-    ack = ack[(ack["t"] >= ack["t_synack"]) & (ack["d"] == ack["d_syn"])]
+    # the ACK that completes it: after both in the file, no earlier than the SYN-ACK, from the SYN's side
+    m["after"] = np.maximum(m["row"], m["row_synack"])
+    ack = g[((bits & (_SYN | _ACK)) == _ACK)].merge(m[["t_synack", "d_syn", "after"]], left_on="stream", right_index=True)
+    ack = ack[(ack["t"] >= ack["t_synack"]) & (ack["d"] == ack["d_syn"]) & (ack["row"] > ack["after"])]
     m = m.join(ack.groupby("stream")["t"].min().rename("t_ack"), how="inner")
     r = m["row"].to_numpy()
     return tables.rtt_table(m.index.to_numpy(), df["src"].astype(object).to_numpy()[r], df["sport"].array[r],
@@ -264,7 +268,7 @@ def handshake_rtts(df: pd.DataFrame | Analysis, ex: _expert.TcpExpert | None = N
                             m["t_synack"].to_numpy(), m["t_ack"].to_numpy(), bool(df["timestamp"].notna().all()))
 
 
-def rtt_plot(df: pd.DataFrame, ex: _expert.TcpExpert | None = None) -> Figure:
+def rtt_plot(df: pd.DataFrame | Analysis, ex: _expert.TcpExpert | None = None) -> Figure:
     """Handshake RTTs over time (one dot per connection, split into its two halves) and their distribution."""
     r = handshake_rtts(df, ex)
     fig = Figure(figsize=(10, 4), layout="constrained")
@@ -290,11 +294,13 @@ def rtt_plot(df: pd.DataFrame, ex: _expert.TcpExpert | None = None) -> Figure:
     return fig
 
 
-def problem_figures(df: pd.DataFrame, n: int = 3, ex: _expert.TcpExpert | None = None) -> dict[str, Figure]:
+def problem_figures(df: pd.DataFrame | Analysis, n: int = 3, ex: _expert.TcpExpert | None = None) -> dict[str, Figure]:
     """Flow diagram and stream graph of the ``n`` worst :func:`problem_conversations`, named for the record.
 
     Keys: ``stream-<id>-flow`` and ``stream-<id>-sequence``; empty when no stream had a reset or retransmission.
     """
+    if not isinstance(df, pd.DataFrame):
+        return df.problem_figures(n)
     e = _analysis(df, ex)
     out: dict[str, Figure] = {}
     for st in problem_conversations(df, e, n=n)["stream"].astype(int):

@@ -26,7 +26,12 @@ or a hang.  Memory is bounded by design:
   keep their text, every one is counted (``attrs["unparsed_count"]``);
 - only regular files are read by path: FIFOs, devices, sockets and folders are
   refused at once (opened non-blocking, so a FIFO without a writer never hangs).
-  Live bytes go through :class:`spkrunbook.capture.PcapStreamReader`.
+  Live bytes go through :class:`spkrunbook.capture.PcapStreamReader`;
+- the streaming pass (:func:`spkrunbook.capture.analyze_capture`) keeps no
+  packet rows beyond ``MAX_KEPT_ROWS`` flagged or reset packets and
+  ``MAX_STREAM_PACKETS`` packets of each stream it draws; its state grows with
+  conversations, streams and addresses.  Files of ``STREAMING_BYTES`` or more
+  take that pass in the debugging step and ``spkrunbook capture``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,12 @@ MAX_LINE = 1024 * 1024
 MAX_UNPARSED_KEPT = 1000
 #: bytes of tcpdump text parsed at a time
 TEXT_CHUNK = 8 * 1024 * 1024
+#: the streaming pass (spkrunbook.capture.streaming): flagged and reset packets kept for the event tables
+MAX_KEPT_ROWS = 500_000
+#: the streaming pass: packets of one stream read back for its flow and sequence graphs
+MAX_STREAM_PACKETS = 200_000
+#: files at least this large are analysed by the streaming pass in the debugging step and ``spkrunbook capture``
+STREAMING_BYTES = 256 * 1024 * 1024
 
 
 class CaptureLimitWarning(UserWarning):

@@ -33,7 +33,7 @@ import pandas as pd
 
 from spkrunbook.errors import CaptureError
 
-from . import schema
+from . import l2, schema
 from .limits import MAX_BLOCK, MAX_PACKETS, MAX_RECORD, CaptureLimitWarning, open_regular
 
 CHUNK = 16 * 1024 * 1024
@@ -88,6 +88,13 @@ class _AddressTable:
     def __init__(self) -> None:
         self.codes: dict[object, int] = {}
         self.names: list[str] = []
+        self._order: np.ndarray = np.empty(0, np.intp)
+
+    def order(self) -> np.ndarray:
+        """The codes in the order of their address text (the categories' order), computed once per new address."""
+        if len(self._order) != len(self.names):
+            self._order = np.argsort(np.array(self.names, dtype=str), kind="stable") if self.names else np.empty(0, np.intp)
+        return self._order
 
     def _code(self, key: object, text: Callable[[], str]) -> int:
         c = self.codes.get(key)
@@ -135,6 +142,8 @@ class _Columns:
 
     NAMES = ["frame", "ts", "ifid", "ifindex", "pkttype", "vlan", "vlan_inner", "src", "dst", "sport", "dport", "proto", "ipv", "ipproto", "wire", "cap", "payload", "flags", "seq", "ack", "win", "itype", "icode", "m_ifindex", "m_pkttype", "m_vlan", "m_vlan_inner", "m_ports", "m_ipv", "m_tcp", "m_ack", "m_payload", "m_icmp", "wscale", "m_wscale", "link"]
 
+    want_macs = False  # whether the reader adds each frame's MACs (mac_to, mac_from) to the decoded chunk
+
     def __init__(self) -> None:
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in self.NAMES}
         self.count = 0
@@ -174,7 +183,7 @@ class _Columns:
             return schema.empty_frame()
         ts = cat("ts").astype(np.int64, copy=False)
         # categories in a stable order (independent of chunking): sorted address text
-        order = np.argsort(np.array(self.addrs.names, dtype=object), kind="stable") if self.addrs.names else np.empty(0, np.intp)
+        order = self.addrs.order()
         remap = np.empty(len(order) + 1, np.int32)
         remap[order] = np.arange(len(order), dtype=np.int32)
         remap[-1] = -1
@@ -812,6 +821,8 @@ class PcapStreamReader:
                 try:
                     dec = _decode(arr, d0a, capa, wirea, tsa, self._linktype, None, self._cols.addrs)
                     dec["offset"] = d0a + self._base
+                    if self._cols.want_macs:
+                        dec["mac_to"], dec["mac_from"] = l2.mac_columns(arr, d0a, capa, self._linktype)
                     self._cols.add(dec, frames)
                 finally:
                     del arr
@@ -969,6 +980,8 @@ class PcapStreamReader:
             lt = lt_of[ifid] if nif > 1 else int(lt_of[0])
             dec = _decode(arr, d0, cap, wire, ts, lt, (ifid + self._ifbase).astype(np.int32), self._cols.addrs)
             dec["offset"] = d0 + self._base
+            if self._cols.want_macs:
+                dec["mac_to"], dec["mac_from"] = l2.mac_columns(arr, d0, cap, lt)
             self._cols.add(dec, frames)
         finally:
             del arr

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from . import stats
+from .tables import Analysis
 
 __all__ = ["SVG_RC", "choose_interval", "io_graph", "rate_over_time", "save", "save_png", "save_svg", "svg_text",
            "tcp_flags", "top_conversations", "top_talkers"]
@@ -42,12 +43,15 @@ _STEPS_S = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 
             1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 
 
-def _valid_times(df: pd.DataFrame) -> np.ndarray:
+def _valid_times(df: pd.DataFrame | Analysis) -> np.ndarray:
+    if not isinstance(df, pd.DataFrame):  # the streaming pass keeps the first and last time
+        span = df.time_span()
+        return np.array(span if span is not None else [], np.int64)
     t = stats._time_ns(df)
     return t[t != np.iinfo(np.int64).min]
 
 
-def choose_interval(df: pd.DataFrame, target_bins: int = 120) -> str:
+def choose_interval(df: pd.DataFrame | Analysis, target_bins: int = 120) -> str:
     """An interval giving about ``target_bins`` bins over the capture (1-2-5 steps, 100 µs .. 1 day)."""
     t = _valid_times(df)
     span = (int(t.max()) - int(t.min())) / 1e9 if len(t) > 1 else 0.0
@@ -72,17 +76,19 @@ def _human(x: float, _pos: object = None) -> str:
     return f"{x:.3g}"
 
 
-def _start_text(df: pd.DataFrame, t0: int) -> str:
-    if len(df) and df["timestamp"].notna().all():
+def _start_text(df: pd.DataFrame | Analysis, t0: int) -> str:
+    if df.dated if not isinstance(df, pd.DataFrame) else len(df) and df["timestamp"].notna().all():
         return pd.Timestamp(t0, unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M:%S.%f UTC")
     td = pd.Timedelta(int(t0), unit="ns")
     tot = int(td.total_seconds())
     return f"{tot // 3600:02d}:{tot % 3600 // 60:02d}:{tot % 60:02d}.{td.microseconds:06d} (time of day, no date)"
 
 
-def _series_key(df: pd.DataFrame, by: str | None) -> str | None:
+def _series_key(df: pd.DataFrame | Analysis, by: str | None) -> str | None:
     if by != "auto":
         return by
+    if not isinstance(df, pd.DataFrame):
+        return "interface" if len(df.interfaces()) > 1 else "direction" if len(df.directions()) > 1 else None
     if df["interface"].notna().any() and df["interface"].nunique() > 1:
         return "interface"
     if df["direction"].notna().any() and df["direction"].nunique() > 1:
@@ -90,7 +96,7 @@ def _series_key(df: pd.DataFrame, by: str | None) -> str | None:
     return None
 
 
-def io_graph(df: pd.DataFrame, interval: str | None = None, by: str | None = "auto") -> Figure:
+def io_graph(df: pd.DataFrame | Analysis, interval: str | None = None, by: str | None = "auto") -> Figure:
     """Wireshark's I/O graph: packets and bytes per interval, one line per interface or direction when there are several.
 
     ``interval`` (e.g. ``"100ms"``) defaults to :func:`choose_interval`.  The x axis
@@ -140,12 +146,12 @@ def io_graph(df: pd.DataFrame, interval: str | None = None, by: str | None = "au
     return fig
 
 
-def rate_over_time(df: pd.DataFrame, interval: str | None = None, by: str | None = "auto") -> Figure:
+def rate_over_time(df: pd.DataFrame | Analysis, interval: str | None = None, by: str | None = "auto") -> Figure:
     """The I/O graph (:func:`io_graph`), under the name earlier notebooks used."""
     return io_graph(df, interval, by)
 
 
-def top_conversations(df: pd.DataFrame, n: int = 10) -> Figure:
+def top_conversations(df: pd.DataFrame | Analysis, n: int = 10) -> Figure:
     """Horizontal bars of the n conversations with the most bytes, split by direction."""
     conv = stats.conversations(df).head(n).iloc[::-1]
     labels = [f"{r.protocol} {r.a}:{r.a_port} ↔ {r.b}:{r.b_port}" for r in conv.itertuples()]
@@ -165,7 +171,7 @@ def top_conversations(df: pd.DataFrame, n: int = 10) -> Figure:
     return fig
 
 
-def top_talkers(df: pd.DataFrame, n: int = 10) -> Figure:
+def top_talkers(df: pd.DataFrame | Analysis, n: int = 10) -> Figure:
     """Horizontal bars of the n addresses with the most bytes, sent and received."""
     tt = stats.top_talkers(df, n).iloc[::-1]
     fig = Figure(figsize=(9, 0.45 * max(len(tt), 2) + 1.2), layout="constrained")
@@ -184,7 +190,7 @@ def top_talkers(df: pd.DataFrame, n: int = 10) -> Figure:
     return fig
 
 
-def tcp_flags(df: pd.DataFrame) -> Figure:
+def tcp_flags(df: pd.DataFrame | Analysis) -> Figure:
     """Bar chart of TCP packets per flag combination (S, S., ., P., F., R, R. ...)."""
     fc = stats.tcp_flag_counts(df)
     fig = Figure(figsize=(7, 4), layout="constrained")

@@ -160,8 +160,10 @@ def protocol_hierarchy(df: pd.DataFrame | Analysis) -> pd.DataFrame:
 
     tshark goes on into what it dissects above TCP/UDP (``data``, ``tls`` ...) and reassembles
     fragments; here the tree stops at the transport layer, non-first IPv4 fragments and IP protocols
-    other than TCP/UDP/ICMP are ``data``, and IPv6 extension headers are not nodes.  tcpdump text has
-    no link layer, so its tree starts at ``ip``/``ipv6``/``arp``.
+    other than TCP/UDP/ICMP are ``data``, and IPv6 extension headers are not nodes.  A network header
+    that does not parse (a ``-i any`` frame whose cooked header says IPv4 over leftover VLAN bytes) is
+    ``data`` here where tshark names the ethertype, and tshark leaves malformed frames out of its
+    tree.  tcpdump text has no link layer, so its tree starts at ``ip``/``ipv6``/``arp``.
     """
     if not isinstance(df, pd.DataFrame):
         return df.protocol_hierarchy()

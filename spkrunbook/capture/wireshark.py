@@ -13,6 +13,13 @@ engine already computes; each table says how its columns read in
 (``spkrunbook.display`` in notebooks and records, :mod:`.cli` on a terminal)
 turns into text with :mod:`.units`.
 
+A capture analysed in one streaming pass (a :class:`~.streaming.CaptureStats`,
+no frame) gives what its aggregates hold: :func:`capture_properties`,
+:func:`protocol_hierarchy`, :func:`conversations` (TCP per address and port
+pair, not per stream) and :func:`expert_info` (the analysis flags and resets;
+see :data:`STREAMING_EXPERT`). The IP conversations and endpoints, and the packet
+list, need every packet; :data:`STREAMING_LEFT_OUT` says so.
+
 Held against ``tshark -z conv,tcp``, ``-z conv,ip``, ``-z endpoints,ip``,
 ``-z io,phs`` and ``-z expert`` on the demo captures (``tests/capture/test_wireshark.py``
 and the browser test of the debugging notebook). What the engine does not
@@ -23,7 +30,7 @@ dissect is not invented: SACK blocks (tshark's "D-SACK Sequence"), reassembly
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,8 +38,11 @@ import pandas as pd
 from . import columns, stats, units
 from .expert import TcpExpert
 
+if TYPE_CHECKING:
+    from .streaming import CaptureStats
+
 __all__ = ["CONVERSATION_COLUMNS", "ENDPOINT_COLUMNS", "EXPERT_COLUMNS", "HIERARCHY_COLUMNS", "NOT_ANALYSED",
-           "PACKET_COLUMNS", "SEVERITIES", "capture_properties", "conversations", "endpoints", "expert_counts",
+           "PACKET_COLUMNS", "SEVERITIES", "STREAMING_EXPERT", "STREAMING_LEFT_OUT", "capture_properties", "conversations", "endpoints", "expert_counts",
            "expert_info", "flagged_packets", "ip_conversations", "packet_list", "protocol_hierarchy"]
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 1, 2, 4, 8, 16, 32, 64, 128
@@ -66,6 +76,9 @@ _NAMES = {"eth": "Ethernet", "sll": "Linux cooked-mode capture", "raw": "Raw pac
           "tcp": "Transmission Control Protocol", "udp": "User Datagram Protocol",
           "icmp": "Internet Control Message Protocol", "icmpv6": "Internet Control Message Protocol v6"}
 
+#: The network layer's names in a hierarchy path (what comes before them is the link layer).
+_NETWORK = frozenset(("ip", "ipv6", "arp", "lldp", "data"))
+
 #: tshark's expert entry for each kind of the TCP analysis: severity, summary, display filter.
 _ANALYSIS: dict[str, tuple[str, str, str]] = {
     "retransmission": ("Note", "This frame is a (suspected) retransmission", "tcp.analysis.retransmission"),
@@ -92,6 +105,31 @@ _INFO_MARKS = (("spurious_retransmission", "TCP Spurious Retransmission"), ("fas
                ("keep_alive_ack", "TCP Keep-Alive ACK"), ("window_update", "TCP Window Update"))
 #: How many frame numbers an Expert Information row lists (the count is always whole).
 PACKETS_LISTED = 30
+#: What Expert Information leaves out after a streaming pass, and why.
+STREAMING_EXPERT = ("Streaming pass: the TCP analysis flags and the resets only, every packet counted; the "
+                    "connection chats (SYN, SYN+ACK, FIN), the closing notes and reused ports need every packet of "
+                    "each stream, which the pass does not keep; duplicate ACKs are not split by their number; the "
+                    "frame numbers listed are those of the packets it kept")
+#: The tables a streaming pass cannot give, and why.
+STREAMING_LEFT_OUT = ("IPv4/IPv6 Conversations and Endpoints and the packet list of flagged packets are left out: "
+                      "the streaming pass keeps TCP/UDP conversations and all addresses together (ARP's too), and "
+                      "does not keep the packets a packet list shows")
+
+
+def _is_frame(df: Any) -> bool:
+    return isinstance(df, pd.DataFrame)
+
+
+def _totals(df: pd.DataFrame | CaptureStats) -> tuple[int, int, str, tuple[int, int] | None]:
+    """Packets, bytes, what the bytes count (``wire_len`` ...) and the first and last valid time (ns)."""
+    if not _is_frame(df):
+        cs: Any = df
+        value = cs.summary()["value"]
+        return len(cs), int(value["bytes"]), str(value["bytes_source"]), cs.time_span()
+    nbytes, how = columns.bytes_column(df)
+    t = columns.time_ns(df)
+    t = t[t != np.iinfo(np.int64).min]
+    return len(df), int(nbytes.sum()), how, ((int(t.min()), int(t.max())) if len(t) else None)
 
 
 def _with_kinds(df: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
@@ -99,8 +137,11 @@ def _with_kinds(df: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
     return df
 
 
-def _start_ns(df: pd.DataFrame) -> int:
+def _start_ns(df: pd.DataFrame | CaptureStats) -> int:
     """The first packet's time on the engine's time axis (Wireshark's times are relative to it)."""
+    if not _is_frame(df):
+        span = df.time_span()  # type: ignore[union-attr]
+        return span[0] if span is not None else 0
     t = columns.time_ns(df)
     t = t[t != np.iinfo(np.int64).min]
     return int(t.min()) if len(t) else 0
@@ -125,15 +166,16 @@ def _rates(nbytes: np.ndarray, duration: np.ndarray) -> pd.api.extensions.Extens
     return pd.array(np.where(ok, nbytes * 8 / np.where(ok, duration, 1), np.nan), dtype="Float64")
 
 
-def conversations(df: pd.DataFrame, protocol: str = "TCP", ex: TcpExpert | None = None) -> pd.DataFrame:
+def conversations(df: pd.DataFrame | CaptureStats, protocol: str = "TCP", ex: TcpExpert | None = None) -> pd.DataFrame:
     """Wireshark's TCP (or UDP) Conversations under Wireshark's columns (A sent the first packet; Rel Start
     in seconds since the capture's first packet).
 
     UDP, and TCP without ``ex``: the engine's :func:`stats.conversations` (one row per address and port
     pair). TCP with the expert analysis ``ex``: one row per TCP stream, as Wireshark counts them, so a
-    connection that reuses the ports of an earlier one is a conversation of its own.
+    connection that reuses the ports of an earlier one is a conversation of its own. A streaming pass's
+    :class:`~.streaming.CaptureStats` gives the former (its own conversation table).
     """
-    if protocol == "TCP" and ex is not None:
+    if protocol == "TCP" and ex is not None and isinstance(df, pd.DataFrame):
         return _stream_conversations(df, ex)
     conv = stats.conversations(df, (protocol,))
     t0 = _start_ns(df)
@@ -244,15 +286,13 @@ def endpoints(df: pd.DataFrame, version: int = 4) -> pd.DataFrame:
     return _with_kinds(out, _ENDPOINT_KINDS)
 
 
-def protocol_hierarchy(df: pd.DataFrame) -> pd.DataFrame:
+def protocol_hierarchy(df: pd.DataFrame | CaptureStats) -> pd.DataFrame:
     """Wireshark's Protocol Hierarchy: each protocol indented under its parent, with its share of the
     packets and bytes, its bit rate over the capture, and what ends there (End Packets / End Bytes)."""
     ph = stats.protocol_hierarchy(df)
-    nbytes, _ = columns.bytes_column(df)
-    total_p, total_b = max(len(df), 1), max(int(nbytes.sum()), 1)
-    t = columns.time_ns(df)
-    t = t[t != np.iinfo(np.int64).min]
-    span = (int(t.max()) - int(t.min())) / 1e9 if len(t) > 1 else 0.0
+    packets, nbytes, _, times = _totals(df)
+    total_p, total_b = max(packets, 1), max(nbytes, 1)
+    span = (times[1] - times[0]) / 1e9 if times is not None else 0.0
     paths = ph["path"].tolist()
     frames, byts = ph["frames"].to_numpy(np.int64), ph["bytes"].to_numpy(np.int64)
     child_p = np.zeros(len(paths), np.int64)
@@ -341,10 +381,15 @@ def _reused_ports(df: pd.DataFrame, p: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def expert_info(df: pd.DataFrame, ex: TcpExpert | None) -> pd.DataFrame:
+def expert_info(df: pd.DataFrame | CaptureStats, ex: TcpExpert | None) -> pd.DataFrame:
     """Wireshark's Expert Information for TCP: one row per entry, loudest severity first, then in the
-    order the entries first appear; Count is how many packets carry it, Packets their frame numbers."""
+    order the entries first appear; Count is how many packets carry it, Packets their frame numbers.
+
+    After a streaming pass (``df`` a :class:`~.streaming.CaptureStats`, ``ex`` None): the rows its
+    counts give, as :data:`STREAMING_EXPERT` says."""
     empty = _with_kinds(pd.DataFrame({c: [] for c in EXPERT_COLUMNS}), {"Count": "count"})
+    if not isinstance(df, pd.DataFrame):
+        return _streaming_expert_info(df, empty)
     if ex is None:
         return empty
     ev = _events(df, ex)
@@ -362,6 +407,36 @@ def expert_info(df: pd.DataFrame, ex: TcpExpert | None) -> pd.DataFrame:
         "Count": agg["count"].to_numpy(np.int64),
         "Packets": [f + ["…"] if c > len(f) else f for f, c in zip(agg["frames"], agg["count"])],
         "Display filter": agg["filter"],
+    }, columns=EXPERT_COLUMNS)
+    return _with_kinds(out, {"Count": "count", "Packets": "id"})
+
+
+def _streaming_expert_info(cs: CaptureStats, empty: pd.DataFrame) -> pd.DataFrame:
+    """Expert Information from a streaming pass's counts: each analysis kind it gives, and the resets."""
+    if not cs.expert_packets:
+        return empty
+    counts = cs.expert_counts().set_index("kind")
+    rows: list[tuple[str, str, str, int, list[int]]] = []
+    resets = int(cs.summary()["value"].get("tcp.resets", 0))
+    if resets:
+        frames = sorted(cs.resets()["frame"].astype("int64").tolist())
+        rows.append(("Warning", "Connection reset (RST)", "tcp.connection.rst", resets, frames))
+    for kind, (severity, summary, filt) in _ANALYSIS.items():
+        if kind not in counts.index or kind in cs.unavailable:
+            continue
+        n = counts.at[kind, "packets"]
+        if pd.isna(n) or not int(n):
+            continue
+        rows.append((severity, summary.replace(" (#{n})", ""), filt, int(n), sorted(cs.frames(kind))))
+    if not rows:
+        return empty
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    rows.sort(key=lambda r: (order[r[0]], r[4][0] if r[4] else np.iinfo(np.int64).max))
+    out = pd.DataFrame({
+        "Severity": [r[0] for r in rows], "Summary": [r[1] for r in rows], "Group": "Sequence", "Protocol": "TCP",
+        "Count": np.array([r[3] for r in rows], np.int64),
+        "Packets": [r[4][:PACKETS_LISTED] + (["…"] if r[3] > min(len(r[4]), PACKETS_LISTED) else []) for r in rows],
+        "Display filter": [r[2] for r in rows],
     }, columns=EXPERT_COLUMNS)
     return _with_kinds(out, {"Count": "count", "Packets": "id"})
 
@@ -472,37 +547,46 @@ def flagged_packets(df: pd.DataFrame, ex: TcpExpert | None, n: int = 25) -> pd.D
     return packet_list(df, ex, p["frame"].to_numpy(np.int64)[loud][:n])
 
 
-def capture_properties(df: pd.DataFrame) -> pd.DataFrame:
+def capture_properties(df: pd.DataFrame | CaptureStats) -> pd.DataFrame:
     """Wireshark's Capture File Properties, the part a frame knows: format, encapsulation, first and
-    last packet, elapsed time, packets, bytes and the averages (each value as text, with its unit)."""
-    nbytes, how = columns.bytes_column(df)
-    t = columns.time_ns(df)
-    t = t[t != np.iinfo(np.int64).min]
-    dated = columns.dated(df)
+    last packet, elapsed time, packets, bytes and the averages (each value as text, with its unit).
+    A streaming pass's :class:`~.streaming.CaptureStats` knows the same (its encapsulations from the
+    protocol hierarchy)."""
+    packets, total, how, times = _totals(df)
     rows: list[tuple[str, str]] = []
-    fmt = df.attrs.get("format")
+    if isinstance(df, pd.DataFrame):
+        fmt, attrs, dated = df.attrs.get("format"), df.attrs, columns.dated(df)
+        links = list(df["link"].dropna().unique()) if "link" in df.columns else []
+    else:
+        fmt, attrs, dated = df.format, df.attrs, df.dated
+        links = []
+        for path in stats.protocol_hierarchy(df)["path"]:  # the link part of each path, in order of appearance
+            parts = str(path).split(":")
+            net = next((i for i, x in enumerate(parts) if x in _NETWORK), None)  # None: a node above the network
+            link = ":".join(parts[:net]) if net else ""
+            if link and link not in links:
+                links.append(link)
     if fmt:
         rows.append(("Format", {"pcap": "Wireshark/tcpdump/... - pcap", "pcapng": "Wireshark/... - pcapng",
                                 "text": "tcpdump text"}.get(str(fmt), str(fmt))))
-    if "link" in df.columns and df["link"].notna().any():
+    if links:
         rows.append(("Encapsulation", ", ".join(" over ".join(_NAMES.get(p, p) for p in reversed(str(x).split(":")))
-                                                for x in df["link"].dropna().unique())))
-    if len(t):
-        first, last = columns.time_index(np.array([t.min(), t.max()]), dated)
+                                                for x in links)))
+    if times is not None:
+        first, last = columns.time_index(np.array(times, np.int64), dated)
         when = (lambda x: pd.Timestamp(x).strftime("%Y-%m-%d %H:%M:%S.%f UTC")) if dated else \
             (lambda x: str(pd.Timedelta(x)).split(" days ")[-1] + " (time of day; the text has no date)")
-        span = (int(t.max()) - int(t.min())) / 1e9
+        span = (times[1] - times[0]) / 1e9
         rows += [("First packet", when(first)), ("Last packet", when(last)), ("Elapsed", units.seconds(span, 3) + " s")]
     else:
         span = 0.0
-    total = int(nbytes.sum())
-    rows += [("Packets", units.count(len(df))), ("Bytes", f"{units.size(total)}" + (f" ({total:,} bytes)" if total >= 10_000 else ""))]
+    rows += [("Packets", units.count(packets)), ("Bytes", f"{units.size(total)}" + (f" ({total:,} bytes)" if total >= 10_000 else ""))]
     if how != "wire_len":
         rows.append(("Bytes counted", "TCP/UDP payload (the text has no frame lengths; tcpdump -e prints them)"))
     if span > 0:
-        rows += [("Average packets/s", f"{len(df) / span:,.1f}"), ("Average packet size", f"{total / max(len(df), 1):,.0f} bytes"),
+        rows += [("Average packets/s", f"{packets / span:,.1f}"), ("Average packet size", f"{total / max(packets, 1):,.0f} bytes"),
                  ("Average bits/s", units.bit_rate(total * 8 / span))]
     for key, label in (("unparsed_count", "Lines not understood"), ("truncated_at", "Cut off at byte")):
-        if key in df.attrs:
-            rows.append((label, units.count(int(df.attrs[key]))))
+        if key in attrs:
+            rows.append((label, units.count(int(attrs[key]))))
     return pd.DataFrame(rows, columns=["Property", "Value"])

@@ -49,3 +49,22 @@ def test_bench_scripts_run_on_a_small_input(tmp_path: Path) -> None:
                        cwd=ROOT, env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "hang" not in r.stdout and "MemoryError" not in r.stdout and "crash" not in r.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tcpdump") is None, reason="needs tcpdump")
+def test_text_and_streaming_benchmarks_run_on_a_small_input(tmp_path: Path) -> None:
+    """Every text form renders offline (tcpdump -nn; the names form is made without DNS) and is read."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "benchmarks/bench_text.py", "--packets", "2000", "--repeat", "1",
+                        "--workdir", str(tmp_path / "text")], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [ln for ln in r.stdout.splitlines() if ln.startswith("| `") or ln.startswith("| names")]
+    assert len(rows) == 8 and all("x |" in ln for ln in rows), r.stdout[-3000:]
+    names = (tmp_path / "text" / "bench.names.2000.txt").read_text()
+    assert ".https" in names or ".domain" in names
+    plot = tmp_path / "memory.png"
+    r = subprocess.run([sys.executable, "benchmarks/bench_stream.py", "--packets", "2000,6000", "--repeat", "1",
+                        "--plot", str(plot)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count(" MB | ") == 2 and plot.read_bytes()[:4] == b"\x89PNG"

@@ -100,3 +100,34 @@ def test_json_carries_the_expert_counts_and_the_hierarchy(capsys: pytest.Capture
     assert set(out["expert"]["counts"]) == {"Error", "Warning", "Note", "Chat"}
     assert out["hierarchy"][0]["protocol"] == "eth" and out["hierarchy"][0]["packets"] == 236
     assert out["properties"]["Packets"] == "236"
+
+
+@pytest.mark.parametrize("name", ["eth.pcap", "multi.pcapng", "any_sll2.nn.txt"])
+def test_large_files_take_the_streaming_pass_and_say_so(name: str, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The same JSON as a whole-file read, but for the line that says which path was taken and the Expert
+    Information (the streaming pass gives the analysis flags and resets, each count whole, and says so)."""
+    from spkrunbook.capture import cli, streaming
+
+    if not streaming.HAVE_C_ACCOUNT:
+        pytest.skip("the C extension _account is not built")
+    assert main([str(DATA / name), "--json", "--top", "50"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(cli, "STREAMING_BYTES", 1)
+    assert main([str(DATA / name), "--json", "--top", "50"]) == 0
+    big = json.loads(capsys.readouterr().out)
+    assert whole.pop("analysis") == "whole file" and big.pop("analysis").startswith("streaming pass")
+    w_expert, b_expert = whole.pop("expert"), big.pop("expert")
+    assert big == whole
+    assert "note" in b_expert and "note" not in w_expert
+    per_filter: dict[str, int] = {}
+    for r in w_expert["entries"]:
+        per_filter[r["filter"]] = per_filter.get(r["filter"], 0) + r["count"]
+    assert b_expert["entries"], "the test captures have flagged packets"
+    for r in b_expert["entries"]:
+        assert r["count"] == per_filter[r["filter"]], r
+        assert not r["filter"].startswith(("tcp.connection.syn", "tcp.connection.fin")), r
+    assert {f for f in per_filter if f.startswith("tcp.analysis.") and f != "tcp.analysis.reused_ports"} \
+        == {r["filter"] for r in b_expert["entries"] if r["filter"].startswith("tcp.analysis.")}
+    assert main([str(DATA / name)]) == 0
+    assert "note: streaming pass" in capsys.readouterr().out

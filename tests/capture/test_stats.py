@@ -146,3 +146,66 @@ def test_tcp_anomalies_equal_tshark_fields(name: str) -> None:
     for kind in ("retransmission", "duplicate_ack"):
         assert a.loc[a["kind"] == kind, "frame"].astype(int).tolist() == t.loc[t[f"tcp.analysis.{kind}"] != "", "frame.number"].astype(int).tolist()
     assert list(a.columns) == ["kind", "frame", "timestamp", "src", "sport", "dst", "dport", "seq", "ack", "payload_len"]
+
+
+def _tshark_endpoints(text: str) -> dict[str, tuple[int, ...]]:
+    """``-z endpoints,ip -z endpoints,ipv6``: address -> packets, bytes, tx packets, tx bytes, rx packets, rx bytes."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", line)
+        if m:
+            out[m.group(1)] = tuple(int(x) for x in m.groups()[1:])
+    return out
+
+
+SAVED = [("eth.pcap", "eth"), ("any_sll2.pcap", "any_sll2"), ("any_sll1.pcap", "any_sll1"), ("vlan.pcap", "vlan"),
+         ("rawip.pcap", "rawip"), ("multi.pcapng", "multi.ng"), ("snap96.pcap", "snap96")]
+
+
+@pytest.mark.parametrize("name,saved", SAVED)
+def test_endpoints_equal_tshark(name: str, saved: str) -> None:
+    """Every IP address with what it sent and received, as ``tshark -z endpoints`` (ARP's addresses aside: tshark
+    counts IP headers only)."""
+    df = read_pcap(DATA / name)
+    e = stats.endpoints(df[df["protocol"].astype(str) != "ARP"])
+    got = {r.address: (r.packets, r.bytes, r.packets_sent, r.bytes_sent, r.packets_received, r.bytes_received)
+           for r in e.itertuples()}
+    assert got == _tshark_endpoints((DATA / f"{saved}.endpoints.txt").read_text())
+    assert e["bytes"].is_monotonic_decreasing and len(stats.top_talkers(df, 3)) == 3
+
+
+_MODELLED = {"eth", "sll", "raw", "null", "loop", "vlan", "ieee8021ad", "ip", "ipv6", "arp", "lldp", "tcp", "udp", "icmp",
+             "icmpv6"}
+
+
+def _phs(text: str) -> list[tuple[str, int, int]]:
+    """``-z io,phs`` as (path, frames, bytes) in tshark's order, down to the transport layer (what is modelled)."""
+    out, stack = [], []
+    for line in text.splitlines():
+        m = re.match(r"^( *)(\S+)\s+frames:(\d+) bytes:(\d+)", line)
+        if m:
+            stack = stack[: len(m.group(1)) // 2] + [m.group(2)]
+            if set(stack) <= _MODELLED and not any(p in ("tcp", "udp", "icmp", "icmpv6") for p in stack[:-1]):
+                out.append((":".join(stack), int(m.group(3)), int(m.group(4))))
+    return out
+
+
+@pytest.mark.parametrize("name,saved", [("eth.pcap", "eth"), ("vlan.pcap", "vlan"), ("rawip.pcap", "rawip"),
+                                        ("multi.pcapng", "multi.ng")])
+def test_protocol_hierarchy_equals_tshark(name: str, saved: str) -> None:
+    """Node for node, in tshark's order (its ``data`` nodes and what it dissects above TCP/UDP/ICMP aside)."""
+    h = stats.protocol_hierarchy(read_pcap(DATA / name))
+    ours = [(p, f, b) for p, f, b in zip(h["path"], h["frames"], h["bytes"]) if not p.endswith(":data")]
+    assert ours == _phs((DATA / f"{saved}.phs.txt").read_text())
+    assert list(h.columns) == ["path", "protocol", "level", "frames", "bytes"]
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed; stored outputs were checked instead")
+def test_endpoints_and_hierarchy_against_live_tshark() -> None:
+    out = subprocess.run(["tshark", "-r", str(DATA / "eth.pcap"), "-q", "-z", "io,phs", "-z", "endpoints,ip",
+                          "-z", "endpoints,ipv6"], capture_output=True, text=True, check=True).stdout
+    df = read_pcap(DATA / "eth.pcap")
+    h = stats.protocol_hierarchy(df)
+    assert [(p, f, b) for p, f, b in zip(h["path"], h["frames"], h["bytes"]) if not p.endswith(":data")] == _phs(out)
+    e = stats.endpoints(df[df["protocol"].astype(str) != "ARP"])
+    assert {r.address: r.packets for r in e.itertuples()} == {k: v[0] for k, v in _tshark_endpoints(out).items()}

@@ -10,7 +10,6 @@ question and returns its rows; nothing here runs a command.
 
 from __future__ import annotations
 
-from ...capture.l2 import mac_counts
 from ...cluster import licence
 from ...cluster.base import Obj, Target, can_write
 from ...cluster.licence import LicenceState
@@ -227,7 +226,7 @@ def promiscuous_rows(lab: Lab, att: Attachments, caps: list[CaptureResult]) -> l
                 continue
             master = getattr(lab.networks, role).master
             for c in caps:
-                if c.interface == a["interface"] and c.ok and c.data:
+                if c.interface == a["interface"] and c.ok and (c.data or c.analysis is not None):
                     row = _promiscuous_row(p.pod, str(a["mac"]).lower(), a["interface"], master, c)
                     if row is not None:
                         rows.append(row)
@@ -236,7 +235,7 @@ def promiscuous_rows(lab: Lab, att: Attachments, caps: list[CaptureResult]) -> l
 
 def _promiscuous_row(pod: str, mac: str, ifname: str, master: str, c: CaptureResult) -> CheckResult | None:
     try:
-        to_mac, from_mac = mac_counts(c.data)
+        to_mac, from_mac = c.mac_counts()  # the file's bytes, or the streaming pass's counts
     except SpkRunbookError:
         return None
     subject = f"{pod} {ifname} ({mac})"
