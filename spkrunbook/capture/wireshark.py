@@ -30,6 +30,7 @@ dissect is not invented: SACK blocks (tshark's "D-SACK Sequence"), reassembly
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -116,16 +117,11 @@ STREAMING_LEFT_OUT = ("IPv4/IPv6 Conversations and Endpoints and the packet list
                       "does not keep the packets a packet list shows")
 
 
-def _is_frame(df: Any) -> bool:
-    return isinstance(df, pd.DataFrame)
-
-
 def _totals(df: pd.DataFrame | CaptureStats) -> tuple[int, int, str, tuple[int, int] | None]:
     """Packets, bytes, what the bytes count (``wire_len`` ...) and the first and last valid time (ns)."""
-    if not _is_frame(df):
-        cs: Any = df
-        value = cs.summary()["value"]
-        return len(cs), int(value["bytes"]), str(value["bytes_source"]), cs.time_span()
+    if not isinstance(df, pd.DataFrame):
+        value = df.summary()["value"]
+        return len(df), int(value["bytes"]), str(value["bytes_source"]), df.time_span()
     nbytes, how = columns.bytes_column(df)
     t = columns.time_ns(df)
     t = t[t != np.iinfo(np.int64).min]
@@ -139,8 +135,8 @@ def _with_kinds(df: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
 
 def _start_ns(df: pd.DataFrame | CaptureStats) -> int:
     """The first packet's time on the engine's time axis (Wireshark's times are relative to it)."""
-    if not _is_frame(df):
-        span = df.time_span()  # type: ignore[union-attr]
+    if not isinstance(df, pd.DataFrame):
+        span = df.time_span()
         return span[0] if span is not None else 0
     t = columns.time_ns(df)
     t = t[t != np.iinfo(np.int64).min]
@@ -554,6 +550,7 @@ def capture_properties(df: pd.DataFrame | CaptureStats) -> pd.DataFrame:
     protocol hierarchy)."""
     packets, total, how, times = _totals(df)
     rows: list[tuple[str, str]] = []
+    attrs: Mapping[Any, Any]
     if isinstance(df, pd.DataFrame):
         fmt, attrs, dated = df.attrs.get("format"), df.attrs, columns.dated(df)
         links = list(df["link"].dropna().unique()) if "link" in df.columns else []
