@@ -139,8 +139,8 @@ def main() -> None:
     ap.add_argument("--skip-text", action="store_true", help="no text-parser rows (the README keeps its own)")
     ap.add_argument("--write-readme", action="store_true")
     a = ap.parse_args()
-    sys.path.insert(0, str(HERE))
-    from make_capture_bench import write
+    sys.path.insert(0, str(HERE.parent))  # the checkout: benchmarks.* by its package name (as mypy reads it)
+    from benchmarks.make_capture_bench import write
 
     wd = Path(a.workdir or tempfile.mkdtemp(prefix="capbench-"))
     pcap = wd / "bench.pcap"

@@ -100,7 +100,7 @@ def main() -> None:
         store = remote.open_store(url)
         rows = []
         for i in sorted(done):
-            (name,) = runner.lab_records(store, done[i]["lab"])[:1]
+            (name,) = runner.lab_records(store, str(done[i]["lab"]))[:1]
             run = store.read_json(name) or {}
             files = store.files(name)
             size = sum(store.fs.size(f"{store.root}/{name}/{f}") for f in files)

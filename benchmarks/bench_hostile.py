@@ -16,6 +16,7 @@ sparse file.  Each child runs under an address-space limit (``--mem-limit``).  N
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CHILD = r'''
@@ -126,11 +128,12 @@ def main() -> None:
     try:
         for name, path in make_inputs(d, a.big):
             t = time.perf_counter()
+            res: dict[str, Any]  # the child's JSON, or what became of it; then the wall time
             try:
                 lim = int(a.mem_limit * 2**30)
                 r = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, env=env,
                                    timeout=a.timeout, cwd=a.tree,
-                                   preexec_fn=lambda lim=lim: resource.setrlimit(resource.RLIMIT_AS, (lim, lim)))
+                                   preexec_fn=functools.partial(resource.setrlimit, resource.RLIMIT_AS, (lim, lim)))
                 if r.returncode:
                     res = {"result": "crash: " + (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1][:120]}
                 else:

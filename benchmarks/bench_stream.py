@@ -118,8 +118,8 @@ def main() -> None:
     ap.add_argument("--plot", type=Path, default=None, help="write the memory plot here (PNG)")
     ap.add_argument("--write-readme", action="store_true")
     a = ap.parse_args()
-    sys.path.insert(0, str(HERE))
-    from make_capture_bench import write
+    sys.path.insert(0, str(HERE.parent))  # the checkout: benchmarks.* by its package name (as mypy reads it)
+    from benchmarks.make_capture_bench import write
 
     wd = Path(a.workdir or tempfile.mkdtemp(prefix="streambench-"))
     wd.mkdir(parents=True, exist_ok=True)

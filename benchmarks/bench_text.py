@@ -134,8 +134,8 @@ def names_form(nn_text: str) -> str:
 
 
 def render(wd: Path, packets: int, form: str) -> Path:
-    sys.path.insert(0, str(HERE))
-    from make_capture_bench import write
+    sys.path.insert(0, str(HERE.parent))  # the checkout: benchmarks.* by its package name (as mypy reads it)
+    from benchmarks.make_capture_bench import write
 
     link, flags = FORMS[form]
     pcap = wd / f"bench.{link}.{packets}.pcap"

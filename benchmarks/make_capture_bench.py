@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_analysis import _connection  # the realistic TCP model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: benchmarks.* by its package name
+from benchmarks.bench_analysis import _connection  # the realistic TCP model
 
 MAC = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02"
 

@@ -14,11 +14,10 @@ import pytest
 from spkrunbook.capture import read_pcap
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def test_benchmark_capture_matches_its_ground_truth(tmp_path: Path) -> None:
-    from make_capture_bench import write
+    from benchmarks.make_capture_bench import write
 
     p = tmp_path / "b.pcap"
     write(str(p), 5000)

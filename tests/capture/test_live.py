@@ -107,6 +107,7 @@ def fresh_captures(tmp_path_factory: pytest.TempPathFactory):
             p = subprocess.Popen(["ip", "netns", "exec", a, "tcpdump", "-i", dev, "-U", "-n", "-w", str(files[name])],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             procs.append(p)
+            assert p.stderr is not None
             seen = ""
             while "listening" not in seen:  # tcpdump says "listening on ..." once the capture runs
                 line = p.stderr.readline()
@@ -116,6 +117,7 @@ def fresh_captures(tmp_path_factory: pytest.TempPathFactory):
         for host in ("10.201.7.2", "fd00:201:7::2"):
             srv = subprocess.Popen(["ip", "netns", "exec", b, sys.executable, "-c", TRAFFIC, "server", host],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            assert srv.stdout is not None and srv.stderr is not None
             assert srv.stdout.readline().strip() == "ready", srv.stderr.read()
             _ns(a, sys.executable, "-c", TRAFFIC, "client", host, timeout=60)
             srv.wait(timeout=30)
@@ -168,6 +170,8 @@ def test_fresh_capture_read_and_checked_against_tshark(fresh_captures, which: st
     key = [frozenset([(s, int(x)), (d, int(y))]) for s, x, d, y in zip(src[ok], sp[ok], dst[ok], dp[ok])]
     exp = pd.DataFrame({"k": key, "len": t.loc[ok, "frame.len"].astype(int).to_numpy()}).groupby("k")["len"].agg(["size", "sum"])
     c = stats.conversations(df)
-    got = {frozenset([(str(r.a), int(r.a_port)), (str(r.b), int(r.b_port))]): (int(r.packets), int(r.bytes)) for r in c.itertuples()}
+    got = {frozenset([(a, int(ap)), (b, int(bp))]): (int(n), int(nb)) for a, ap, b, bp, n, nb in
+           zip(c["a"].astype(str), c["a_port"].tolist(), c["b"].astype(str), c["b_port"].tolist(), c["packets"].tolist(),
+               c["bytes"].tolist())}
     assert got == {k: (int(v["size"]), int(v["sum"])) for k, v in exp.iterrows()}
     assert len(got) >= 4  # at least the IPv4 ones: 2 TCP + refused + UDP (IPv6 adds more when its addresses are ready in time)

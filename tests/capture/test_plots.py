@@ -49,7 +49,7 @@ def test_io_graph_time_axis_is_readable(path: Path) -> None:
     assert label.startswith("seconds since the first packet")
     assert ("UTC" in label) == bool(df["timestamp"].notna().all())
     assert fig.axes[-1].xaxis.get_offset_text().get_text() == ""
-    total = sum(line.get_ydata().sum() for line in fig.axes[0].get_lines())
+    total = sum(np.asarray(line.get_ydata()).sum() for line in fig.axes[0].get_lines())
     assert total == len(df)  # every packet is in some bin
 
 
@@ -122,7 +122,9 @@ def test_stream_graph_marks_retransmissions_and_dup_acks() -> None:
     e = expert.analyze(df)
     st = int(flows.problem_conversations(df, e)["stream"].iloc[0])
     fig = flows.stream_graph(df, st, ex=e)
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    legend = fig.axes[0].get_legend()
+    assert legend is not None
+    labels = [t.get_text() for t in legend.get_texts()]
     p = e.packets[e.packets["stream"] == st]
     assert f"retransmission ({int((p['retransmission'] & (p['payload_len'] > 0)).sum())})" in labels
     assert f"duplicate ACK ({int(p['duplicate_ack'].sum())})" in labels
@@ -165,6 +167,8 @@ def test_problem_figures_are_saved_for_the_record(tmp_path: Path) -> None:
 def test_stream_graph_marks_zero_window_and_window_full() -> None:
     df = read_pcap(ANALYSIS / "window.rx.pcap")
     e = expert.analyze(df)
-    labels = [t.get_text() for t in flows.stream_graph(df, 0, ex=e).axes[0].get_legend().get_texts()]
+    legend = flows.stream_graph(df, 0, ex=e).axes[0].get_legend()
+    assert legend is not None
+    labels = [t.get_text() for t in legend.get_texts()]
     assert f"zero window ({len(e.frames('zero_window'))})" in labels
     assert f"window full ({len(e.frames('window_full'))})" in labels

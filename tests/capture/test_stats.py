@@ -39,8 +39,9 @@ def parse_tshark_conv(text: str) -> dict[str, set[tuple]]:
 def ours(df: pd.DataFrame) -> dict[str, set[tuple]]:
     c = stats.conversations(df)
     res: dict[str, set[tuple]] = {"TCP": set(), "UDP": set()}
-    for r in c.itertuples():
-        res[str(r.protocol)].add((frozenset([(str(r.a), int(r.a_port)), (str(r.b), int(r.b_port))]), int(r.packets)))
+    for p, a, ap, b, bp, n in zip(c["protocol"].astype(str), c["a"].astype(str), c["a_port"].tolist(), c["b"].astype(str),
+                                  c["b_port"].tolist(), c["packets"].tolist()):
+        res[p].add((frozenset([(a, int(ap)), (b, int(bp))]), int(n)))
     return res
 
 
@@ -62,7 +63,9 @@ def test_conversation_bytes_equal_tshark_field_totals(name: str, fields: str) ->
     key = [frozenset([(s, int(a)), (d, int(b))]) for s, a, d, b in zip(src[ok], sp[ok], dst[ok], dp[ok])]
     exp = pd.DataFrame({"k": key, "len": t.loc[ok, "frame.len"].astype(int).to_numpy()}).groupby("k")["len"].agg(["size", "sum"])
     c = stats.conversations(read_pcap(DATA / name))
-    got = {frozenset([(str(r.a), int(r.a_port)), (str(r.b), int(r.b_port))]): (int(r.packets), int(r.bytes)) for r in c.itertuples()}
+    got = {frozenset([(a, int(ap)), (b, int(bp))]): (int(n), int(nb)) for a, ap, b, bp, n, nb in
+           zip(c["a"].astype(str), c["a_port"].tolist(), c["b"].astype(str), c["b_port"].tolist(), c["packets"].tolist(),
+               c["bytes"].tolist())}
     assert got == {k: (int(v["size"]), int(v["sum"])) for k, v in exp.iterrows()}
 
 
@@ -180,7 +183,8 @@ _MODELLED = {"eth", "sll", "raw", "null", "loop", "vlan", "ieee8021ad", "ip", "i
 
 def _phs(text: str) -> list[tuple[str, int, int]]:
     """``-z io,phs`` as (path, frames, bytes) in tshark's order, down to the transport layer (what is modelled)."""
-    out, stack = [], []
+    out: list[tuple[str, int, int]] = []
+    stack: list[str] = []
     for line in text.splitlines():
         m = re.match(r"^( *)(\S+)\s+frames:(\d+) bytes:(\d+)", line)
         if m:

@@ -127,6 +127,7 @@ def test_crlf_and_bad_utf8_files(tmp_path: Path, raw: bytes) -> None:
 def test_empty_inputs(tmp_path: Path) -> None:
     p = tmp_path / "e.txt"
     p.write_bytes(b"")
-    for src in (p, [], "\n"):
+    sources: tuple[Path | list[str] | str, ...] = (p, [], "\n")
+    for src in sources:
         df = read_tcpdump_text(src)
         assert len(df) == 0

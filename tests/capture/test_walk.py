@@ -81,24 +81,26 @@ def test_c_and_python_walk_agree_on_every_capture(name: str) -> None:
 
 @needs_c
 def test_walk_primitives_agree_and_stay_in_bounds() -> None:
+    c_pcap, c_ng = pcapmod._c_walk_pcap, pcapmod._c_walk_ng
+    assert c_pcap is not None and c_ng is not None  # (needs_c)
     raw = (DATA / "eth.pcap").read_bytes()
     for end in (24, 40, 100, len(raw) // 2, len(raw)):
-        a = pcapmod._c_walk_pcap(raw, 24, end, False, 0x40000, 1000)
+        a = c_pcap(raw, 24, end, False, 0x40000, 1000)
         b = pcapmod._py_walk_pcap(raw, 24, end, False, 0x40000, 1000)
         assert a == b
     ng = (DATA / "multi.pcapng").read_bytes()
     shb = int.from_bytes(ng[4:8], "little")
     for end in (shb, shb + 50, len(ng) // 2, len(ng)):
-        assert pcapmod._c_walk_ng(ng, shb, end, False, 65535) == pcapmod._py_walk_ng(ng, shb, end, False, 65535)
-    for f in (pcapmod._c_walk_pcap, pcapmod._py_walk_pcap):
+        assert c_ng(ng, shb, end, False, 65535) == pcapmod._py_walk_ng(ng, shb, end, False, 65535)
+    for f in (c_pcap, pcapmod._py_walk_pcap):
         with pytest.raises(ValueError):
             f(raw, 0, len(raw) + 1, False, 0x40000, 1000)
     with pytest.raises(ValueError):
-        pcapmod._c_walk_ng(ng, 0, len(ng) + 16, False, 0)
+        c_ng(ng, 0, len(ng) + 16, False, 0)
     # a record claiming more than the snaplen stops the walk with status 1 at that record
-    c = pcapmod._c_walk_pcap(raw, 24, len(raw), False, 10, 1000)
+    c = c_pcap(raw, 24, len(raw), False, 10, 1000)
     assert c[:3] == (0, 24, 1) and c == pcapmod._py_walk_pcap(raw, 24, len(raw), False, 10, 1000)
-    ts = np.frombuffer(pcapmod._c_walk_pcap(raw, 24, len(raw), False, 0x40000, 1000)[4], np.int64)
+    ts = np.frombuffer(c_pcap(raw, 24, len(raw), False, 0x40000, 1000)[4], np.int64)
     assert (np.diff(ts) >= 0).all() and ts[0] > 1_600_000_000 * 10**9
 
 

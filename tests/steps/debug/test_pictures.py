@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,12 @@ def test_each_figure_is_drawn_once_for_the_notebook_and_the_record(monkeypatch: 
 
     drawn: list[object] = []
     real = plots.svg_text
-    monkeypatch.setattr(plots, "svg_text", lambda fig: drawn.append(fig) or real(fig))
+
+    def counted(fig: Any) -> str:
+        drawn.append(fig)
+        return real(fig)
+
+    monkeypatch.setattr(plots, "svg_text", counted)
     c = analyse_file(bundle.demo_params().parent / "captures" / "net2.pcap")
     first = c.svgs()
     c.files()
