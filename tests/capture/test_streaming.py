@@ -26,7 +26,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 DEMO = ROOT / "spkrunbook" / "demo" / "captures"
 PCAPS = sorted([*FIXTURES.glob("captures/*.pcap*"), *FIXTURES.glob("analysis/*.pcap"), *DEMO.glob("*.pcap")])
 TEXTS = sorted(p for p in [*FIXTURES.glob("captures/*.txt"), *FIXTURES.glob("analysis/*.txt"), *DEMO.glob("*.txt")]
-               if not p.name.endswith(".conv.txt"))  # (tshark's conversation tables, not tcpdump text)
+               if not p.name.endswith((".conv.txt", ".endpoints.txt", ".phs.txt")))  # (tshark's tables, not tcpdump text)
 ALL = ("TCP", "UDP", "ICMP", "ICMPv6", "ARP", "LLDP", "other")
 
 pytestmark = pytest.mark.skipif(not streaming.HAVE_C_ACCOUNT, reason="the C extension _account is not built")
