@@ -3,7 +3,7 @@
 # missing), a virtual env in .venv with the package and its test extras, and the
 # python3 Jupyter kernel inside that env.
 #   scripts/bootstrap.sh          runtime only (the demo)
-#   scripts/bootstrap.sh test     plus what the tests use (tcpdump, tshark, chromium, OVN tools)
+#   scripts/bootstrap.sh test     plus what the tests use (tcpdump, tshark, chromium, OVN tools, tesseract OCR)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -18,6 +18,7 @@ if [ "$mode" = "test" ]; then
     want chromium chromium
     want ovsdb-tool openvswitch-common
     want ovn-nbctl ovn-central
+    want tesseract tesseract-ocr
 fi
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then

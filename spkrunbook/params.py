@@ -151,11 +151,14 @@ class TargetParams(_Model):
     in_cluster: bool = False
     server: str | None = None
     token: SecretStr | None = None
+    ca_file: Path | None = None  # with server: the CA that signed the API server's certificate
     verify_tls: bool = True
-    # 15 s per request: long enough for a busy API server listing 1,000 nodes, short
-    # enough that an unreachable cluster fails the run within a minute with retries.
+    # 15 s per request, the whole answer (not per read): long enough for a busy API server listing
+    # 1,000 nodes, short enough that an unreachable cluster fails the run within a minute with retries.
     request_timeout: float = Field(15.0, gt=0, le=300)
     retries: int = Field(3, ge=0, le=10)
+    # The largest list answer read (a single object is at most 8 MB whatever this says).
+    max_response_mb: int = Field(64, gt=0, le=4096)
 
     @model_validator(mode="after")
     def _need_source(self) -> TargetParams:
@@ -475,6 +478,13 @@ def semantic_problems(lab: Lab) -> list[Problem]:
         out.append(Problem("target", "a live target needs kubeconfig, in_cluster: true, or server + token"))
     if lab.target.server and lab.target.token is None and not lab.target.kubeconfig:
         out.append(Problem("target.token", "required with target.server (or give a kubeconfig)"))
+    if lab.target.ca_file is not None and not lab.target.server:
+        out.append(Problem("target.ca_file", "only with target.server: a kubeconfig names its own CA, and in-cluster "
+                                             "uses the service account's"))
+    if lab.target.kind == "live" and not lab.target.verify_tls:
+        out.append(Problem("target.verify_tls", "false: the API server's certificate is not checked, so anything "
+                                                "between here and the cluster can read the credentials; give "
+                                                "target.ca_file (or the kubeconfig's CA) instead", "warning"))
     return out
 
 
@@ -712,6 +722,8 @@ def file_problems(lab: Lab) -> list[Problem]:
     t = lab.target
     if t.kind == "snapshot":
         need("target.snapshot", t.snapshot, "dir", "the folder oc adm must-gather wrote")
+    if t.kind == "live" and t.ca_file is not None:
+        need("target.ca_file", t.ca_file, "file", "a PEM file with the CA that signed the API server's certificate")
     if t.kind == "live" and t.kubeconfig is not None:
         need("target.kubeconfig", t.kubeconfig, "file", "a kubeconfig file (oc login writes ~/.kube/config)")
         if t.context and _kind(Path(t.kubeconfig)) == "file":
@@ -750,6 +762,7 @@ def _resolve_paths(lab: Lab, base: Path) -> None:
     t = lab.target
     t.snapshot = fix(t.snapshot)
     t.kubeconfig = fix(t.kubeconfig)
+    t.ca_file = fix(t.ca_file)
     lab.install.values_file = fix(lab.install.values_file)
     lab.install.extra_values_files = [fix(p) for p in lab.install.extra_values_files]  # type: ignore[misc]
     lab.debug.analyse = [fix(p) for p in lab.debug.analyse]  # type: ignore[misc]
@@ -906,7 +919,7 @@ def dump(lab: Lab, path: str | os.PathLike[str], *, base_dir: Path | None = None
                 return v
         return v
 
-    for key in ("snapshot", "kubeconfig"):
+    for key in ("snapshot", "kubeconfig", "ca_file"):
         data["target"][key] = rel(data["target"][key])
     data["install"]["values_file"] = rel(data["install"]["values_file"])
     out = Path(path)

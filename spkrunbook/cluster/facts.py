@@ -111,10 +111,11 @@ def version_tuple(text: str | None) -> tuple[int, int] | None:
 
 
 def kube_contexts(kubeconfig: str | Path | None = None) -> tuple[list[str], str | None]:
-    """Context names in a kubeconfig and the active one; ``([], None)`` without a usable file."""
-    from .live import kube_contexts as read
+    """Context names in a kubeconfig and the active one; ``([], None)`` without a usable file
+    (asked of the one kubeconfig reader, ``spkrunbook.kubeconfig``)."""
+    from .. import kubeconfig as kubeconfigs
 
-    return read(kubeconfig)
+    return kubeconfigs.contexts(kubeconfig)
 
 
 @dataclass

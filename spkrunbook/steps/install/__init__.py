@@ -107,7 +107,7 @@ def run(lab: Lab, target: Target, *, progress: Progress | None = None,
     """
     merged = values.prepare(lab)
     vlan_plan = vlans.apply(lab, target)
-    outcome = helm.install(lab, target.kind, merged, progress=progress, which=which)
+    outcome = helm.install(lab, target, merged, progress=progress, which=which)
     tmm = verify.tmm(lab, target, wait=outcome.ok, progress=progress, timeout=wait_timeout, interval=wait_interval)
-    removed = helm.uninstall(lab, target.kind, when=lab.install.teardown, which=which)
+    removed = helm.uninstall(lab, target, when=lab.install.teardown, which=which)
     return InstallResult(merged, vlan_plan, outcome, tmm, removed)
