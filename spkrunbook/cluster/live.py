@@ -41,6 +41,7 @@ import http.client
 import json
 import os
 import random
+import select
 import selectors
 import shutil
 import signal
@@ -65,7 +66,7 @@ from kubernetes.config.kube_config import ConfigNode, KubeConfigLoader
 from kubernetes.stream import stream as k8s_stream
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from websocket import WebSocketBadStatusException, WebSocketException
+from websocket import ABNF, WebSocketBadStatusException, WebSocketException
 
 from .. import kubeconfig as kubeconfigs
 from .. import secrets
@@ -862,8 +863,8 @@ class LiveTarget:
         else:
             hint = (f"a Kubernetes API server never answers one object with more than 1.5 MiB (etcd's limit): check that "
                     f"{self._where()} point at the API server (`oc whoami --show-server`), not a proxy or another service")
-        return ClusterError(f"the API server at {self.server} answered {method} {path} with {size}; refused at "
-                            f"{cap:,} bytes and not read", hint=hint)
+        return ClusterError(f"the API server at {self.server} answered {method} {path} with {size}; refused "
+                            f"(at most {cap:,} bytes are read)", hint=hint)
 
     def _too_slow(self, method: str, path: str) -> ClusterUnreachable:
         return ClusterUnreachable(
@@ -1016,13 +1017,15 @@ class LiveTarget:
             for channel, data in run:
                 (out if channel == 1 else err).extend(data)
                 if len(out) + len(err) > max_bytes:
+                    del out[max_bytes:]
+                    del err[max(0, max_bytes - len(out)):]
                     cut = (f"output cut at {max_bytes:,} bytes (the command was still writing; "
-                           f"{len(out):,} bytes of stdout kept)")
+                           f"the first {len(out):,} bytes of stdout kept)")
                     break
         if run.timed_out:
             cut = f"stopped after {timeout:g}s (the command had not finished; {len(out):,} bytes of stdout kept)"
-        return ExecResult(argv=list(argv), stdout=bytes(out[:max_bytes]), stderr=bytes(err[:max_bytes]),
-                          exit_code=run.exit_code, timed_out=run.timed_out, cut=cut)
+        return ExecResult(argv=list(argv), stdout=bytes(out), stderr=bytes(err), exit_code=run.exit_code,
+                          timed_out=run.timed_out, cut=cut)
 
     def _exec_error(self, exc: ApiException, namespace: str, pod: str, container: str,
                     argv: Argv) -> Exception:
@@ -1057,7 +1060,7 @@ class ExecStream:
         self.timeout = timeout
         self.exit_code: int | None = None
         self.timed_out = False
-        self._done = False
+        self._open = True
         self._iter = self._run(stdin)
 
     def __iter__(self) -> ExecStream:
@@ -1083,33 +1086,64 @@ class ExecStream:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _drain(self) -> Iterator[tuple[int, bytes]]:
-        for channel in (1, 2):
-            data = self._ws.read_channel(channel)
-            if data:
-                yield channel, bytes(data)
+    def _frame(self, timeout: float) -> tuple[int, bytes] | None:
+        """One websocket frame as (channel, bytes), waiting at most ``timeout`` for it to start.
+
+        Read frame by frame, not with the client's ``update()``: that one reads every
+        frame already waiting before it returns, so output that never ends never
+        returns, and it keeps a copy of everything (``capture_all``).
+        """
+        sock = self._ws.sock
+        raw = sock.sock
+        if not (isinstance(raw, ssl.SSLSocket) and raw.pending()):
+            ready, _, _ = select.select((raw,), (), (), max(timeout, 0.0))
+            if not ready:
+                return None
+        opcode, frame = sock.recv_data_frame(True)
+        if opcode == ABNF.OPCODE_CLOSE:
+            self._open = False
+            return None
+        if opcode not in (ABNF.OPCODE_BINARY, ABNF.OPCODE_TEXT):
+            return None
+        data = frame.data.encode() if isinstance(frame.data, str) else bytes(frame.data)
+        if not data or data[0] == 255:  # v5: a channel was closed
+            return None
+        return data[0], data[1:]
 
     def _run(self, stdin: bytes | None) -> Generator[tuple[int, bytes], None, None]:
         ws = self._ws
+        # A frame that drips can hold recv_data_frame past any select timeout: the deadline shuts the socket.
+        watch = _REAPER.watch(max(self.deadline - time.monotonic(), 0.0) + 1.0)
+        watch.sock = ws.sock.sock
+        status = bytearray()
         try:
             if stdin is not None:
                 for i in range(0, len(stdin), 32 * 1024):
                     ws.write_stdin(stdin[i:i + 32 * 1024])
                 ws.close_channel(0)  # v5: EOF on stdin; a no-op on v4
-            while ws.is_open():
+            while self._open and ws.sock.connected:
                 remaining = self.deadline - time.monotonic()
                 if remaining <= 0:
                     self.timed_out = True
                     break
-                ws.update(timeout=min(remaining, 0.5))
-                yield from self._drain()
+                got = self._frame(min(remaining, 0.5))
+                if got is None:
+                    continue
+                channel, data = got
+                if channel == 3:
+                    status += data
+                elif data:
+                    yield channel, data
             if not self.timed_out:
-                yield from self._drain()
-                self.exit_code = self._exit_code(ws.read_channel(3))
+                self.exit_code = self._exit_code(bytes(status))
         except (WebSocketException, OSError) as exc:
+            if watch.expired:
+                self.timed_out = True
+                return
             raise ExecError(f"the exec connection to {self.where} broke while `{' '.join(self.argv)}` ran "
                             f"({type(exc).__name__})", hint="retry; check the node and API server") from exc
         finally:
+            watch.done = True
             self._close_ws()
 
     def _exit_code(self, raw: bytes | str) -> int:

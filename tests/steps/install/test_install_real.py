@@ -295,3 +295,49 @@ def test_a_read_only_user_gets_what_to_grant_and_nothing_is_half_applied(real_cl
     assert "forbidden" in helm_row.evidence.lower() and "permission" in helm_row.action
     assert clean_releases.get_object("f5-spk-vlans", "internal", "default") is None
     assert release_revisions(real_cluster) == {}
+
+
+@pytest.mark.parametrize("token_form", ["env", "inline"])
+def test_server_and_token_without_a_kubeconfig_reach_one_cluster_in_the_run_every_kernel_and_helm(
+        real_cluster: RealCluster, clean_releases: RealApi, helm_env: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, token_form: str) -> None:
+    """Issue 20: ``target.server`` + token (``${SPKRUNBOOK_TOKEN}`` or written inline) and no kubeconfig. The parent,
+    the NAD and install kernels and helm all reach this server as lab-admin: the NADs and the release are found
+    in it. The ambient KUBECONFIG points at the read-only user, so anything that fell back to it would be refused."""
+    from ruamel.yaml import YAML
+
+    from spkrunbook import runbook
+    from tests.support.realcluster import READER
+
+    token = real_cluster.tokens[ADMIN]
+    monkeypatch.setenv("KUBECONFIG", str(real_cluster.kubeconfig(READER, tmp_path / "ambient-reader")))
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.kube/config to fall back to either
+    data = params.read_yaml(DEMO_PARAMS)
+    if token_form == "env":
+        monkeypatch.setenv("SPKRUNBOOK_TOKEN", token)
+    data["target"] = {"kind": "live", "server": real_cluster.url, "ca_file": str(real_cluster.ca_file), "retries": 0,
+                      "token": "${SPKRUNBOOK_TOKEN}" if token_form == "env" else token}
+    data["install"] = {**data["install"], "values_file": str(DEMO_DIR / "values" / "ingress-values.yaml"), "chart": str(CHART),
+                       "helm_timeout": "2m", "wait_timeout": 90}
+    data.pop("debug", None)
+    pfile = tmp_path / "server-token.yaml"
+    with open(pfile, "w") as fh:
+        YAML().dump(data, fh)
+    mark = real_cluster.audit_mark()
+    with KubeletAndMultus(real_cluster):
+        result = runbook.run(pfile, records_root=tmp_path / "rec", steps=["network-attachments", "spk-install"])
+    by = {s.step: s for s in result.steps}
+    assert by["network-attachments"].status == "passed", by["network-attachments"].error
+    assert by["spk-install"].status == "passed", by["spk-install"].error
+    for name in ("macvlan-internal", "macvlan-external"):
+        assert clean_releases.get_object("network-attachment-definitions", name, "default") is not None
+    assert release_revisions(real_cluster) == {1: "deployed"}
+    # every request of the run (parent, kernels, helm) was lab-admin's; the read-only user was never used
+    assert real_cluster.requests(ADMIN, mark) and not real_cluster.requests(READER, mark)
+    lab_json = json.loads((result.record / "lab.json").read_text())
+    assert lab_json["target"]["token"] == "${SPKRUNBOOK_TOKEN}"
+    helm_out = (result.record / "spk-install" / "helm-output.txt").read_text()
+    assert "--kube-apiserver" in helm_out and real_cluster.url in helm_out and "--kubeconfig" not in helm_out
+    assert token not in "".join(f.read_text(errors="replace") for f in result.record.rglob("*") if f.is_file())
+    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("spkrunbook-kube-*")), "the temporary kubeconfig is gone"
