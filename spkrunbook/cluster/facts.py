@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Forbidden, ResourceMissing, SpkRunbookError
+from ..errors import ClusterUnreachable, Forbidden, ResourceMissing, SpkRunbookError
 from .base import Obj, Resource, Target, label_selector_matches
 
 if TYPE_CHECKING:
@@ -176,7 +176,12 @@ class ClusterFacts:
                 self._cache[key] = fn()
             except ResourceMissing:
                 self._cache[key] = None
-        return self._cache[key]
+            except ClusterUnreachable as exc:  # too slow or gone: every check asking this again would wait again
+                self._cache[key] = exc
+        value = self._cache[key]
+        if isinstance(value, ClusterUnreachable):
+            raise value
+        return value
 
     # -- nodes ----------------------------------------------------------------------------------
     @property

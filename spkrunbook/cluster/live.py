@@ -773,11 +773,10 @@ class LiveTarget:
         text: bool = False,
     ) -> Any:
         verb = verb or _VERBS.get(method, method.lower())
-        cap = self.max_list_bytes if verb == "list" else MAX_OBJECT_BYTES
         for attempt in range(self.retries + 1):
             self._bump()
             try:
-                return self._send(method, path, query, body, content_type, text=text, cap=cap)
+                return self._send(method, path, query, body, content_type, text=text, listing=verb == "list")
             except ApiException as exc:
                 if exc.status in RETRY_STATUSES and attempt < self.retries:
                     time.sleep(self._delay(attempt, exc))
@@ -801,7 +800,7 @@ class LiveTarget:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, method: str, path: str, query: Sequence[tuple[str, str]] | None, body: Any,
-              content_type: str | None, *, text: bool = False, cap: int = MAX_OBJECT_BYTES) -> Any:
+              content_type: str | None, *, text: bool = False, listing: bool = False) -> Any:
         headers = {"Accept": "text/plain" if text else "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
@@ -813,7 +812,8 @@ class LiveTarget:
         _LOCAL.watch = watch
         try:
             response = self._client.call_api(*request, _request_timeout=timeout)
-            data = self._read_body(response.response, cap, method, path)
+            data = self._read_body(response.response, self.max_list_bytes if listing else MAX_OBJECT_BYTES, method, path,
+                                   listing)
         except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
             if watch.expired:
                 self._client.rest_client.pool_manager.clear()
@@ -836,12 +836,12 @@ class LiveTarget:
             raise self._not_an_api(path, response.headers.get("Content-Type") if response.headers else None,
                                    data) from None
 
-    def _read_body(self, raw: Any, cap: int, method: str, path: str) -> bytes:
+    def _read_body(self, raw: Any, cap: int, method: str, path: str, listing: bool) -> bytes:
         """The body, read in chunks up to ``cap`` bytes (a larger answer is refused, not read)."""
         length = raw.headers.get("Content-Length") if raw.headers else None
         if length and str(length).isdigit() and int(length) > cap:
             raw.close()
-            raise self._too_big(method, path, cap, int(length))
+            raise self._too_big(method, path, cap, int(length), listing)
         buf = bytearray()
         while True:
             chunk = raw.read(_READ_CHUNK)
@@ -850,21 +850,24 @@ class LiveTarget:
             buf += chunk
             if len(buf) > cap:
                 raw.close()
-                raise self._too_big(method, path, cap, None)
+                raise self._too_big(method, path, cap, None, listing)
         raw.release_conn()
         return bytes(buf)
 
-    def _too_big(self, method: str, path: str, cap: int, said: int | None) -> ClusterError:
+    def _too_big(self, method: str, path: str, cap: int, said: int | None, listing: bool) -> ClusterError:
+        """A list over its cap is a ClusterError (exit 1); one object over 8 MB means this is no API server
+        (ClusterUnreachable, exit 2)."""
         self._client.rest_client.pool_manager.clear()
         size = f"{said:,} bytes" if said is not None else f"more than {cap:,} bytes"
-        if cap >= self.max_list_bytes and cap > MAX_OBJECT_BYTES:
+        if listing:
             hint = ("a list this large is unusual for a lab; raise target.max_response_mb if the cluster really is this "
                     f"big (now {cap >> 20} MB), or check that {self.server} is the API server")
         else:
             hint = (f"a Kubernetes API server never answers one object with more than 1.5 MiB (etcd's limit): check that "
                     f"{self._where()} point at the API server (`oc whoami --show-server`), not a proxy or another service")
-        return ClusterError(f"the API server at {self.server} answered {method} {path} with {size}; refused "
-                            f"(at most {cap:,} bytes are read)", hint=hint)
+        kind = ClusterError if listing else ClusterUnreachable
+        return kind(f"the API server at {self.server} answered {method} {path} with {size}; refused "
+                    f"(at most {cap:,} bytes are read)", hint=hint)
 
     def _too_slow(self, method: str, path: str) -> ClusterUnreachable:
         return ClusterUnreachable(
