@@ -128,3 +128,24 @@ def test_a_kubeconfig_alias_bomb_under_preferences(tmp_path: Path) -> None:
     assert ended.returncode == 2 and ended.seconds < MARGIN, ended
     assert ended.rss_mb is not None and ended.rss_mb < RSS_LIMIT_MB, ended
     assert "uses YAML aliases" in ended.said
+
+
+def test_a_403_echoing_an_exec_plugin_token_never_reaches_the_notebook(tmp_path: Path) -> None:
+    """Issue 23: a kubeconfig whose user is an exec credential plugin, and a server that answers 403 with the
+    request's token in its message. Before: that token was in 01-prerequisites.ipynb."""
+    from spkrunbook import runbook
+    from tests.cluster.test_hostile_cluster import CREDENTIAL, PLUGIN_TOKEN, exec_kubeconfig
+    from tests.cluster.test_hostile_cluster import plugin as make_plugin
+
+    with FakeApiServer(token=PLUGIN_TOKEN) as api:
+        api.add_many(labdata.lab_objects())
+        api.fail_next("GET", "^/api/v1/nodes$", 403, times=None,
+                      message='nodes is forbidden: User "sso" with token {token} cannot list resource "nodes"')
+        kc = exec_kubeconfig(tmp_path, api.url, make_plugin(tmp_path, CREDENTIAL))
+        result = runbook.run(live_params(tmp_path, kc), records_root=tmp_path / "rec", steps=["prerequisites"])
+    assert result.steps[0].status == "failed"
+    notebook = (result.record / "01-prerequisites.ipynb").read_text()
+    assert "with token *** cannot list resource" in notebook, "the server's message is shown, masked"
+    for f in result.record.rglob("*"):
+        if f.is_file():
+            assert PLUGIN_TOKEN not in f.read_text(errors="replace"), f

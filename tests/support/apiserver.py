@@ -26,7 +26,7 @@ What it speaks (pure stdlib, one thread per connection):
 - Discovery: ``/version``, ``/api``, ``/apis``, ``/api/v1``, ``/apis/<g>/<v>``.
 - ``/api/v1/nodes/<n>/proxy/configz`` from ``kubelet_configs``.
 - Hostile answers on demand (``drip``, ``huge``; ``fail_next`` with a message that
-  echoes the request's ``{authorization}`` header), for the client's bounds.
+  echoes the request's ``{authorization}`` header or its bare ``{token}``), for the client's bounds.
 - ``pods/<p>/exec`` over websocket with the channel protocols
   (``v5.channel.k8s.io``, ``v4.channel.k8s.io``, ``channel.k8s.io``); commands
   are answered by handlers registered with ``on_exec``.
@@ -680,8 +680,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if failure is not None:
                 headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else None
-                message = (failure.message or f"injected failure {failure.status}").replace(
-                    "{authorization}", self.headers.get("Authorization", ""))  # a server that echoes the credential
+                auth = self.headers.get("Authorization", "")
+                message = (failure.message or f"injected failure {failure.status}").replace(  # a server that echoes
+                    "{authorization}", auth).replace("{token}", auth.partition(" ")[2])  # the credential back
                 raise ApiError(failure.status, message, headers=headers)
             self._authenticate()
             if is_upgrade:
