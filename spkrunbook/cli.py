@@ -87,6 +87,8 @@ class TerminalProgress:
                 _say(self.c, "", "        ", err.message)
                 if err.hint:
                     _say(self.c, "bold", "         what to do:", err.hint)
+        elif e == "warning":
+            _say(self.c, "yellow", "warning:", ev["message"])
         elif e == "record-error":
             _say(self.c, "bold red", "record:", ev["error"])
         elif e == "run-end":
@@ -122,9 +124,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     out = _console()
     lab, problems = runbook.validate(args.params, connect=not args.offline)
-    if problems:
-        raise ParameterError(problems, source="the params and the cluster", hint="fix the fields listed above; nothing was run")
+    if any(p.severity == "error" for p in problems):
+        raise ParameterError([p for p in problems if p.severity == "error"], source="the params and the cluster",
+                             hint="fix the fields listed above; nothing was run")
     _warn_params(out, lab)
+    for p in problems:
+        _say(out, "yellow", "warning:", str(p))
     where = "not connected (--offline)" if args.offline else f"{lab.target.kind} target reachable"
     _say(out, "green", f"{args.params}:", f"valid (lab {lab.lab}, {where}, steps {', '.join(lab.steps)})")
     return EXIT_OK

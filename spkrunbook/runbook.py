@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, bundle, cluster, params
 from . import record as records
-from .errors import ParameterError, Problem, RecordError, SpkRunbookError
+from .errors import ParameterError, Problem, RecordError, SnapshotError, SpkRunbookError
 from .notebook import HEADLESS_ENV
 from .secrets import Scrubber
 
@@ -109,8 +109,16 @@ def preflight(lab: params.Lab, target: Target, steps: list[str]) -> list[Problem
     from .steps.install import vlans
 
     out: list[Problem] = []
+    problems = getattr(target, "problems", None)
+    if target.kind == "snapshot" and problems is not None:  # a must-gather copied from a broken node: said up front
+        out += [Problem("target.snapshot", f"{why}; the checks that read it will fail saying so", "warning")
+                for _, why in problems()]
     if "spk-install" in steps:
-        out += vlans.preflight(lab, target)
+        try:
+            out += vlans.preflight(lab, target)
+        except SnapshotError as exc:  # a damaged must-gather file: named above; the install step says it again
+            out.append(Problem("vlans.internal.selfip_v4s", f"not checked against the node subnets: {exc.message}",
+                               "warning"))
     return out
 
 
@@ -135,11 +143,14 @@ def run(
     wanted = plan(lab, steps)
     target = target or cluster.connect(lab)            # connect once; an unreachable cluster stops here
     problems = preflight(lab, target, wanted)
-    if problems:
-        raise ParameterError(problems, source="the params and the cluster",
+    if any(p.severity == "error" for p in problems):
+        raise ParameterError([p for p in problems if p.severity == "error"], source="the params and the cluster",
                              hint="nothing was written; fix the fields above and run again")
     scrubber = Scrubber.for_lab(lab)
     with _record(Path(records_root).resolve(), lab, target, scrubber, emit, wanted) as (record, run_data):
+        for p in problems:
+            emit({"event": "warning", "message": str(p)})
+            run_data["warnings"].append(str(p))
         result = RunResult(record=record, lab=lab.lab)
         with _kernel_environment(lab):
             for index, step in enumerate(wanted, start=1):
