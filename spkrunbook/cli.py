@@ -2,7 +2,7 @@
 
 Exit codes: 0 every step passed; 1 a step or check failed; 2 bad input (params,
 capture file, records folder) or an unreachable or forbidding cluster, nothing
-run; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+run; 129 hung up (SIGHUP); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 from . import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_HUNG_UP = 129
 STEP_NAMES = ("prerequisites", "network-attachments", "spk-install", "debugging")
 EXIT_CODES = ("exit codes: 0 every step passed; 1 a step or check failed; 2 bad input or an unreachable cluster "
-              "(nothing run); 130 interrupted; 143 terminated")
+              "(nothing run); 129 hung up; 130 interrupted; 143 terminated")
 
 
 def _console(stderr: bool = False) -> Any:
@@ -178,15 +179,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     readme = (bundle.templates_dir() / "lab-README.md").read_text(encoding="utf-8").replace("NAME", name)
     files[folder / "README.md"] = readme.encode()
     out = _console()
-    written, kept = [], []
-    for path, data in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(path, "xb") as fh:  # never overwrite: an existing file is kept as it is
-                fh.write(data)
-            written.append(path)
-        except FileExistsError:
-            kept.append(path)
+    written, kept = _write_new(folder, files)
     for p in written:
         _say(out, "green", "wrote", str(p))
     for p in kept:
@@ -194,6 +187,54 @@ def cmd_init(args: argparse.Namespace) -> int:
     _say(out, "bold", "next:", f"fill in {folder / 'params' / (name + '.yaml')} (every <placeholder>), then "
                               f"`spkrunbook validate {folder / 'params' / (name + '.yaml')}` and `spkrunbook lab {folder}`")
     return EXIT_OK
+
+
+def _write_new(folder: Path, files: dict[Path, bytes]) -> tuple[list[Path], list[Path]]:
+    """Write each file that does not exist yet, never overwriting one; the destination is checked first, and a
+    write that fails (read-only, permission, full disk) removes everything this call made before it says so."""
+    from .errors import ParameterError, Problem
+    from .record import os_reason
+
+    problems = []
+    for path in files:
+        for part in reversed(path.parents):
+            if folder not in (part, *part.parents):
+                continue
+            if part.is_symlink() and not part.exists():
+                problems.append(Problem("FOLDER", f"{part} is a symbolic link to nowhere (or a loop)"))
+            elif part.exists() and not part.is_dir():
+                problems.append(Problem("FOLDER", f"{part} is a file, not a folder"))
+    if problems:
+        raise ParameterError(sorted(set(problems), key=str), hint="move the file(s) away or choose another --folder; "
+                                                                 "nothing was written")
+    made: list[Path] = []  # files and folders this call created, to remove them if it fails
+    written, kept = [], []
+    try:
+        for path, data in files.items():
+            for part in reversed([path.parent, *path.parent.parents]):
+                if not part.exists():
+                    part.mkdir()
+                    made.append(part)
+            try:
+                with open(path, "xb") as fh:  # never overwrite: an existing file is kept as it is
+                    made.append(path)
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                written.append(path)
+            except FileExistsError:
+                kept.append(path)
+    except OSError as exc:
+        for p in reversed(made):
+            try:
+                p.unlink() if not p.is_dir() or p.is_symlink() else p.rmdir()
+            except OSError:
+                pass
+        where = Path(exc.filename) if exc.filename else folder
+        raise ParameterError([Problem("FOLDER", f"cannot write {where}: {os_reason(exc)}")],
+                             hint="choose a folder you can write to, with free space (--folder PATH); "
+                                  "nothing was left behind") from None
+    return written, kept
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
@@ -363,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .errors import SpkRunbookError
-    from .runbook import Terminated
+    from .runbook import HungUp, Terminated
 
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -377,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except SpkRunbookError as exc:
         return _error(exc)
+    except HungUp:
+        _say(_console(stderr=True), "bold", "hung up:", "the record is marked incomplete (SIGHUP)")
+        return EXIT_HUNG_UP
     except Terminated:
         _say(_console(stderr=True), "bold", "terminated:", "the record is marked incomplete (SIGTERM)")
         return EXIT_TERMINATED

@@ -19,6 +19,7 @@ written as ``${ENV_VAR}`` so the params file itself holds none.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import re
@@ -329,6 +330,8 @@ class InstallParams(_Model):
     def _duration(cls, v: str) -> str:
         if not re.fullmatch(r"([0-9]+h)?([0-9]+m)?([0-9]+s)?", v) or not v:
             raise PydanticCustomError("duration", f"{v!r} is not a Go duration like '10m' or '1h30m'")
+        if not any(int(n) for n in re.findall(r"[0-9]+", v)):
+            raise PydanticCustomError("duration", f"{v!r} is zero: helm needs time to install; give e.g. '10m'")
         return v
 
 
@@ -700,8 +703,8 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 def _kind(p: Path) -> str:
     try:
         mode = p.stat().st_mode
-    except OSError:
-        return "missing"
+    except OSError as exc:
+        return "loop" if exc.errno == errno.ELOOP else "missing"
     return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "special"
 
 
@@ -715,6 +718,8 @@ def file_problems(lab: Lab) -> list[Problem]:
         got = _kind(Path(p))
         if got == "missing":
             out.append(Problem(path, f"{p} does not exist"))
+        elif got == "loop":
+            out.append(Problem(path, f"{p} is a symbolic link that points to itself (a loop)"))
         elif got != kind:
             shown = {"dir": "a folder", "file": "a file", "special": "not a regular file (a FIFO or device?)"}[got]
             out.append(Problem(path, f"{p} is {shown}; it must be {what}"))
@@ -783,6 +788,9 @@ def read_yaml(path: Path) -> Any:
         return ParameterError([Problem("", message)], source=src, hint=hint)
 
     kind = _kind(path)
+    if kind == "loop":
+        raise fail(f"params file {path} is a symbolic link that points to itself (a loop)",
+                   "point at the real params file, or fix the link with `ls -l`")
     if kind == "missing":
         raise fail(f"params file {path} does not exist", "check the path; `spkrunbook init NAME` writes a new one")
     if kind == "dir":
@@ -828,7 +836,11 @@ def read_yaml(path: Path) -> Any:
 
 def load(path: str | os.PathLike[str]) -> Lab:
     """Read and validate a params file (relative paths inside resolve against its folder)."""
-    p = Path(path).expanduser().resolve()
+    p = Path(path).expanduser()
+    try:
+        p = p.resolve()
+    except (RuntimeError, OSError):  # a symbolic link loop (RuntimeError before Python 3.13): read_yaml says so
+        p = p.absolute()
     data = read_yaml(p)
     return parse({} if data is None else data, base_dir=p.parent, source=str(p))
 

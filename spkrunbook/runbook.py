@@ -147,7 +147,7 @@ def run(
         raise ParameterError([p for p in problems if p.severity == "error"], source="the params and the cluster",
                              hint="nothing was written; fix the fields above and run again")
     scrubber = Scrubber.for_lab(lab)
-    with _record(Path(records_root).resolve(), lab, target, scrubber, emit, wanted) as (record, run_data):
+    with _record(_records_root(Path(records_root)), lab, target, scrubber, emit, wanted) as (record, run_data):
         for p in problems:
             emit({"event": "warning", "message": str(p)})
             run_data["warnings"].append(str(p))
@@ -168,6 +168,15 @@ def run(
 
 
 # -- the record around a run ------------------------------------------------------------------------
+
+
+def _records_root(root: Path) -> Path:
+    """The records folder as an absolute path; a symbolic link loop is refused here (exit 2), nothing written."""
+    try:
+        return root.resolve()
+    except (RuntimeError, OSError):  # RuntimeError: a loop, before Python 3.13
+        raise RecordError(f"cannot use the records folder {root}: a symbolic link in the path points to itself (a loop)",
+                          hint="give --records a real folder (check the link with `ls -l`)") from None
 
 
 @contextmanager
@@ -203,7 +212,8 @@ def _record(root: Path, lab: params.Lab, target: Target, scrubber: Scrubber, emi
         run_data["interrupted"] = True
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         run_data["ended"] = records.utc_now()
         run_data["duration_s"] = round(time.time() - started, 2)
         try:
@@ -220,14 +230,22 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (a CI runner, a Kubernetes Job, systemd): handled like Ctrl-C, exit 143."""
 
 
-def _terminate_as_interrupt() -> Any:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Terminated()
+class HungUp(Terminated):
+    """SIGHUP (the terminal or the SSH session closed): ended like SIGTERM, exit 129."""
 
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        return signal.getsignal(signal.SIGTERM)
+
+def _terminate_as_interrupt() -> dict[int, Any]:
+    """SIGTERM and SIGHUP end the run the way Ctrl-C does (status and end time recorded); the handlers before."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise HungUp() if signum == signal.SIGHUP else Terminated()
+
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+    return previous
 
 
 @contextmanager

@@ -58,15 +58,21 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def os_error(what: str, path: Path, exc: OSError) -> RecordError:
-    """An OS error around the record as a message a person can act on."""
+def os_reason(exc: OSError) -> str:
+    """Why an OS call failed, in words (the disk is full, read-only, permission denied ...)."""
     import errno
 
-    why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-           errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-           errno.EPERM: "permission denied", errno.ENOTDIR: "a part of the path is a file, not a folder",
-           errno.EEXIST: "a file is in the way", errno.ENAMETOOLONG: "the path is too long"}.get(
+    return {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied", errno.ENOTDIR: "a part of the path is a file, not a folder",
+            errno.EEXIST: "a file is in the way", errno.ENAMETOOLONG: "the path is too long",
+            errno.ELOOP: "a symbolic link in the path points to itself (a loop)"}.get(
         exc.errno or 0, exc.strerror or type(exc).__name__)
+
+
+def os_error(what: str, path: Path, exc: OSError) -> RecordError:
+    """An OS error around the record as a message a person can act on."""
+    why = os_reason(exc)
     return RecordError(f"cannot {what} {path}: {why}",
                        hint="give --records a folder you can write to, with free space (e.g. --records ~/spk-records)")
 
