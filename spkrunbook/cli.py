@@ -308,14 +308,16 @@ def _record_path(name: str, args: argparse.Namespace) -> Path:
 
 def _records_share(out: Any, name: str, args: argparse.Namespace) -> int:
     from .record.share import share
+    from .steps.debug.captures import redraw
 
-    res = share(_record_path(name, args), args.out)
+    res = share(_record_path(name, args), args.out, redraw=redraw)
     if args.json:
         out.print_json(data=res.to_dict())
         return EXIT_OK
-    _say(out, "green", "shared copy:", f"{res.out} ({len(res.files)} files, {len(res.captures)} captures rewritten)")
-    for k, why in sorted(res.left_out.items()):
-        _say(out, "yellow", "left out:", f"{k}: {why}")
+    _say(out, "green", "shared copy:", f"{res.out} ({len(res.files)} files, {len(res.captures)} captures rewritten, "
+                                       f"{len(res.redrawn)} pictures drawn again)")
+    if res.left_out:
+        _say(out, "yellow", "left out:", res.summary())
     _say(out, "", "the original record is unchanged:", str(res.source))
     return EXIT_OK
 

@@ -44,14 +44,27 @@ def _lab(rec: Record) -> dict[str, Any]:
     return _flat(data)
 
 
+def _sha256(path: Path) -> str:
+    """A file's SHA-256, read in 1 MiB chunks (a 2 GB capture in constant memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _files(rec: Record) -> dict[str, str]:
     out = {}
     for p in sorted(rec.path.rglob("*")):
         rel = str(p.relative_to(rec.path))
         # notebooks and steps/*.json carry times; the findings rows compare what they say
-        if p.is_file() and rel not in _SKIP_FILES and not rel.endswith((".ipynb", ".html")) \
-                and not rel.startswith("steps/"):
-            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_symlink() or not p.is_file() or rel in _SKIP_FILES or rel.endswith((".ipynb", ".html")) \
+                or rel.startswith("steps/"):
+            continue
+        try:
+            out[rel] = _sha256(p)
+        except OSError as exc:
+            out[rel] = f"unreadable: {exc.strerror}"
     return out
 
 
@@ -95,8 +108,8 @@ def diff(before: str | Path, after: str | Path) -> RecordDiff:
     for key in sorted(set(pa) | set(pb)):
         if pa.get(key) != pb.get(key):
             out.add("param", key, pa.get(key, display.MISSING), pb.get(key, display.MISSING))
-    sa = {s.get("step"): s.get("status") for s in a.run.get("steps") or []}
-    sb = {s.get("step"): s.get("status") for s in b.run.get("steps") or []}
+    sa = {s.get("step"): s.get("status") for s in a.run_steps}
+    sb = {s.get("step"): s.get("status") for s in b.run_steps}
     for step in list(dict.fromkeys([*sa, *sb])):
         if sa.get(step) != sb.get(step):
             out.add("step", str(step), sa.get(step, "not run"), sb.get(step, "not run"))

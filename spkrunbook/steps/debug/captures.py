@@ -416,6 +416,19 @@ def analyse_file(path: str | Path, *, name: str | None = None, interface: str | 
     return res
 
 
+def redraw(path: str | Path, name: str) -> dict[str, str | bytes]:
+    """A capture's pictures drawn again from ``path`` (a vendor copy's pseudonymised capture) by this step's own
+    code (``analyse_file``, ``CaptureResult.figures`` and ``files``): {path under the step's folder: PNG bytes or
+    SVG text}. SVG text stays text (``svg.fonttype: none``), so what a picture says can be searched and read."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        res = analyse_file(path, name=name)
+        if res.error:
+            raise CaptureError(res.error)
+        return {k: v for k, v in res.files().items() if k.endswith((".png", ".svg"))}
+
+
 def analyse(lab: Lab, target: Target | None = None) -> list[CaptureResult]:
     """Every file in ``lab.debug.analyse`` (params validation has checked they exist)."""
     taken: set[str] = set()
