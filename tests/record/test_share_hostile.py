@@ -207,6 +207,7 @@ def test_sparse_two_gigabyte_files_are_refused_fast_in_bounded_memory(record: Pa
     with open(record / "sparse.txt", "wb") as fh:
         fh.truncate(2 << 30)
     ended = run_cli(["records", "share", str(record), "--out", str(tmp_path / "shared"), "--json"])
+    print(ended)
     assert ended.returncode == 0 and ended.rss_mb is not None and ended.rss_mb < RSS_LIMIT_MB, ended
     assert ended.seconds < 30, ended
     left = json.loads(ended.stdout)["left_out"]
@@ -245,6 +246,7 @@ def test_records_diff_hashes_a_two_gigabyte_file_in_bounded_memory(record: Path,
             fh.seek((2 << 30) - 1)
             fh.write(fill)
     ended = run_cli(["records", "diff", str(record), str(other), "--json"])
+    print(ended)
     assert ended.returncode == 0 and ended.rss_mb is not None and ended.rss_mb < RSS_LIMIT_MB, ended
     changes = json.loads(ended.stdout)["changes"]
     assert {"what": "file", "where": "big.bin", "before": "present", "after": "changed"} in changes
