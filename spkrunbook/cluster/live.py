@@ -1099,8 +1099,9 @@ class ExecStream:
         sock = self._ws.sock
         raw = sock.sock
         if not (isinstance(raw, ssl.SSLSocket) and raw.pending()):
-            ready, _, _ = select.select((raw,), (), (), max(timeout, 0.0))
-            if not ready:
+            poll = select.poll()  # not select(): a process with many files has descriptors above 1024
+            poll.register(raw, select.POLLIN)
+            if not poll.poll(max(timeout, 0.0) * 1000):
                 return None
         opcode, frame = sock.recv_data_frame(True)
         if opcode == ABNF.OPCODE_CLOSE:

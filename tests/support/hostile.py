@@ -3,8 +3,10 @@
 Issue 23 sets limits on each hostile case: it ends within its configured timeout plus
 a small margin, under 300 MB RSS, with exit 1 or 2 and an actionable message. A child
 process is the only honest way to see all of that at once: its exit code, its wall
-time, and its peak RSS (its own or any process it waited for, such as a kernel),
-which it writes at exit (``resource.getrusage``). A child still running at ``kill_after``
+time, and its peak RSS (its own, ``VmHWM``, or any process it waited for, such as a
+kernel, by ``resource.getrusage``), which it writes at exit. Not its own ``ru_maxrss``:
+Linux keeps that across fork and exec, so it would report the test runner's size. A child
+still running at ``kill_after``
 is killed and says so (``killed``), as the issue's "before" numbers were taken.
 """
 
@@ -28,7 +30,11 @@ import atexit, os, resource, sys, time
 import spkrunbook.cli, spkrunbook.runbook, spkrunbook.params, spkrunbook.cluster.live
 t0 = time.monotonic()
 def _peak():
-    kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    # VmHWM: this process's own peak (its own address space since exec); its ru_maxrss would carry the parent's
+    # (Linux keeps it across fork and exec). Children (kernels) by getrusage: their peak, or this one's at fork.
+    with open("/proc/self/status") as fh:
+        own = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    kb = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     with open(os.environ["SPKRUNBOOK_PEAK_RSS_FILE"], "w") as fh:
         fh.write(f"{kb} {time.monotonic() - t0}")
 atexit.register(_peak)
