@@ -51,6 +51,10 @@ _BPF_SAFE = re.compile(r"^[A-Za-z0-9_.:/\-\[\]&|!=<>()]+$")
 
 
 # -- commands and manifests ---------------------------------------------------------------------------------
+#: The most a live capture keeps (then it stops and says so): held in memory while it streams, then in the record.
+MAX_CAPTURE_BYTES = 128 << 20
+
+
 def tcpdump_argv(interface: str, *, snaplen: int = 262144, packets: int | None = None,
                  filter: Iterable[str] = (), seconds: float | None = None) -> list[str]:
     """The capture command: pcap on stdout, flushed per packet, optionally bounded in time and count.
@@ -461,6 +465,7 @@ class LiveCapture:
         self.name = name or f"{where}-{(node if where == 'node' else pod)}-{interface}"
         self.callbacks = list(on_progress)
         self.capture_pod: str | None = None
+        self.max_bytes = MAX_CAPTURE_BYTES
         self.deleted = False
         self._stop = False
         self._stream: Any = None
@@ -533,6 +538,11 @@ class LiveCapture:
         try:
             for channel, chunk in stream:
                 if channel == 1:
+                    if len(out) + len(chunk) > self.max_bytes:  # a record holds a capture, not a link's whole day
+                        res.notes.append(f"the capture was cut at {self.max_bytes:,} bytes (the link was busier than a "
+                                         "record should hold): narrow it with debug.capture.filter or packets")
+                        self._stop = True
+                        break
                     out += chunk
                     if reader.truncated_at is None:
                         try:

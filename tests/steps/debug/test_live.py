@@ -181,3 +181,24 @@ def test_ovn_version_picks_ovnkube_node_from_4_14(lab, tmp_path):
     cands, mode, why = debug.nbdb_candidates(lab, t, "worker-1")
     assert cands[0].pod == ovnkube_node_pod("worker-1", 1)["metadata"]["name"] and cands[0].container == "nbdb"
     assert mode == "interconnect" and "4.14" in why and "4.14" in cands[0].reason
+
+
+def test_a_capture_of_a_link_that_never_quiets_is_cut_at_its_byte_cap(api, target, lab):
+    """Issue 23: what a command prints is capped in bytes too; the capture says it was cut and keeps a readable pcap."""
+    def flood(argv, stdin):
+        if "tcpdump" not in argv:
+            return None
+
+        def gen():
+            yield 1, PCAP[:24]
+            body = PCAP[24:]
+            while True:
+                yield 1, body
+        return gen()
+
+    api.on_exec("f5-tmm-.*", "debug", flood)
+    live = debug.LiveCapture(target, where="pod", pod=TMM_POD, interface="net1", seconds=60, namespace="default")
+    live.max_bytes = 4 << 20
+    res = live.run()
+    assert res.size <= 4 << 20 and res.packets > N_PACKETS and res.duration < 30
+    assert any("the capture was cut at 4,194,304 bytes" in n for n in res.notes), res.notes
