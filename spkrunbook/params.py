@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_core import PydanticCustomError
 
 from . import kubeconfig
-from .errors import ParameterError, Problem
+from .errors import ClusterUnreachable, ParameterError, Problem
 from .secrets import ENV_REFS
 
 # Linux IFNAMSIZ is 16 including the NUL: names are at most 15 bytes.
@@ -731,11 +731,15 @@ def file_problems(lab: Lab) -> list[Problem]:
         need("target.ca_file", t.ca_file, "file", "a PEM file with the CA that signed the API server's certificate")
     if t.kind == "live" and t.kubeconfig is not None:
         need("target.kubeconfig", t.kubeconfig, "file", "a kubeconfig file (oc login writes ~/.kube/config)")
-        if t.context and _kind(Path(t.kubeconfig)) == "file":
-            names, _ = kubeconfig.contexts(t.kubeconfig)
-            if t.context not in names:
-                out.append(Problem("target.context", f"the kubeconfig {t.kubeconfig} has no context {t.context!r} "
-                                                     f"(it has: {', '.join(names) or 'none'})"))
+        if _kind(Path(t.kubeconfig)) == "file":
+            try:
+                names = kubeconfig.load(t.kubeconfig).names
+            except ClusterUnreachable as exc:  # aliases, not UTF-8, too large: said before anything connects
+                out.append(Problem("target.kubeconfig", exc.message.removeprefix(f"the kubeconfig {t.kubeconfig} ")))
+            else:
+                if t.context and t.context not in names:
+                    out.append(Problem("target.context", f"the kubeconfig {t.kubeconfig} has no context {t.context!r} "
+                                                         f"(it has: {', '.join(names) or 'none'})"))
     need("install.values_file", lab.install.values_file, "file", "your ingress values YAML file")
     for n, p in enumerate(lab.install.extra_values_files):
         need(f"install.extra_values_files[{n}]", p, "file", "a values YAML file")

@@ -227,3 +227,19 @@ def test_a_kubeconfig_that_is_a_fifo_or_a_symlink_loop_is_refused_without_blocki
     for path, said in ((fifo, "not a regular file"), (loop, "points to itself")):
         took, exc, _ = timed(LiveTarget.from_kubeconfig, path)
         assert isinstance(exc, ClusterUnreachable) and said in exc.message and took < 1
+
+
+def test_validate_offline_names_a_hostile_kubeconfig_at_its_field(tmp_path: Path) -> None:
+    """The same reader answers validation: an alias bomb is a problem of target.kubeconfig before anything connects."""
+    from spkrunbook import params
+    from spkrunbook.errors import ParameterError
+    from tests.support.paths import DEMO_PARAMS
+
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(alias_bomb())
+    data = params.load(DEMO_PARAMS).model_dump(mode="json")
+    data["target"] = {"kind": "live", "kubeconfig": str(kc), "context": "lab"}
+    with pytest.raises(ParameterError) as caught:
+        params.parse(data, base_dir=tmp_path)
+    assert [p.path for p in caught.value.problems] == ["target.kubeconfig"]
+    assert caught.value.problems[0].message.startswith("uses YAML aliases")
