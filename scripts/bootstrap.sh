@@ -3,8 +3,8 @@
 # missing), a virtual env in .venv with the package and its test extras, and the
 # python3 Jupyter kernel inside that env.
 #   scripts/bootstrap.sh          runtime only (the demo)
-#   scripts/bootstrap.sh test     plus what the tests use (tcpdump, tshark, chromium, OVN tools, and the
-#                                 data plane tier's containerd, runc, CNI plugins and image sources)
+#   scripts/bootstrap.sh test     plus what the tests use (tcpdump, tshark, chromium, tesseract OCR, OVN tools,
+#                                 and the data plane tier's containerd, runc, CNI plugins and image sources)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -28,6 +28,7 @@ if [ "$mode" = "test" ]; then
     [ -f /usr/include/stdio.h ] || apt_pkgs+=(libc6-dev)
     want mmdebstrap mmdebstrap   # the fleet's runtime image, built offline (scripts/build_image.sh)
     want umoci umoci
+    want tesseract tesseract-ocr
 fi
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
