@@ -189,12 +189,12 @@ def fleet_run(node_cluster: NodeCluster, node: DataPlane, s3_server: SeaweedS3, 
             assert _finished(job), f"the Job did not finish in time: {json.dumps(job.get('status'))}"
             assert killed_pod, "index 0 never had a passed step in the store while its first pod ran"
             pods = a.list("pods", NS, label_selector=f"batch.kubernetes.io/job-name={FLEET}")
-            logs = {p["metadata"]["name"]: a.logs(NS, p["metadata"]["name"], "runbook") for p in pods}
+            logs = {p["metadata"]["name"]: a.logs(NS, p["metadata"]["name"], "runbook", tail_lines=100_000) or "" for p in pods}
             killed_run = store.read_json(killed_record) or {}
             figures = _figures(store, pods, logs, seen, wall, import_s, meta, {killed_pod: killed_record})
         run = FleetRun(share, planned.stdout, applied.stdout, store_url, job, pods, logs, killed_record, killed_run,
                        killed_pod, [secret, node_cluster.tokens[ADMIN]], figures)
-        _report(figures)
+        _report(figures, logs)
         yield run
     finally:
         with contextlib.suppress(subprocess.SubprocessError, OSError):
@@ -268,15 +268,26 @@ def _figures(store: remote.Store, pods: list[Obj], logs: dict[str, str], seen: d
             "upload_s": float(up.group(4)) if up else None,
             "objects": len(files), "bytes": sum(store.fs.size(f"{store.root}/{record}/{f}") for f in files) if record else 0,
         })
-    return {"wall_s": round(wall, 1), "image_import_s": round(import_s, 1), "image": meta, "parallelism": 2, "pods": labs}
+    # from the killed pod seen Failed to its replacement seen: the job controller's per-index back-off
+    tries = sorted((p for p in pods if _index(p) == KILLED), key=lambda p: p["metadata"]["creationTimestamp"])
+    retry_after = None
+    if len(tries) >= 2:
+        gone, back = seen.get(tries[0]["metadata"]["name"], {}).get("done"), seen.get(tries[1]["metadata"]["name"], {}).get("seen")
+        retry_after = round(back - gone, 1) if gone is not None and back is not None else None
+    return {"wall_s": round(wall, 1), "image_import_s": round(import_s, 1), "image": meta, "parallelism": 2,
+            "retry_after_s": retry_after, "pods": labs}
 
 
-def _report(figures: dict[str, Any]) -> None:
+def _report(figures: dict[str, Any], logs: dict[str, str]) -> None:
     out = os.environ.get("SPKRUNBOOK_FLEET_FIGURES")
     if out:
         Path(out).write_text(json.dumps(figures, indent=2))
+        folder = Path(f"{out}.logs")
+        folder.mkdir(exist_ok=True)
+        for pod, text in logs.items():
+            (folder / f"{pod}.log").write_text(text)
     print(f"\nfleet of {len(LABS)} labs as an Indexed Job on the node, parallelism 2: wall {figures['wall_s']}s "
-          f"(image import {figures['image_import_s']}s before it)")
+          f"(image import {figures['image_import_s']}s before it); the killed pod replaced after {figures['retry_after_s']}s")
     print(f"{'idx':>3} {'lab':9} {'exit':>4} {'status':>10} {'pod_s':>6} {'cont_s':>6} {'run_s':>6} {'upload_s':>8} "
           f"{'objects':>7} {'bytes':>11}")
     for r in figures["pods"]:
