@@ -57,10 +57,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
     touch "$stamp"
 fi
-# The real Kubernetes parts of the apiserver and dataplane test tiers, the data plane's images and
-# the S3 server of the object-store tests (cached outside the checkout; seconds when warm).
+# The real Kubernetes parts of the apiserver and dataplane test tiers, the data plane's images, the
+# S3 server of the object-store tests and the fleet's runtime image that the data plane runs as pods
+# (cached outside the checkout; seconds when warm: the image's dependency layer is rebuilt only when the
+# dependencies change, its package layer when the package does).
 if [ "$mode" = "test" ]; then
     scripts/build_k8s.sh
     .venv/bin/python scripts/build_dataplane_images.py
     scripts/build_seaweedfs.sh
+    scripts/build_image.sh
 fi

@@ -83,6 +83,8 @@ NODE_IP = str(ipaddress.ip_network(CLUSTER_CIDR).network_address + 1)
 #: Paths outside the temp dir that the kubelet, containerd or the CNI plugins create whatever they are told.
 FIXED_PATHS = ("/var/lib/kubelet", "/var/lib/cni", "/var/log/pods", "/var/log/containers", "/run/containerd",
                "/run/netns", "/etc/cni", "/opt/cni", "/var/lib/containerd", "/etc/kubernetes")
+#: The nat chain of ``DataPlane.expose``: loopback listeners of this machine made reachable from the pods.
+EXPOSE_CHAIN = "SPKRB-EXPOSE"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 HUGETLB = CGROUP_ROOT / "hugetlb"
 NR_HUGEPAGES = Path("/proc/sys/vm/nr_hugepages")
@@ -109,8 +111,10 @@ class NodeCluster(RealCluster):
 
     USERS = {**RealCluster.USERS, CNI_USER: "spkrunbook:cni", NO_EXEC: "spkrunbook:no-exec"}
     CONTROLLERS = ("deployment-controller", "replicaset-controller", "node-lifecycle-controller",
-                   "garbage-collector-controller", "namespace-controller")
+                   "garbage-collector-controller", "namespace-controller", "job-controller")
     AUTHORIZATION_MODE = "Node,RBAC"
+    #: Pods reach the API server at the node's address (``DataPlane.expose``): its certificate names that too.
+    API_SANS = (*RealCluster.API_SANS, f"IP:{NODE_IP}")
 
     def _pki(self) -> None:
         super()._pki()
@@ -424,6 +428,35 @@ class DataPlane:
         m = next(x for x in self.masters if x.name == master)
         return run(["ip", "netns", "exec", m.netns, *argv], timeout=timeout, check=check)
 
+    def expose(self, port: int) -> str:
+        """Make a listener on 127.0.0.1:``port`` of this machine (the API server, the S3 server) reachable from the
+        pods at ``NODE_IP:port``, returning that address. What kube-proxy does for an endpoint on the host's
+        loopback (no kube-proxy runs here): a DNAT rule for TCP that comes in on the cluster network's bridge, in
+        a nat chain of its own (``SPKRB-EXPOSE``, jumped to from PREROUTING), and ``route_localnet`` on the bridge
+        so the kernel routes the rewritten packets to 127.0.0.1. The kubelet's ``KUBE-FIREWALL`` still drops any
+        packet to 127.0.0.0/8 that was not DNATed. The rules go with ``unexpose`` (``stop`` calls it)."""
+        ipt = ["iptables", "-w", "5", "-t", "nat"]
+        if run([*ipt, "-S", EXPOSE_CHAIN], check=False).returncode != 0:
+            run([*ipt, "-N", EXPOSE_CHAIN])
+            run([*ipt, "-A", "PREROUTING", "-i", BRIDGE, "-j", EXPOSE_CHAIN])
+        Path(f"/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet").write_text("1\n")
+        rule = ["-d", NODE_IP, "-p", "tcp", "--dport", str(port), "-j", "DNAT", "--to-destination", f"127.0.0.1:{port}"]
+        if run([*ipt, "-C", EXPOSE_CHAIN, *rule], check=False).returncode != 0:
+            run([*ipt, "-A", EXPOSE_CHAIN, *rule])
+        return f"{NODE_IP}:{port}"
+
+    def unexpose(self) -> None:
+        """Remove what ``expose`` added (nothing when it was not called)."""
+        ipt = ["iptables", "-w", "5", "-t", "nat"]
+        if shutil.which("iptables") is None or run([*ipt, "-S", EXPOSE_CHAIN], check=False).returncode != 0:
+            return
+        while run([*ipt, "-D", "PREROUTING", "-i", BRIDGE, "-j", EXPOSE_CHAIN], check=False).returncode == 0:
+            pass
+        run([*ipt, "-F", EXPOSE_CHAIN], check=False)
+        run([*ipt, "-X", EXPOSE_CHAIN], check=False)
+        with contextlib.suppress(OSError):
+            Path(f"/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet").write_text("0\n")
+
     def report_network_state(self) -> Obj:
         """The node's interfaces as the kubernetes-nmstate handler reports them (``NodeNetworkState``), read from
         this machine's kernel: a STAND-IN for that handler (no NMState operator runs here), with real data:
@@ -660,6 +693,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             ("containers", self._kill_tasks),
             ("containerd", self._stop_containerd),
             ("processes", self._kill_strays),
+            ("exposed ports", self.unexpose),
             ("network", self._remove_network),
             ("mounts", self._unmount),
             ("cgroups", self._remove_cgroups),
