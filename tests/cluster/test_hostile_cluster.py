@@ -141,7 +141,7 @@ def test_a_403_that_echoes_the_token_never_shows_it(api: FakeApiServer, target: 
     api.fail_next("GET", "/nodes$", 403, message="nodes is forbidden: token {token} may not list nodes")
     with pytest.raises(Forbidden) as caught:
         target.list("nodes")
-    assert api.token not in str(caught.value) and "token *** may not" in caught.value.message
+    assert api.token is not None and api.token not in str(caught.value) and "token *** may not" in caught.value.message
 
 
 # -- kubeconfigs with an exec credential plugin ----------------------------------------------------------------------

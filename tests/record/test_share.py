@@ -50,7 +50,7 @@ def test_shared_copy_replaces_every_address_and_name_and_keeps_the_original(reco
         if not p.is_file():
             continue
         data = p.read_bytes()
-        found = [n for n in needles if n in data]
+        found: list[object] = [n for n in needles if n in data]
         if p.suffix == ".pcap":
             found += [ipaddress.ip_address(b).compressed for b in packed if b in data]
         assert not found, f"{p.relative_to(out)} still holds {found[:3]}"

@@ -90,7 +90,7 @@ def test_server_and_token_reach_helm_as_a_kubeconfig_without_the_secret(api: Fak
         written = json.loads(kc.read_text())
         assert oct(kc.stat().st_mode & 0o777) == "0o600" and oct(kc.parent.stat().st_mode & 0o777) == "0o700"
         assert written["clusters"][0]["cluster"] == {"server": api.url, "certificate-authority": str(ca.resolve())}
-        assert api.token not in kc.read_text() and api.token not in " ".join(access.args + access.shown)
+        assert api.token is not None and api.token not in kc.read_text() and api.token not in " ".join(access.args + access.shown)
         assert access.env == {"HELM_KUBETOKEN": api.token}
         assert access.shown_env == {"HELM_KUBETOKEN": '"$SPKRUNBOOK_TOKEN"'}
         assert "--kube-apiserver" in access.shown and "--kube-ca-file" in access.shown
