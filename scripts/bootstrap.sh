@@ -61,9 +61,18 @@ fi
 # S3 server of the object-store tests and the fleet's runtime image that the data plane runs as pods
 # (cached outside the checkout; seconds when warm: the image's dependency layer is rebuilt only when the
 # dependencies change, its package layer when the package does).
+# The image is mostly downloads (Debian's and PyPI's packages): it is built beside the CPU-bound Go builds, its
+# output shown when they are done.
 if [ "$mode" = "test" ]; then
-    scripts/build_k8s.sh
-    .venv/bin/python scripts/build_dataplane_images.py
-    scripts/build_seaweedfs.sh
-    scripts/build_image.sh
+    image_log="$(mktemp)"
+    scripts/build_image.sh >"$image_log" 2>&1 &
+    image_pid=$!
+    built=0
+    scripts/build_k8s.sh && .venv/bin/python scripts/build_dataplane_images.py && scripts/build_seaweedfs.sh || built=$?
+    image=0
+    wait "$image_pid" || image=$?
+    cat "$image_log"
+    rm -f "$image_log"
+    [ "$built" -eq 0 ] || exit "$built"
+    [ "$image" -eq 0 ] || { echo "bootstrap: scripts/build_image.sh failed (exit $image)"; exit "$image"; }
 fi

@@ -14,6 +14,7 @@ too, with the reason and the node's log tail in the skip message, so the CI log 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import NoReturn
@@ -82,4 +83,6 @@ def node(node_cluster: NodeCluster, node_bins: realcluster.Binaries) -> Iterator
             cannot_host(str(exc))
         except Exception as exc:  # the node did not come up on this machine: say what it printed last
             cannot_host(f"the node did not start: {type(exc).__name__}: {exc}")
+        if dp.reclaimed:
+            print(f"dataplane: removed what a data plane that died had left: {', '.join(dp.reclaimed)}", file=sys.stderr)
         yield dp

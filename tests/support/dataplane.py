@@ -281,6 +281,21 @@ def _netns() -> set[str]:
     return {n.name for n in p.iterdir()} if p.is_dir() else set()
 
 
+def _pids_with(text: str, *, exclude: str) -> list[int]:
+    """Processes whose command line names ``text`` (and not ``exclude``)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd and exclude not in cmd:
+            out.append(int(proc.name))
+    return out
+
+
 def _mountpoints() -> list[str]:
     out = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
@@ -326,6 +341,7 @@ class DataPlane:
     before: Before | None = None
     started_s: float = 0.0
     problems: list[str] = field(default_factory=list)
+    reclaimed: list[str] = field(default_factory=list)  # what a data plane that died had left, removed at start
     _lock: Any = None
     _kubelet_port: int = 0
 
@@ -353,6 +369,7 @@ class DataPlane:
             self.tmp = Path(tempfile.mkdtemp(prefix="spkrb-node-"))
             self.procs, self.problems, self._kubelet_port = {}, [], 0
         self._take_lock()
+        self.reclaimed = self._reclaim()
         self.before = Before({p for p in FIXED_PATHS if os.path.lexists(p)}, _links(), _netns(), set(_mountpoints()),
                              int(NR_HUGEPAGES.read_text()), "hugetlb" in _mounted_cgroups(), _iptables_chains())
         try:
@@ -373,6 +390,37 @@ class DataPlane:
             raise
         self.started_s = time.monotonic() - t0
         return self
+
+    def _reclaim(self) -> list[str]:
+        """Remove what a data plane that died without its teardown left (a killed test run: its lab networks'
+        namespaces, the bridge with the node's address, mounts and processes under an old ``spkrb-node-`` folder).
+        Only with the lock held, so no live data plane owns them; only what carries our names or our address.
+        Returns what it removed (the tier's first test prints it)."""
+        done: list[str] = []
+        tmp_root = str(Path(tempfile.gettempdir()) / "spkrb-node-")
+        old_dirs = {str(d) for d in Path(tempfile.gettempdir()).glob("spkrb-node-*")} - {str(self.tmp)}
+        for pid in _pids_with(tmp_root, exclude=str(self.tmp)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                done.append(f"process {pid}")
+        for mount in sorted((m for m in _mountpoints() if m.startswith(tmp_root) and not m.startswith(str(self.tmp))),
+                            key=len, reverse=True):
+            run(["umount", "-l", mount], check=False)
+            done.append(f"mount {mount}")
+        for m in self.masters:
+            if m.netns in _netns():
+                run(["ip", "netns", "del", m.netns], check=False)
+                done.append(f"netns {m.netns}")
+            if m.name in _links():
+                run(["ip", "link", "del", m.name], check=False)
+                done.append(f"link {m.name}")
+        if BRIDGE in _links() and f"inet {NODE_IP}/" in run(["ip", "-4", "addr", "show", BRIDGE], check=False).stdout.decode():
+            run(["ip", "link", "del", BRIDGE], check=False)
+            done.append(f"bridge {BRIDGE} ({NODE_IP})")
+        for d in sorted(old_dirs):
+            shutil.rmtree(d, ignore_errors=True)
+            done.append(f"folder {d}")
+        return done
 
     def _take_lock(self) -> None:
         path = cache_dir() / "dataplane.lock"
