@@ -8,7 +8,7 @@ objects per record, and the index page.
 Each index runs as the pod runs it (``spkrunbook fleet run fleet.json --index N`` with the
 Job's run id in ``SPKRUNBOOK_FLEET_RUN``), ``--parallelism`` processes at a time, on this
 machine; what the kubelet adds (pod start, image already on the node) is not in these
-figures: the data-plane tier measures that (tests/fleet/test_indexed_job.py). The labs:
+figures: the data-plane tier measures that (tests/dataplane/test_fleet_job.py, figures in docs/fleet.md). The labs:
 the bundled demo (4 steps, passes with warnings), snapshot variants that pass
 (``ok``), warn and fail (``no-hugepages``, ``openshift-sdn``, ``missing-interface``),
 and, with the real kube-apiserver built, one live lab (prerequisites and NADs).

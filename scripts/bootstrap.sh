@@ -3,8 +3,8 @@
 # missing), a virtual env in .venv with the package and its test extras, and the
 # python3 Jupyter kernel inside that env.
 #   scripts/bootstrap.sh          runtime only (the demo)
-#   scripts/bootstrap.sh test     plus what the tests use (tcpdump, tshark, chromium, OVN tools, and the
-#                                 data plane tier's containerd, runc, CNI plugins and image sources)
+#   scripts/bootstrap.sh test     plus what the tests use (tcpdump, tshark, chromium, tesseract OCR, OVN tools,
+#                                 and the data plane tier's containerd, runc, CNI plugins and image sources)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -28,6 +28,7 @@ if [ "$mode" = "test" ]; then
     [ -f /usr/include/stdio.h ] || apt_pkgs+=(libc6-dev)
     want mmdebstrap mmdebstrap   # the fleet's runtime image, built offline (scripts/build_image.sh)
     want umoci umoci
+    want tesseract tesseract-ocr
 fi
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
@@ -56,10 +57,22 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
     touch "$stamp"
 fi
-# The real Kubernetes parts of the apiserver and dataplane test tiers, the data plane's images and
-# the S3 server of the object-store tests (cached outside the checkout; seconds when warm).
+# The real Kubernetes parts of the apiserver and dataplane test tiers, the data plane's images, the
+# S3 server of the object-store tests and the fleet's runtime image that the data plane runs as pods
+# (cached outside the checkout; seconds when warm: the image's dependency layer is rebuilt only when the
+# dependencies change, its package layer when the package does).
+# The image is mostly downloads (Debian's and PyPI's packages): it is built beside the CPU-bound Go builds, its
+# output shown when they are done.
 if [ "$mode" = "test" ]; then
-    scripts/build_k8s.sh
-    .venv/bin/python scripts/build_dataplane_images.py
-    scripts/build_seaweedfs.sh
+    image_log="$(mktemp)"
+    scripts/build_image.sh >"$image_log" 2>&1 &
+    image_pid=$!
+    built=0
+    scripts/build_k8s.sh && .venv/bin/python scripts/build_dataplane_images.py && scripts/build_seaweedfs.sh || built=$?
+    image=0
+    wait "$image_pid" || image=$?
+    cat "$image_log"
+    rm -f "$image_log"
+    [ "$built" -eq 0 ] || exit "$built"
+    [ "$image" -eq 0 ] || { echo "bootstrap: scripts/build_image.sh failed (exit $image)"; exit "$image"; }
 fi

@@ -3,7 +3,7 @@
 Exit codes: 0 every step passed; 1 a step or check failed; 2 bad input (params,
 capture file, records folder or store) or an unreachable or forbidding cluster, nothing
 run; 75 the run finished but its record could not be uploaded (the staged copy is
-kept; a retry resumes); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+kept; a retry resumes); 129 hung up (SIGHUP); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from . import __version__
 from .bundle import STEPS
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_HUNG_UP = 129
 EXIT_NOT_STORED = 75  # sysexits' EX_TEMPFAIL: the verdict exists, the store did not take the record
 EXIT_CODES = ("exit codes: 0 every step passed; 1 a step or check failed (or, with --strict, warned); 2 bad input "
               "or an unreachable cluster (nothing run); 75 the record could not be uploaded (kept locally); "
-              "130 interrupted; 143 terminated")
+              "129 hung up; 130 interrupted; 143 terminated")
 
 
 def _console(stderr: bool = False, width: int | None = None) -> Any:
@@ -128,6 +129,8 @@ class TerminalProgress:
                 _say(self.c, "", "        ", err.message)
                 if err.hint:
                     _say(self.c, "bold", "         what to do:", err.hint)
+        elif e == "warning":
+            _say(self.c, "yellow", "warning:", ev["message"])
         elif e == "record-error":
             self._stop_bar()
             _say(self.c, "bold red", "record:", ev["error"])
@@ -206,9 +209,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     out = _console()
     lab, problems = runbook.validate(args.params, connect=not args.offline)
-    if problems:
-        raise ParameterError(problems, source="the params and the cluster", hint="fix the fields listed above; nothing was run")
+    if any(p.severity == "error" for p in problems):
+        raise ParameterError([p for p in problems if p.severity == "error"], source="the params and the cluster",
+                             hint="fix the fields listed above; nothing was run")
     _warn_params(out, lab)
+    for p in problems:
+        _say(out, "yellow", "warning:", str(p))
     where = "not connected (--offline)" if args.offline else f"{lab.target.kind} target reachable"
     warned = len(lab.warnings())
     if warned and args.strict:
@@ -272,15 +278,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     readme = (bundle.templates_dir() / "lab-README.md").read_text(encoding="utf-8").replace("NAME", name)
     files[folder / "README.md"] = readme.encode()
     out = _console()
-    written, kept = [], []
-    for path, data in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(path, "xb") as fh:  # never overwrite: an existing file is kept as it is
-                fh.write(data)
-            written.append(path)
-        except FileExistsError:
-            kept.append(path)
+    written, kept = _write_new(folder, files)
     for p in written:
         _say(out, "green", "wrote", str(p))
     for p in kept:
@@ -288,6 +286,54 @@ def cmd_init(args: argparse.Namespace) -> int:
     _say(out, "bold", "next:", f"fill in {folder / 'params' / (name + '.yaml')} (every <placeholder>), then "
                               f"`spkrunbook validate {folder / 'params' / (name + '.yaml')}` and `spkrunbook lab {folder}`")
     return EXIT_OK
+
+
+def _write_new(folder: Path, files: dict[Path, bytes]) -> tuple[list[Path], list[Path]]:
+    """Write each file that does not exist yet, never overwriting one; the destination is checked first, and a
+    write that fails (read-only, permission, full disk) removes everything this call made before it says so."""
+    from .errors import ParameterError, Problem
+    from .record import os_reason
+
+    problems = []
+    for path in files:
+        for part in reversed(path.parents):
+            if folder not in (part, *part.parents):
+                continue
+            if part.is_symlink() and not part.exists():
+                problems.append(Problem("FOLDER", f"{part} is a symbolic link to nowhere (or a loop)"))
+            elif part.exists() and not part.is_dir():
+                problems.append(Problem("FOLDER", f"{part} is a file, not a folder"))
+    if problems:
+        raise ParameterError(sorted(set(problems), key=str), hint="move the file(s) away or choose another --folder; "
+                                                                 "nothing was written")
+    made: list[Path] = []  # files and folders this call created, to remove them if it fails
+    written, kept = [], []
+    try:
+        for path, data in files.items():
+            for part in reversed([path.parent, *path.parent.parents]):
+                if not part.exists():
+                    part.mkdir()
+                    made.append(part)
+            try:
+                with open(path, "xb") as fh:  # never overwrite: an existing file is kept as it is
+                    made.append(path)
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                written.append(path)
+            except FileExistsError:
+                kept.append(path)
+    except OSError as exc:
+        for p in reversed(made):
+            try:
+                p.unlink() if not p.is_dir() or p.is_symlink() else p.rmdir()
+            except OSError:
+                pass
+        where = Path(exc.filename) if exc.filename else folder
+        raise ParameterError([Problem("FOLDER", f"cannot write {where}: {os_reason(exc)}")],
+                             hint="choose a folder you can write to, with free space (--folder PATH); "
+                                  "nothing was left behind") from None
+    return written, kept
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
@@ -461,16 +507,18 @@ def _records_index(out: Any, where: str, args: argparse.Namespace, scratch: Path
 
 def _records_share(out: Any, name: str, args: argparse.Namespace, scratch: Path) -> int:
     from .record.share import share
+    from .steps.debug.captures import redraw
 
     path = _record_path(name, args, scratch)
     # A record read from a store is shared into the current folder (its copy is temporary).
-    res = share(path, args.out or (Path(path.name + "-shared") if scratch in path.parents else None))
+    res = share(path, args.out or (Path(path.name + "-shared") if scratch in path.parents else None), redraw=redraw)
     if args.json:
         out.print_json(data=res.to_dict())
         return EXIT_OK
-    _say(out, "green", "shared copy:", f"{res.out} ({len(res.files)} files, {len(res.captures)} captures rewritten)")
-    for k, why in sorted(res.left_out.items()):
-        _say(out, "yellow", "left out:", f"{k}: {why}")
+    _say(out, "green", "shared copy:", f"{res.out} ({len(res.files)} files, {len(res.captures)} captures rewritten, "
+                                       f"{len(res.redrawn)} pictures drawn again)")
+    if res.left_out:
+        _say(out, "yellow", "left out:", res.summary())
     _say(out, "", "the original record is unchanged:", str(res.source))
     return EXIT_OK
 
@@ -649,7 +697,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .errors import SpkRunbookError, Terminated
+    from .errors import HungUp, SpkRunbookError, Terminated
 
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -663,6 +711,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except SpkRunbookError as exc:
         return _error(exc)
+    except HungUp:
+        _say(_console(stderr=True), "bold", "hung up:", "the record is marked incomplete (SIGHUP)")
+        return EXIT_HUNG_UP
     except Terminated:
         _say(_console(stderr=True), "bold", "terminated:", "the record is marked incomplete (SIGTERM)")
         return EXIT_TERMINATED

@@ -25,7 +25,8 @@ traceback wall, and ``run.json`` keeps the class name for code that reads it::
     └── StepFailed                   exit 1; a step's findings have a failed row
 
 Beside the family, outside it on purpose: ``Terminated`` (a ``KeyboardInterrupt``), how a
-run that got SIGTERM unwinds like Ctrl-C, so the record is finalised and the exit code is 143.
+run that got SIGTERM unwinds like Ctrl-C, so the record is finalised and the exit code is 143
+(``HungUp``, its SIGHUP kind: 129).
 
 Only ``spkrunbook.cluster.live`` catches ``kubernetes.client.ApiException``; it
 re-raises one of these ``from`` it through one translation table. Every class
@@ -192,6 +193,10 @@ class StepFailed(SpkRunbookError):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a CI runner, a Kubernetes Job, systemd): handled like Ctrl-C, exit 143."""
+
+
+class HungUp(Terminated):
+    """SIGHUP (the terminal or the SSH session closed): ended like SIGTERM, exit 129."""
 
 
 #: Every class above, for tests and for code that maps names read back from a record.

@@ -19,6 +19,7 @@ written as ``${ENV_VAR}`` so the params file itself holds none.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import re
@@ -42,7 +43,7 @@ from pydantic_core import PydanticCustomError
 
 from . import kubeconfig
 from .bundle import STEPS, step_name
-from .errors import ParameterError, Problem
+from .errors import ClusterUnreachable, ParameterError, Problem
 from .secrets import ENV_REFS
 
 # Linux IFNAMSIZ is 16 including the NUL: names are at most 15 bytes.
@@ -153,11 +154,14 @@ class TargetParams(_Model):
     in_cluster: bool = False
     server: str | None = None
     token: SecretStr | None = None
+    ca_file: Path | None = None  # with server: the CA that signed the API server's certificate
     verify_tls: bool = True
-    # 15 s per request: long enough for a busy API server listing 1,000 nodes, short
-    # enough that an unreachable cluster fails the run within a minute with retries.
+    # 15 s per request, the whole answer (not per read): long enough for a busy API server listing
+    # 1,000 nodes, short enough that an unreachable cluster fails the run within a minute with retries.
     request_timeout: float = Field(15.0, gt=0, le=300)
     retries: int = Field(3, ge=0, le=10)
+    # The largest list answer read (a single object is at most 8 MB whatever this says).
+    max_response_mb: int = Field(64, gt=0, le=4096)
 
     @model_validator(mode="after")
     def _need_source(self) -> TargetParams:
@@ -346,6 +350,8 @@ class InstallParams(_Model):
     def _duration(cls, v: str) -> str:
         if not re.fullmatch(r"([0-9]+h)?([0-9]+m)?([0-9]+s)?", v) or not v:
             raise PydanticCustomError("duration", f"{v!r} is not a Go duration like '10m' or '1h30m'")
+        if not any(int(n) for n in re.findall(r"[0-9]+", v)):
+            raise PydanticCustomError("duration", f"{v!r} is zero: helm needs time to install; give e.g. '10m'")
         return v
 
 
@@ -544,6 +550,13 @@ def semantic_problems(lab: Lab) -> list[Problem]:
         out.append(Problem("target", "a live target needs kubeconfig, in_cluster: true, or server + token"))
     if lab.target.server and lab.target.token is None and not lab.target.kubeconfig:
         out.append(Problem("target.token", "required with target.server (or give a kubeconfig)"))
+    if lab.target.ca_file is not None and not lab.target.server:
+        out.append(Problem("target.ca_file", "only with target.server: a kubeconfig names its own CA, and in-cluster "
+                                             "uses the service account's"))
+    if lab.target.kind == "live" and not lab.target.verify_tls:
+        out.append(Problem("target.verify_tls", "false: the API server's certificate is not checked, so anything "
+                                                "between here and the cluster can read the credentials; give "
+                                                "target.ca_file (or the kubeconfig's CA) instead", "warning"))
     return out
 
 
@@ -761,8 +774,8 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 def _kind(p: Path) -> str:
     try:
         mode = p.stat().st_mode
-    except OSError:
-        return "missing"
+    except OSError as exc:
+        return "loop" if exc.errno == errno.ELOOP else "missing"
     return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "special"
 
 
@@ -776,6 +789,8 @@ def file_problems(lab: Lab) -> list[Problem]:
         got = _kind(Path(p))
         if got == "missing":
             out.append(Problem(path, f"{p} does not exist"))
+        elif got == "loop":
+            out.append(Problem(path, f"{p} is a symbolic link that points to itself (a loop)"))
         elif got != kind:
             shown = {"dir": "a folder", "file": "a file", "special": "not a regular file (a FIFO or device?)"}[got]
             out.append(Problem(path, f"{p} is {shown}; it must be {what}"))
@@ -783,13 +798,19 @@ def file_problems(lab: Lab) -> list[Problem]:
     t = lab.target
     if t.kind == "snapshot":
         need("target.snapshot", t.snapshot, "dir", "the folder oc adm must-gather wrote")
+    if t.kind == "live" and t.ca_file is not None:
+        need("target.ca_file", t.ca_file, "file", "a PEM file with the CA that signed the API server's certificate")
     if t.kind == "live" and t.kubeconfig is not None:
         need("target.kubeconfig", t.kubeconfig, "file", "a kubeconfig file (oc login writes ~/.kube/config)")
-        if t.context and _kind(Path(t.kubeconfig)) == "file":
-            names, _ = kubeconfig.contexts(t.kubeconfig)
-            if t.context not in names:
-                out.append(Problem("target.context", f"the kubeconfig {t.kubeconfig} has no context {t.context!r} "
-                                                     f"(it has: {', '.join(names) or 'none'})"))
+        if _kind(Path(t.kubeconfig)) == "file":
+            try:
+                names = kubeconfig.load(t.kubeconfig).names
+            except ClusterUnreachable as exc:  # aliases, not UTF-8, too large: said before anything connects
+                out.append(Problem("target.kubeconfig", exc.message.removeprefix(f"the kubeconfig {t.kubeconfig} ")))
+            else:
+                if t.context and t.context not in names:
+                    out.append(Problem("target.context", f"the kubeconfig {t.kubeconfig} has no context {t.context!r} "
+                                                         f"(it has: {', '.join(names) or 'none'})"))
     need("install.values_file", lab.install.values_file, "file", "your ingress values YAML file")
     for n, p in enumerate(lab.install.extra_values_files):
         need(f"install.extra_values_files[{n}]", p, "file", "a values YAML file")
@@ -827,6 +848,7 @@ def _resolve_paths(lab: Lab, base: Path) -> None:
     t = lab.target
     t.snapshot = fix(t.snapshot)
     t.kubeconfig = fix(t.kubeconfig)
+    t.ca_file = fix(t.ca_file)
     lab.install.values_file = fix(lab.install.values_file)
     lab.install.extra_values_files = [fix(p) for p in lab.install.extra_values_files]  # type: ignore[misc]
     lab.debug.analyse = [fix(p) for p in lab.debug.analyse]  # type: ignore[misc]
@@ -850,6 +872,9 @@ def read_yaml(path: Path) -> Any:
         return ParameterError([Problem("", message)], source=src, hint=hint)
 
     kind = _kind(path)
+    if kind == "loop":
+        raise fail(f"params file {path} is a symbolic link that points to itself (a loop)",
+                   "point at the real params file, or fix the link with `ls -l`")
     if kind == "missing":
         raise fail(f"params file {path} does not exist", "check the path; `spkrunbook init NAME` writes a new one")
     if kind == "dir":
@@ -895,7 +920,11 @@ def read_yaml(path: Path) -> Any:
 
 def load(path: str | os.PathLike[str]) -> Lab:
     """Read and validate a params file (relative paths inside resolve against its folder)."""
-    p = Path(path).expanduser().resolve()
+    p = Path(path).expanduser()
+    try:
+        p = p.resolve()
+    except (RuntimeError, OSError):  # a symbolic link loop (RuntimeError before Python 3.13): read_yaml says so
+        p = p.absolute()
     data = read_yaml(p)
     return parse({} if data is None else data, base_dir=p.parent, source=str(p))
 
@@ -991,7 +1020,7 @@ def dump(lab: Lab, path: str | os.PathLike[str], *, base_dir: Path | None = None
                 return v
         return v
 
-    for key in ("snapshot", "kubeconfig"):
+    for key in ("snapshot", "kubeconfig", "ca_file"):
         data["target"][key] = rel(data["target"][key])
     data["install"]["values_file"] = rel(data["install"]["values_file"])
     out = Path(path)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__, bundle, cluster, params
 from . import record as records
 from . import resume as resuming
-from .errors import ParameterError, Problem, RecordError, SpkRunbookError, Terminated
+from .errors import HungUp, ParameterError, Problem, RecordError, SnapshotError, SpkRunbookError, Terminated
 from .notebook import HEADLESS_ENV
 from .results import WORST, add_counts, verdict_text, worst
 from .secrets import Scrubber
@@ -143,8 +143,16 @@ def preflight(lab: params.Lab, target: Target, steps: list[str]) -> list[Problem
     from .steps.install import vlans
 
     out: list[Problem] = []
+    problems = getattr(target, "problems", None)
+    if target.kind == "snapshot" and problems is not None:  # a must-gather copied from a broken node: said up front
+        out += [Problem("target.snapshot", f"{why}; the checks that read it will fail saying so", "warning")
+                for _, why in problems()]
     if "spk-install" in steps:
-        out += vlans.preflight(lab, target)
+        try:
+            out += vlans.preflight(lab, target)
+        except SnapshotError as exc:  # a damaged must-gather file: named above; the install step says it again
+            out.append(Problem("vlans.internal.selfip_v4s", f"not checked against the node subnets: {exc.message}",
+                               "warning"))
     return out
 
 
@@ -185,11 +193,14 @@ def run(
     written = after_write or (lambda record: None)
     target = target or cluster.connect(lab)            # connect once; an unreachable cluster stops here
     problems = preflight(lab, target, wanted)
-    if problems:
-        raise ParameterError(problems, source="the params and the cluster",
+    if any(p.severity == "error" for p in problems):
+        raise ParameterError([p for p in problems if p.severity == "error"], source="the params and the cluster",
                              hint="nothing was written; fix the fields above and run again")
     scrubber = Scrubber.for_lab(lab, extra=secrets)
-    with _record(Path(records_root).resolve(), lab, target, scrubber, emit, wanted) as (record, run_data):
+    with _record(_records_root(Path(records_root)), lab, target, scrubber, emit, wanted) as (record, run_data):
+        for p in problems:
+            emit({"event": "warning", "message": str(p)})
+            run_data["warnings"].append(str(p))
         result = RunResult(record=record, lab=lab.lab, strict=strict)
         run_data.update(annotations or {})
         if carried is not None:
@@ -230,6 +241,15 @@ def _carried(carried: resuming.Resume, step: str, index: int, total: int, emit: 
 # -- the record around a run ------------------------------------------------------------------------
 
 
+def _records_root(root: Path) -> Path:
+    """The records folder as an absolute path; a symbolic link loop is refused here (exit 2), nothing written."""
+    try:
+        return root.resolve()
+    except (RuntimeError, OSError):  # RuntimeError: a loop, before Python 3.13
+        raise RecordError(f"cannot use the records folder {root}: a symbolic link in the path points to itself (a loop)",
+                          hint="give --records a real folder (check the link with `ls -l`)") from None
+
+
 @contextmanager
 def _record(root: Path, lab: params.Lab, target: Target, scrubber: Scrubber, emit: Progress,
             wanted: list[str]) -> Iterator[tuple[Path, dict[str, Any]]]:
@@ -264,7 +284,8 @@ def _record(root: Path, lab: params.Lab, target: Target, scrubber: Scrubber, emi
         run_data["interrupted"] = True
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         run_data["ended"] = records.utc_now()
         run_data["duration_s"] = round(time.time() - started, 2)
         try:
@@ -277,14 +298,20 @@ def _record(root: Path, lab: params.Lab, target: Target, scrubber: Scrubber, emi
         emit({"event": "run-end", "status": run_data["status"], "record": str(record)})
 
 
-def _terminate_as_interrupt() -> Any:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Terminated()
 
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        return signal.getsignal(signal.SIGTERM)
+
+def _terminate_as_interrupt() -> dict[int, Any]:
+    """SIGTERM and SIGHUP end the run the way Ctrl-C does (status and end time recorded); the handlers before."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise HungUp() if signum == signal.SIGHUP else Terminated()
+
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+    return previous
 
 
 @contextmanager

@@ -65,7 +65,9 @@ _TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         # quoted: a bare *** would read as a YAML alias
         r'\1"' + MASK + '"',
     ),
-    (re.compile(r"(\"(?:password|token|auth|client-key-data|licenseKey)\"\s*:\s*\")(?!\*\*\*)[^\"]+(\")", re.I),
+    # A whole ``${ENV}`` reference is not a secret but where one comes from: lab.json hands it to the kernels.
+    (re.compile(r"(\"(?:password|token|auth|client-key-data|licenseKey)\"\s*:\s*\")(?!\*\*\*)"
+                r"(?!\$\{[A-Za-z_][A-Za-z0-9_]*\}\")[^\"]+(\")", re.I),
      r"\1" + MASK + r"\2"),
     (re.compile(r"(?i)(--(?:password|token|docker-password)[= ])\S+"), r"\1" + MASK),
 ]
@@ -160,18 +162,30 @@ def _walk_kubeconfig(node: Any, out: set[str]) -> None:
 
 def kubeconfig_secrets(path: Path | str | None) -> set[str]:
     """Every credential value in a kubeconfig file (empty when there is none or it is unreadable)."""
-    if path is None or not Path(path).is_file():
-        return set()
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from . import kubeconfig
 
-    try:
-        data = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, YAMLError):
-        return set()  # an unreadable kubeconfig has nothing to scrub
+    if path is None:
+        return set()
+    data = kubeconfig.read(path)
     out: set[str] = set()
-    _walk_kubeconfig(data, out)
+    if data is not None:
+        _walk_kubeconfig(data, out)
     return out
+
+
+#: Credentials this process obtained at run time (an exec plugin's token, a refreshed OIDC token, a
+#: service account's token file, any bearer token the client sent): every Scrubber masks them.
+_RUNTIME: set[str] = set()
+
+
+def remember(*values: str) -> None:
+    """Register credentials the moment they are obtained, so no output of this process can carry them."""
+    _RUNTIME.update(v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_LEN)
+
+
+def remembered() -> frozenset[str]:
+    """What ``remember`` has registered in this process."""
+    return frozenset(_RUNTIME)
 
 
 @dataclass
@@ -189,7 +203,7 @@ class Scrubber:
         self.secrets.update(v for v in values if v and len(v) >= MIN_SECRET_LEN)
 
     def text(self, text: str) -> str:
-        for s in sorted(self.secrets, key=len, reverse=True):
+        for s in sorted(self.secrets | _RUNTIME, key=len, reverse=True):
             if s in text:
                 text = text.replace(s, MASK)
             b64 = base64.b64encode(s.encode()).decode()
@@ -200,7 +214,7 @@ class Scrubber:
         return text
 
     def bytes_contain_secret(self, data: bytes) -> bool:
-        return any(s.encode() in data for s in self.secrets)
+        return any(s.encode() in data for s in self.secrets | _RUNTIME)
 
     def file(self, path: Path) -> bool:
         """Scrub a text file in place; binary files are left alone. True when it changed."""

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize(("sig", "code", "word"), [(signal.SIGINT, 130, "interrupted:"),
-                                                   (signal.SIGTERM, 143, "terminated:")])
+                                                   (signal.SIGTERM, 143, "terminated:"),
+                                                   (signal.SIGHUP, 129, "hung up:")])
 def test_signal_during_a_step_is_one_line_and_the_record_says_interrupted(tmp_path: Path, sig: int, code: int,
                                                                          word: str) -> None:
     env = {**os.environ, "COLUMNS": "200"}
@@ -43,6 +44,7 @@ def test_signal_during_a_step_is_one_line_and_the_record_says_interrupted(tmp_pa
     (record,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     run = json.loads((record / "run.json").read_text())
     assert run["status"] == "incomplete" and run["interrupted"] is True
+    assert run["ended"] and run["duration_s"] is not None, "the end time is recorded however the run ended"
     steps = {s["step"]: s["status"] for s in run["steps"]}
     assert steps == {"prerequisites": "passed", "network-attachments": "passed", "spk-install": "interrupted",
                      "debugging": "pending"}

@@ -29,6 +29,7 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -41,6 +42,19 @@ from .limits import MAX_PACKETS, STREAMING_BYTES
 CSV_COLUMNS = ("file", "protocol", "a", "a_port", "b", "b_port", "packets_ab", "packets_ba", "bytes", "duration", "bps")
 
 
+def _count(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``least`` (a negative limit would silently read nothing)."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if n < least:
+            raise argparse.ArgumentTypeError(f"{n} is less than {least}" + (" (0 means no limit)" if least == 0 else ""))
+        return n
+    return parse
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the capture sub-command's arguments to ``parser``."""
     parser.add_argument("files", nargs="+", metavar="FILE", help="pcap, pcapng or tcpdump text file(s)")
@@ -48,9 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--json", action="store_true", help="print JSON (for pipelines) instead of tables")
     out.add_argument("--csv", nargs="?", const="conversations", choices=("conversations", "summary"), default=None,
                      metavar="WHAT", help="print CSV: 'conversations' (default) or 'summary', one row per file and item")
-    parser.add_argument("--top", type=int, default=10, metavar="N", help="how many conversations to show (default 10)")
+    parser.add_argument("--top", type=_count(1), default=10, metavar="N", help="how many conversations to show (default 10)")
     parser.add_argument("--tz", default="UTC", help="time zone of tcpdump text timestamps (default UTC)")
-    parser.add_argument("--max-packets", type=int, default=None, metavar="N",
+    parser.add_argument("--max-packets", type=_count(0), default=None, metavar="N",
                         help=f"stop reading a file after N packets (text: lines), with a warning (default {MAX_PACKETS:,} "
                              f"for a file read whole, none for one of {STREAMING_BYTES // 2**20} MiB or more, which is "
                              "analysed in one streaming pass; 0: no limit)")

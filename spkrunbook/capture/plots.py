@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ SVG_RC: dict[str, Any] = {"svg.fonttype": "none", "svg.hashsalt": "spkrunbook",
 #: A line or collection with more points than this is drawn as pixels inside the SVG (its axes,
 #: labels and text stay vector and text): a thousand markers as vectors weigh ~100 kB.
 SVG_DENSE = 250
+_SVG_LOCK = threading.Lock()
 
 _STEPS_S = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
             1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
@@ -225,16 +227,20 @@ def svg_text(fig: Figure) -> str:
     import matplotlib
 
     dense = _dense(fig)
-    for artist in dense:
-        artist.set_rasterized(True)
     buf = io.StringIO()
-    try:
-        with matplotlib.rc_context(SVG_RC):  # type: ignore[arg-type]  # the stubs list rc keys as literals
-            # the figures lay themselves out (layout="constrained"); a tight bounding box would draw each twice
-            fig.savefig(buf, format="svg", metadata={"Date": None})
-    finally:
+    # rcParams are one dict for the process and rc_context puts back, on leaving, all of it as it found it:
+    # two threads inside at once (the debugging step draws on a thread while the notebook goes on) undo
+    # each other's salt, and the ids then change from run to run. One SVG is written at a time.
+    with _SVG_LOCK:
         for artist in dense:
-            artist.set_rasterized(False)
+            artist.set_rasterized(True)
+        try:
+            with matplotlib.rc_context(SVG_RC):  # type: ignore[arg-type]  # the stubs list rc keys as literals
+                # the figures lay themselves out (layout="constrained"); a tight bounding box would draw each twice
+                fig.savefig(buf, format="svg", metadata={"Date": None})
+        finally:
+            for artist in dense:
+                artist.set_rasterized(False)
     return buf.getvalue()
 
 

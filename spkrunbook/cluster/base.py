@@ -101,14 +101,29 @@ class ExecResult:
     stderr: bytes
     exit_code: int | None
     timed_out: bool = False
+    cut: str = ""  # what was cut and why (a byte cap, a deadline); empty when the output is whole
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+        return self.exit_code == 0 and not self.timed_out and not self.cut
 
     @property
     def text(self) -> str:
         return self.stdout.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How another program (helm) reaches the same cluster with the same credentials as the target.
+
+    ``args`` and ``env`` are for running it; ``shown`` is the same for a person to read or paste
+    (no secret: a token is written as the ``$VARIABLE`` it is passed in).
+    """
+
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    shown: tuple[str, ...] = ()
+    shown_env: dict[str, str] = field(default_factory=dict)  # e.g. HELM_KUBETOKEN -> "$SPKRUNBOOK_TOKEN"
 
 
 @dataclass

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import Forbidden, ResourceMissing, SpkRunbookError
+from ..errors import ClusterUnreachable, Forbidden, ResourceMissing, SpkRunbookError
 from .base import Obj, Resource, Target, can_write, label_selector_matches
 
 if TYPE_CHECKING:
@@ -145,10 +145,11 @@ def version_tuple(text: str | None) -> tuple[int, int] | None:
 
 
 def kube_contexts(kubeconfig: str | Path | None = None) -> tuple[list[str], str | None]:
-    """Context names in a kubeconfig and the active one; ``([], None)`` without a usable file."""
-    from .live import kube_contexts as read
+    """Context names in a kubeconfig and the active one; ``([], None)`` without a usable file
+    (asked of the one kubeconfig reader, ``spkrunbook.kubeconfig``)."""
+    from .. import kubeconfig as kubeconfigs
 
-    return read(kubeconfig)
+    return kubeconfigs.contexts(kubeconfig)
 
 
 #: The facts ``ClusterFacts.of`` handed out in this process, newest last.
@@ -316,7 +317,12 @@ class ClusterFacts:
                 self._cache[key] = fn()
             except ResourceMissing:
                 self._cache[key] = None
-        return self._cache[key]
+            except ClusterUnreachable as exc:  # too slow or gone: every check asking this again would wait again
+                self._cache[key] = exc
+        value = self._cache[key]
+        if isinstance(value, ClusterUnreachable):
+            raise value
+        return value
 
     # -- nodes ----------------------------------------------------------------------------------
     @property

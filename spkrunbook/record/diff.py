@@ -71,12 +71,25 @@ def _lab(rec: Record) -> dict[str, Any]:
     return _flat(data)
 
 
+def _sha256(path: Path) -> str:
+    """A file's SHA-256, read in 1 MiB chunks (a 2 GB capture in constant memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _files(rec: Record) -> dict[str, str]:
     out = {}
     for p in sorted(rec.path.rglob("*")):
         rel = str(p.relative_to(rec.path))
-        if p.is_file() and rel != LAB_FILE and not _about_the_run(rel):
-            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_symlink() or not p.is_file() or rel == LAB_FILE or _about_the_run(rel):
+            continue
+        try:
+            out[rel] = _sha256(p)
+        except OSError as exc:
+            out[rel] = f"unreadable: {exc.strerror}"
     return out
 
 
@@ -142,8 +155,8 @@ def diff(before: str | Path, after: str | Path) -> RecordDiff:
     for key in sorted(set(pa) | set(pb)):
         if pa.get(key) != pb.get(key):
             out.add("param", key, pa.get(key, display.MISSING), pb.get(key, display.MISSING))
-    sa = {s.get("step"): s.get("status") for s in a.run.get("steps") or []}
-    sb = {s.get("step"): s.get("status") for s in b.run.get("steps") or []}
+    sa = {s.get("step"): s.get("status") for s in a.run_steps}
+    sb = {s.get("step"): s.get("status") for s in b.run_steps}
     for step in list(dict.fromkeys([*sa, *sb])):
         if sa.get(step) != sb.get(step):
             out.add("step", str(step), sa.get(step, "not run"), sb.get(step, "not run"))

@@ -41,6 +41,11 @@ figcaption{{font-size:0.8em}}
 """
 
 
+def page(title: str, body: str) -> str:
+    """A records page (the run index, the list of runs, the labs-by-nights page) in the one stylesheet."""
+    return _PAGE.format(title=title, body=body, table_css=display.TABLE_CSS)
+
+
 def _word(status: str) -> str:
     return _STATUS_WORD.get(status, status)
 
@@ -184,7 +189,7 @@ def run_page(rec: Record) -> str:
                        + "".join(f"<li>{_link(f, f)}</li>" for f in files) + "</ul></details>")
     out.append("<p class='muted'>Every text file in this record was scrubbed of secrets before the run ended. "
                f"{_link('../' + INDEX, 'All runs')}</p>")
-    return _PAGE.format(title=display.esc(title), body="\n".join(out), table_css=display.TABLE_CSS)
+    return page(display.esc(title), "\n".join(out))
 
 
 def write_run_index(record: Path) -> Path:
@@ -217,7 +222,7 @@ def records_page(records_root: Path) -> str:
                               empty="no runs recorded yet", name="runs")
     body = (f"<h1>Lab records</h1><p class='muted'>{len(df)} run(s) in {display.esc(Path(records_root).resolve())}, "
             "newest first</p>" + html)
-    return _PAGE.format(title="Lab records", body=body, table_css=display.TABLE_CSS)
+    return page("Lab records", body)
 
 
 def write_records_index(records_root: Path) -> Path:

@@ -142,7 +142,7 @@ def _cell(run: Run, count: int) -> str:
 
 def html(runs: list[Run], *, title: str = "Labs, night by night", today: date | None = None) -> str:
     """The page: the grid, then each lab's open findings with the night they started."""
-    from .index import _PAGE
+    from .index import page
 
     today = today or datetime.now().date()
     by_lab: dict[str, list[Run]] = {}
@@ -182,7 +182,7 @@ def html(runs: list[Run], *, title: str = "Labs, night by night", today: date | 
                          + f" ({display.esc(step)}) since <b>{display.esc(_day(first, today) if first else '?')}</b>: "
                          f"{display.esc(evidence)}<br><span class='muted'>oldest to newest:</span> {history}</li>")
         out.append("<ul>" + "".join(items) + "</ul>")
-    return _PAGE.format(title=display.esc(title), body="\n".join(out))
+    return page(display.esc(title), "\n".join(out))
 
 
 def write(where: str | os.PathLike[str]) -> Page:

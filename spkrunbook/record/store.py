@@ -61,15 +61,21 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def os_error(what: str, path: Path, exc: OSError) -> RecordError:
-    """An OS error around the record as a message a person can act on."""
+def os_reason(exc: OSError) -> str:
+    """Why an OS call failed, in words (the disk is full, read-only, permission denied ...)."""
     import errno
 
-    why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-           errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-           errno.EPERM: "permission denied", errno.ENOTDIR: "a part of the path is a file, not a folder",
-           errno.EEXIST: "a file is in the way", errno.ENAMETOOLONG: "the path is too long"}.get(
+    return {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied", errno.ENOTDIR: "a part of the path is a file, not a folder",
+            errno.EEXIST: "a file is in the way", errno.ENAMETOOLONG: "the path is too long",
+            errno.ELOOP: "a symbolic link in the path points to itself (a loop)"}.get(
         exc.errno or 0, exc.strerror or type(exc).__name__)
+
+
+def os_error(what: str, path: Path, exc: OSError) -> RecordError:
+    """An OS error around the record as a message a person can act on."""
+    why = os_reason(exc)
     return RecordError(f"cannot {what} {path}: {why}",
                        hint="give --records a folder you can write to, with free space (e.g. --records ~/spk-records)")
 
@@ -195,6 +201,12 @@ class StepRecord:
         return out
 
 
+def _findings_shaped(f: Any) -> bool:
+    """A findings table as a step writes it (a damaged steps/*.json may hold strings instead)."""
+    rows = f.get("rows") if isinstance(f, dict) else None
+    return isinstance(f, dict) and (rows is None or (isinstance(rows, list) and all(isinstance(r, dict) for r in rows)))
+
+
 @dataclass
 class Record:
     """A lab record read back from disk."""
@@ -209,6 +221,12 @@ class Record:
     @property
     def lab_name(self) -> str:
         return str((self.run or {}).get("lab", "?"))
+
+    @property
+    def run_steps(self) -> list[dict[str, Any]]:
+        """run.json's steps that are objects (a damaged file may hold strings there)."""
+        steps = (self.run or {}).get("steps")
+        return [s for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
 
     def lab(self) -> Lab:
         """The resolved lab this run used (secrets from the environment; ``ParameterError`` without them).
@@ -246,7 +264,7 @@ class Record:
 
     def step(self, name: str) -> StepRecord | None:
         """A step's outcome (from run.json) and result (from steps/<name>.json); None if it never ran."""
-        outcome = next((s for s in (self.run or {}).get("steps", []) if s.get("step") == name), None)
+        outcome = next((s for s in self.run_steps if s.get("step") == name), None)
         summary = self.summary(name)
         if outcome is None and summary is None:
             return None
@@ -254,7 +272,7 @@ class Record:
         return StepRecord(
             name=name,
             status=str((outcome or {}).get("status") or summary.get("status") or "incomplete"),
-            findings=[Findings.from_dict(f) for f in summary.get("findings") or []],
+            findings=[Findings.from_dict(f) for f in summary.get("findings") or [] if _findings_shaped(f)],
             data=dict(summary.get("data") or {}),
             artifacts=list(summary.get("artifacts") or []),
             duration_s=(outcome or {}).get("duration_s", summary.get("duration_s")),
@@ -262,7 +280,7 @@ class Record:
         )
 
     def steps(self) -> list[StepRecord]:
-        names = [s.get("step") for s in (self.run or {}).get("steps", [])]
+        names: list[Any] = [s.get("step") for s in self.run_steps]
         if not names:
             names = sorted(p.stem for p in (self.path / STEPS_DIR).glob("*.json"))
         return [s for n in names if n and (s := self.step(str(n))) is not None]

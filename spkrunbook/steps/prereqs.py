@@ -361,7 +361,13 @@ INTERFACE_COLUMNS = ["node", "interface", "type", "state", "promisc", "mtu", "ma
 def interfaces(lab: Lab, target: Target, *, facts: ClusterFacts | None = None) -> Table:
     """The TMM nodes' interfaces as NodeNetworkState reports them (a note when it does not)."""
     facts = facts or ClusterFacts.of(lab, target)
-    data = facts.node_interfaces().interfaces
+    try:
+        data = facts.node_interfaces().interfaces
+    except (ClusterUnreachable, Forbidden):
+        raise
+    except SpkRunbookError as exc:  # e.g. a damaged must-gather file: the checks above name it too
+        return Table(pd.DataFrame(columns=INTERFACE_COLUMNS), title="TMM node interfaces", status_column=None,
+                     empty="not read", note=f"the node interfaces could not be read: {exc.message}")
     roles = {lab.networks.internal.master: "internal master", lab.networks.external.master: "external master"}
     rows = [
         {"node": n, "interface": i, **{k: v.get(k) for k in ("type", "state", "promisc", "mtu", "mac")},

@@ -135,7 +135,9 @@ class InstallForm:
             self.status.value = common.error_html(exc)
             self.last = {"error": exc}
             return None
-        argv = helm.command(lab, ["values.yaml", *map(str, lab.install.extra_values_files)])
+        with helm.cluster_access(self.step.target) as access:
+            argv = helm.command(lab, ["values.yaml", *map(str, lab.install.extra_values_files)],
+                                cluster=access.shown if access is not None else ())
         decision = helm.decide(lab, self.step.target.kind)
         self.last = {"lab": lab, "values": vals, "vlans": objs, "checks": checks, "command": helm.shell(argv), "decision": decision}
         verdict = "ready to install" if checks.ok else "fix the failed checks before installing"

@@ -155,3 +155,46 @@ def test_a_release_left_pending_install_is_detected_with_a_hint(node_cluster: No
     assert "another operation (install/upgrade/rollback) is in progress" in row.evidence
     assert "helm history f5ingress -n default" in row.action and "rollback" in row.action
     assert release_revisions(node_cluster) == {1: "pending-install"}  # we did not touch it
+
+
+@pytest.mark.parametrize("token_form", ["env", "inline"])
+def test_server_and_token_without_a_kubeconfig_reach_one_cluster_in_the_run_every_kernel_and_helm(
+        node_cluster: NodeCluster, node: DataPlane, env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        token_form: str) -> None:
+    """Issue 20: ``target.server`` + token (``${SPKRUNBOOK_TOKEN}`` or written inline) and no kubeconfig. The parent,
+    the NAD and install kernels and helm all reach this server as lab-admin: the NADs and the release are found
+    in it and the TMM pod runs. The ambient KUBECONFIG points at the read-only user, so anything that fell back to
+    it would be refused."""
+    import json
+
+    from spkrunbook import runbook
+    from tests.support.realcluster import READER
+
+    token = node_cluster.tokens[ADMIN]
+    monkeypatch.setenv("KUBECONFIG", str(h.kubeconfig(node_cluster, tmp_path, READER)))
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.kube/config to fall back to either
+    if token_form == "env":
+        monkeypatch.setenv("SPKRUNBOOK_TOKEN", token)
+    pfile = h.node_params(tmp_path, node_cluster, node, debug={"live_capture": False}, target={
+        "kind": "live", "server": node_cluster.url, "ca_file": str(node_cluster.ca_file), "retries": 0,
+        "token": "${SPKRUNBOOK_TOKEN}" if token_form == "env" else token})
+    data = params.read_yaml(pfile)
+    data["target"].pop("kubeconfig", None)
+    h.write_yaml(pfile, data)
+    mark = node_cluster.audit_mark()
+    result = runbook.run(pfile, records_root=tmp_path / "rec", steps=["network-attachments", "spk-install"])
+    by = {s.step: s for s in result.steps}
+    assert by["network-attachments"].status == "passed", by["network-attachments"].error
+    assert by["spk-install"].status == "passed", by["spk-install"].error
+    for name in ("macvlan-internal", "macvlan-external"):
+        assert node_cluster.admin.exists("network-attachment-definitions", name, h.NS)
+    assert release_revisions(node_cluster) == {1: "deployed"}
+    # every request of the run (parent, kernels, helm) was lab-admin's; the read-only user was never used
+    assert node_cluster.requests(ADMIN, mark) and not node_cluster.requests(READER, mark)
+    lab_json = json.loads((result.record / "lab.json").read_text())
+    assert lab_json["target"]["token"] == "${SPKRUNBOOK_TOKEN}"
+    helm_out = (result.record / "spk-install" / "helm-output.txt").read_text()
+    assert "--kube-apiserver" in helm_out and node_cluster.url in helm_out and "--kubeconfig" not in helm_out
+    assert token not in "".join(f.read_text(errors="replace") for f in result.record.rglob("*") if f.is_file())
+    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("spkrunbook-kube-*")), "the temporary kubeconfig is gone"

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support.paths import ROOT
+from tests.support import image as runtime_image
 from tests.support.realcluster import cache_dir
 
 pytestmark = pytest.mark.slow
@@ -25,25 +24,22 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def image() -> Path:
-    """The OCI layout of the image (built, or found in the cache, by scripts/build_image.sh)."""
-    missing = [t for t in ("mmdebstrap", "umoci", "unshare", "chroot") if shutil.which(t) is None]
-    if os.geteuid() != 0:
-        missing.append("root")
-    if missing:
+    """The image's folder (``oci/`` and ``image.json``), built or found in the cache by scripts/build_image.sh."""
+    missing = [t for t in ("unshare", "chroot") if shutil.which(t) is None]
+    try:
+        if missing:
+            raise runtime_image.Unavailable(f"running the image here needs {', '.join(missing)}")
+        out = runtime_image.build()
+    except runtime_image.Unavailable as exc:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must build the runtime image; missing {', '.join(missing)}")
-        pytest.skip(f"the runtime image needs {', '.join(missing)} (scripts/bootstrap.sh test installs the tools)")
-    done = subprocess.run([str(ROOT / "scripts" / "build_image.sh")], capture_output=True, text=True, timeout=3600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    m = re.search(r"(\S+)/image\.tar", done.stdout)
-    assert m, done.stdout
-    out = Path(m.group(1))
+            pytest.fail(f"CI must build the runtime image: {exc}")
+        pytest.skip(f"the runtime image: {exc} (scripts/bootstrap.sh test installs the tools and builds it)")
     assert out.parent == cache_dir()
     return out
 
 
 def _unpack(image: Path, tmp: Path) -> tuple[Path, dict]:
-    meta = json.loads((image / "image.json").read_text())
+    meta = runtime_image.meta(image)
     bundle = tmp / "bundle"
     subprocess.run(["umoci", "unpack", "--image", f"{image / 'oci'}:{meta['tag']}", str(bundle)], check=True,
                    capture_output=True, timeout=600)

@@ -195,8 +195,11 @@ def test_each_notebook_page_reads_without_raw_reprs_and_shows_every_warning(
     chromium = ensure_chromium()
     _root, (record, _) = two_runs
     run = records.read(record)
+    assert run.run is not None
     outcome = next(s for s in run.run["steps"] if s["step"] == step)
-    loud = [r for r in run.step(step).rows() if r.status in ("warn", "fail")]
+    stepped = run.step(step)
+    assert stepped is not None
+    loud = [r for r in stepped.rows() if r.status in ("warn", "fail")]
     with playwright.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
         try:

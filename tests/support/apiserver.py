@@ -25,6 +25,8 @@ What it speaks (pure stdlib, one thread per connection):
   like a real server without the CRD (``404 page not found``).
 - Discovery: ``/version``, ``/api``, ``/apis``, ``/api/v1``, ``/apis/<g>/<v>``.
 - ``/api/v1/nodes/<n>/proxy/configz`` from ``kubelet_configs``.
+- Hostile answers on demand (``drip``, ``huge``; ``fail_next`` with a message that
+  echoes the request's ``{authorization}`` header or its bare ``{token}``), for the client's bounds.
 - ``pods/<p>/exec`` over websocket with the channel protocols
   (``v5.channel.k8s.io``, ``v4.channel.k8s.io``, ``channel.k8s.io``); commands
   are answered by handlers registered with ``on_exec``.
@@ -144,6 +146,17 @@ class _Failure:
     remaining: int | None  # None: forever
     retry_after: float | None
     message: str | None
+
+
+@dataclass
+class _Hostile:
+    method: str
+    path: re.Pattern[str]
+    kind: str  # drip-headers | drip-body | huge
+    interval: float
+    size: int
+    content_length: bool
+    remaining: int | None
 
 
 @dataclass
@@ -304,6 +317,7 @@ class FakeApiServer:
         self.git_version = git_version
         self.kubelet_configs: dict[str, dict[str, Any]] = {}
         self._slow: list[list[Any]] = []  # [method, path regex, seconds, times left]: see answer_late
+        self._hostile: list[_Hostile] = []  # drip / huge answers: see drip() and huge()
         # (namespace, pod, container, previous) -> log text, as GET pods/<p>/log serves it
         self.pod_logs: dict[tuple[str, str, str, bool], str] = {}
         self.requests: list[RequestRecord] = []
@@ -503,6 +517,21 @@ class FakeApiServer:
         with self._lock:
             self._failures.clear()
             self._slow.clear()
+            self._hostile.clear()
+
+    def drip(self, method: str, path_regex: str, *, interval: float = 1.0, phase: str = "body",
+             times: int | None = None) -> None:
+        """Answer matching requests one byte every ``interval`` seconds, never finishing in time: the
+        status line and headers (``phase="headers"``) or, after prompt headers, the body (``"body"``)."""
+        with self._lock:
+            self._hostile.append(_Hostile(method.upper(), re.compile(path_regex), "drip-" + phase, interval, 0, True, times))
+
+    def huge(self, method: str, path_regex: str, size: int, *, content_length: bool = False,
+             times: int | None = None) -> None:
+        """Answer matching requests 200 with ``size`` bytes of JSON-looking filler, made as it is sent (never held
+        in memory); with ``content_length`` the header says the size, else the answer ends when the connection closes."""
+        with self._lock:
+            self._hostile.append(_Hostile(method.upper(), re.compile(path_regex), "huge", 0.0, size, content_length, times))
 
     def answer_late(self, method: str, path_regex: str, seconds: float, times: int = 1) -> None:
         """Carry out the next ``times`` matching requests, then wait ``seconds`` before answering:
@@ -636,6 +665,10 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(split.query, keep_blank_values=True)
         with api._lock:
             api.requests.append(RequestRecord(method, path, query))
+            hostile = next((h for h in api._hostile if h.method in ("*", method) and h.path.search(path)
+                            and h.remaining != 0), None)
+            if hostile is not None and hostile.remaining is not None:
+                hostile.remaining -= 1
             failure = None
             for f in api._failures:
                 if f.method in ("*", method) and f.path.search(path) and f.remaining != 0:
@@ -647,10 +680,15 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             is_upgrade = self.headers.get("Upgrade", "").lower() == "websocket"
             body = None if is_upgrade else self._body()
+            if hostile is not None:
+                self._hostile_answer(hostile)
+                return
             if failure is not None:
                 headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else None
-                raise ApiError(failure.status, failure.message or f"injected failure {failure.status}",
-                               headers=headers)
+                auth = self.headers.get("Authorization", "")
+                message = (failure.message or f"injected failure {failure.status}").replace(  # a server that echoes
+                    "{authorization}", auth).replace("{token}", auth.partition(" ")[2])  # the credential back
+                raise ApiError(failure.status, message, headers=headers)
             self._authenticate()
             if is_upgrade:
                 self._exec(method, path, query)
@@ -669,6 +707,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except Exception as exc:  # a bug in the stand-in: answer 500 so the test sees it
             self._send_error(ApiError(500, f"fake apiserver error: {type(exc).__name__}: {exc}"))
+
+    def _hostile_answer(self, h: _Hostile) -> None:
+        """A drip or a huge answer (see ``FakeApiServer.drip`` / ``huge``); ends when the client hangs up."""
+        self.close_connection = True
+        sock = self.connection
+        try:
+            if h.kind.startswith("drip"):
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"
+                if h.kind == "drip-body":
+                    sock.sendall(head)
+                    head = b'{"kind": "Status", "message": "' + b"a" * 999_000
+                for i in range(len(head)):
+                    sock.sendall(head[i:i + 1])
+                    time.sleep(h.interval)
+                return
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            head += f"Content-Length: {h.size}\r\n".encode() if h.content_length else b"Connection: close\r\n"
+            sock.sendall(head + b"\r\n")
+            chunk = b'{"filler": "' + b"x" * (1 << 20) + b'"},'
+            sent = 0
+            while sent < h.size:
+                part = chunk[:h.size - sent]
+                sock.sendall(part)
+                sent += len(part)
+        except (BrokenPipeError, ConnectionError, OSError):
+            pass
 
     def _authenticate(self) -> None:
         token = self.api.token

@@ -83,6 +83,8 @@ NODE_IP = str(ipaddress.ip_network(CLUSTER_CIDR).network_address + 1)
 #: Paths outside the temp dir that the kubelet, containerd or the CNI plugins create whatever they are told.
 FIXED_PATHS = ("/var/lib/kubelet", "/var/lib/cni", "/var/log/pods", "/var/log/containers", "/run/containerd",
                "/run/netns", "/etc/cni", "/opt/cni", "/var/lib/containerd", "/etc/kubernetes")
+#: The nat chain of ``DataPlane.expose``: loopback listeners of this machine made reachable from the pods.
+EXPOSE_CHAIN = "SPKRB-EXPOSE"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 HUGETLB = CGROUP_ROOT / "hugetlb"
 NR_HUGEPAGES = Path("/proc/sys/vm/nr_hugepages")
@@ -109,8 +111,10 @@ class NodeCluster(RealCluster):
 
     USERS = {**RealCluster.USERS, CNI_USER: "spkrunbook:cni", NO_EXEC: "spkrunbook:no-exec"}
     CONTROLLERS = ("deployment-controller", "replicaset-controller", "node-lifecycle-controller",
-                   "garbage-collector-controller", "namespace-controller")
+                   "garbage-collector-controller", "namespace-controller", "job-controller")
     AUTHORIZATION_MODE = "Node,RBAC"
+    #: Pods reach the API server at the node's address (``DataPlane.expose``): its certificate names that too.
+    API_SANS = (*RealCluster.API_SANS, f"IP:{NODE_IP}")
 
     def _pki(self) -> None:
         super()._pki()
@@ -277,6 +281,21 @@ def _netns() -> set[str]:
     return {n.name for n in p.iterdir()} if p.is_dir() else set()
 
 
+def _pids_with(text: str, *, exclude: str) -> list[int]:
+    """Processes whose command line names ``text`` (and not ``exclude``)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd and exclude not in cmd:
+            out.append(int(proc.name))
+    return out
+
+
 def _mountpoints() -> list[str]:
     out = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
@@ -322,6 +341,7 @@ class DataPlane:
     before: Before | None = None
     started_s: float = 0.0
     problems: list[str] = field(default_factory=list)
+    reclaimed: list[str] = field(default_factory=list)  # what a data plane that died had left, removed at start
     _lock: Any = None
     _kubelet_port: int = 0
 
@@ -349,6 +369,7 @@ class DataPlane:
             self.tmp = Path(tempfile.mkdtemp(prefix="spkrb-node-"))
             self.procs, self.problems, self._kubelet_port = {}, [], 0
         self._take_lock()
+        self.reclaimed = self._reclaim()
         self.before = Before({p for p in FIXED_PATHS if os.path.lexists(p)}, _links(), _netns(), set(_mountpoints()),
                              int(NR_HUGEPAGES.read_text()), "hugetlb" in _mounted_cgroups(), _iptables_chains())
         try:
@@ -369,6 +390,37 @@ class DataPlane:
             raise
         self.started_s = time.monotonic() - t0
         return self
+
+    def _reclaim(self) -> list[str]:
+        """Remove what a data plane that died without its teardown left (a killed test run: its lab networks'
+        namespaces, the bridge with the node's address, mounts and processes under an old ``spkrb-node-`` folder).
+        Only with the lock held, so no live data plane owns them; only what carries our names or our address.
+        Returns what it removed (the tier's first test prints it)."""
+        done: list[str] = []
+        tmp_root = str(Path(tempfile.gettempdir()) / "spkrb-node-")
+        old_dirs = {str(d) for d in Path(tempfile.gettempdir()).glob("spkrb-node-*")} - {str(self.tmp)}
+        for pid in _pids_with(tmp_root, exclude=str(self.tmp)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                done.append(f"process {pid}")
+        for mount in sorted((m for m in _mountpoints() if m.startswith(tmp_root) and not m.startswith(str(self.tmp))),
+                            key=len, reverse=True):
+            run(["umount", "-l", mount], check=False)
+            done.append(f"mount {mount}")
+        for m in self.masters:
+            if m.netns in _netns():
+                run(["ip", "netns", "del", m.netns], check=False)
+                done.append(f"netns {m.netns}")
+            if m.name in _links():
+                run(["ip", "link", "del", m.name], check=False)
+                done.append(f"link {m.name}")
+        if BRIDGE in _links() and f"inet {NODE_IP}/" in run(["ip", "-4", "addr", "show", BRIDGE], check=False).stdout.decode():
+            run(["ip", "link", "del", BRIDGE], check=False)
+            done.append(f"bridge {BRIDGE} ({NODE_IP})")
+        for d in sorted(old_dirs):
+            shutil.rmtree(d, ignore_errors=True)
+            done.append(f"folder {d}")
+        return done
 
     def _take_lock(self) -> None:
         path = cache_dir() / "dataplane.lock"
@@ -423,6 +475,35 @@ class DataPlane:
         """Run ``argv`` in the lab network behind ``master`` (its peer namespace)."""
         m = next(x for x in self.masters if x.name == master)
         return run(["ip", "netns", "exec", m.netns, *argv], timeout=timeout, check=check)
+
+    def expose(self, port: int) -> str:
+        """Make a listener on 127.0.0.1:``port`` of this machine (the API server, the S3 server) reachable from the
+        pods at ``NODE_IP:port``, returning that address. What kube-proxy does for an endpoint on the host's
+        loopback (no kube-proxy runs here): a DNAT rule for TCP that comes in on the cluster network's bridge, in
+        a nat chain of its own (``SPKRB-EXPOSE``, jumped to from PREROUTING), and ``route_localnet`` on the bridge
+        so the kernel routes the rewritten packets to 127.0.0.1. The kubelet's ``KUBE-FIREWALL`` still drops any
+        packet to 127.0.0.0/8 that was not DNATed. The rules go with ``unexpose`` (``stop`` calls it)."""
+        ipt = ["iptables", "-w", "5", "-t", "nat"]
+        if run([*ipt, "-S", EXPOSE_CHAIN], check=False).returncode != 0:
+            run([*ipt, "-N", EXPOSE_CHAIN])
+            run([*ipt, "-A", "PREROUTING", "-i", BRIDGE, "-j", EXPOSE_CHAIN])
+        Path(f"/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet").write_text("1\n")
+        rule = ["-d", NODE_IP, "-p", "tcp", "--dport", str(port), "-j", "DNAT", "--to-destination", f"127.0.0.1:{port}"]
+        if run([*ipt, "-C", EXPOSE_CHAIN, *rule], check=False).returncode != 0:
+            run([*ipt, "-A", EXPOSE_CHAIN, *rule])
+        return f"{NODE_IP}:{port}"
+
+    def unexpose(self) -> None:
+        """Remove what ``expose`` added (nothing when it was not called)."""
+        ipt = ["iptables", "-w", "5", "-t", "nat"]
+        if shutil.which("iptables") is None or run([*ipt, "-S", EXPOSE_CHAIN], check=False).returncode != 0:
+            return
+        while run([*ipt, "-D", "PREROUTING", "-i", BRIDGE, "-j", EXPOSE_CHAIN], check=False).returncode == 0:
+            pass
+        run([*ipt, "-F", EXPOSE_CHAIN], check=False)
+        run([*ipt, "-X", EXPOSE_CHAIN], check=False)
+        with contextlib.suppress(OSError):
+            Path(f"/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet").write_text("0\n")
 
     def report_network_state(self) -> Obj:
         """The node's interfaces as the kubernetes-nmstate handler reports them (``NodeNetworkState``), read from
@@ -660,6 +741,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             ("containers", self._kill_tasks),
             ("containerd", self._stop_containerd),
             ("processes", self._kill_strays),
+            ("exposed ports", self.unexpose),
             ("network", self._remove_network),
             ("mounts", self._unmount),
             ("cgroups", self._remove_cgroups),

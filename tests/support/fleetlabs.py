@@ -21,11 +21,17 @@ from . import labdata
 
 
 def variant_lab(folder: Path, name: str, variant: str = "ok", *, snapshots: Path | None = None,
-                steps: list[str] | None = None) -> Path:
-    """Write ``folder/<name>.yaml`` (and its values file) for a lab on the snapshot ``variant``."""
+                steps: list[str] | None = None, mounted_at: str | None = None) -> Path:
+    """Write ``folder/<name>.yaml`` (and its values file) for a lab on the snapshot ``variant``.
+
+    ``mounted_at``: the path where a pod sees ``folder`` (a volume): the snapshot is written under
+    ``folder/snapshots`` and the demo's captures are copied to ``folder/captures``, and the params name
+    both by their path in the pod."""
     y = YAML()
     demo = bundle.demo_dir()
     data: dict[str, Any] = y.load(bundle.demo_params().read_text())
+    if mounted_at is not None and snapshots is not None:
+        raise ValueError("mounted_at puts the snapshots in folder/snapshots; leave snapshots out")
     snap = (snapshots or folder / "snapshots") / name
     if variant == "demo":
         shutil.copytree(demo / "snapshot", snap, dirs_exist_ok=True)
@@ -37,8 +43,14 @@ def variant_lab(folder: Path, name: str, variant: str = "ok", *, snapshots: Path
     data["description"] = f"fleet test lab on the {variant} snapshot"
     data["target"]["snapshot"] = str(snap.resolve())
     data["install"]["values_file"] = "ingress-values.yaml"
-    data["debug"]["analyse"] = [str((demo / "captures" / f).resolve()) for f in ("cni0.pcap", "net1.pcap", "net2.pcap",
-                                                                                    "cni0.txt")]
+    captures = ("cni0.pcap", "net1.pcap", "net2.pcap", "cni0.txt")
+    data["debug"]["analyse"] = [str((demo / "captures" / f).resolve()) for f in captures]
+    if mounted_at is not None:
+        (folder / "captures").mkdir(parents=True, exist_ok=True)
+        for f in captures:
+            shutil.copy(demo / "captures" / f, folder / "captures" / f)
+        data["target"]["snapshot"] = f"{mounted_at}/snapshots/{name}"
+        data["debug"]["analyse"] = [f"{mounted_at}/captures/{f}" for f in captures]
     if steps:
         data["steps"] = steps
     path = folder / f"{name}.yaml"

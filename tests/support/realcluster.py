@@ -159,6 +159,8 @@ class RealCluster:
     # in the snapshot it came from (RealApi.wipe deletes what the tests make, children included).
     CONTROLLERS: tuple[str, ...] = ("deployment-controller", "replicaset-controller")
     AUTHORIZATION_MODE = "RBAC"
+    #: The names and addresses the API server's certificate is valid for.
+    API_SANS: tuple[str, ...] = ("IP:127.0.0.1", "DNS:localhost", "DNS:kubernetes.default.svc")
 
     def __init__(self, bins: Binaries, *, controllers: bool = True) -> None:
         self.bins = bins
@@ -233,7 +235,7 @@ class RealCluster:
         ossl = "openssl"
         self._run([ossl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=spkrunbook-test-ca",
                    "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt")])
-        (pki / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n"
+        (pki / "san.ext").write_text(f"subjectAltName={','.join(self.API_SANS)}\n"
                                      "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n")
         self._run([ossl, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kube-apiserver",
                    "-keyout", str(pki / "apiserver.key"), "-out", str(pki / "apiserver.csr")])

@@ -72,7 +72,8 @@ def endpoints(capture: Path) -> dict[str, tuple[int, int, int, int, int, int]]:
     for line in stats(capture, "endpoints,ip").splitlines():
         parts = line.split()
         if len(parts) == 7 and all(p.isdigit() for p in parts[1:]):
-            out[parts[0]] = tuple(int(p) for p in parts[1:])  # type: ignore[assignment]
+            n = [int(p) for p in parts[1:]]
+            out[parts[0]] = (n[0], n[1], n[2], n[3], n[4], n[5])
     return out
 
 

@@ -59,6 +59,10 @@ EXEC_GRACE = 15.0
 
 
 # -- commands and manifests ---------------------------------------------------------------------------------
+#: The most a live capture keeps (then it stops and says so): held in memory while it streams, then in the record.
+MAX_CAPTURE_BYTES = 128 << 20
+
+
 def tcpdump_argv(interface: str, *, snaplen: int = 262144, packets: int | None = None,
                  filter: Iterable[str] = (), seconds: float | None = None) -> list[str]:
     """The capture command: pcap on stdout, flushed per packet, optionally bounded in time and count.
@@ -644,6 +648,16 @@ def _analyse_large(res: CaptureResult, p: Path, size: int) -> CaptureResult:
     return res
 
 
+def redraw(path: str | Path, name: str) -> dict[str, str | bytes]:
+    """A capture's pictures drawn again from ``path`` (a vendor copy's pseudonymised capture) by this step's own
+    code (``analyse_file``, ``CaptureResult.figures`` and ``files``): {path under the step's folder: SVG text}.
+    SVG text stays text (``plots.SVG_RC``), so what a picture says can be searched and read."""
+    res = analyse_file(path, name=name)
+    if res.error:
+        raise CaptureError(res.error)
+    return {k: v for k, v in res.files().items() if k.endswith((".png", ".svg"))}
+
+
 def analyse(lab: Lab, target: Target | None = None) -> list[CaptureResult]:
     """Every file in ``lab.debug.analyse`` (params validation has checked they exist)."""
     taken: set[str] = set()
@@ -676,6 +690,7 @@ class LiveCapture:
         self.name = name or f"{where}-{(node if where == 'node' else pod)}-{interface}"
         self.callbacks = list(on_progress)
         self.capture_pod: str | None = None
+        self.max_bytes = MAX_CAPTURE_BYTES
         self.deleted = False
         self._stop = False
         self._stream: Any = None
@@ -748,6 +763,11 @@ class LiveCapture:
         try:
             for channel, chunk in stream:
                 if channel == 1:
+                    if len(out) + len(chunk) > self.max_bytes:  # a record holds a capture, not a link's whole day
+                        res.notes.append(f"the capture was cut at {self.max_bytes:,} bytes (the link was busier than a "
+                                         "record should hold): narrow it with debug.capture.filter or packets")
+                        self._stop = True
+                        break
                     out += chunk
                     if reader.truncated_at is None:
                         try:

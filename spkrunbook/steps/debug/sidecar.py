@@ -89,9 +89,15 @@ def run_in_sidecar(
     if not check:
         return result
     if result.timed_out:
-        raise ExecError(f"`{shown}` in {where} did not finish within {timeout:g}s",
+        err = ExecError(f"`{shown}` in {where} did not finish within {timeout:g}s (debug.exec_timeout); it was stopped",
                         hint="raise debug.exec_timeout in the params, or check that the container is not stuck "
                              f"(`oc exec -n {ns} {name} -c {container} -- ps`)")
+        err.timed_out = True  # type: ignore[attr-defined]
+        raise err
+    if result.cut:
+        raise ExecError(f"`{shown}` in {where}: {result.cut}; what it printed is not what the step reads",
+                        hint=f"run it by hand to see why it never stops: `oc exec -n {ns} {name} -c {container} -- {shown} "
+                             "| head`")
     if result.exit_code != 0:
         tail = _tail(result.stderr) or _tail(result.stdout) or "(no output)"
         hint = f"run it by hand to see more: `oc exec -n {ns} {name} -c {container} -- {shown}`"
@@ -122,6 +128,7 @@ class Table:
     error: str = ""
     skipped: bool = False  # True when the target cannot answer (snapshot without the output, no F5 tool)
     hint: str = ""  # what to do about ``error``
+    timed_out: bool = False  # the command was stopped at debug.exec_timeout
 
     def to_frame(self) -> pd.DataFrame:
         if self.frame is not None:
@@ -277,9 +284,11 @@ def sidecar_table(target: Target, pod: Obj, which: str, *, timeout: float = 30.0
         if argv[0] in F5_TOOLS and command_missing(exc.message):
             return Table(list(argv), error=f"`{argv[0]}` is F5's own tool and this debug container has none: "
                                            "unavailable on this target", skipped=True)
-        return Table(list(argv), error=exc.message, hint=exc.hint or "")
+        return Table(list(argv), error=exc.message, hint=exc.hint or "",
+                     timed_out=bool(getattr(exc, "timed_out", False)))
     except SpkRunbookError as exc:
-        return Table(list(argv), error=exc.message, hint=exc.hint or "")
+        return Table(list(argv), error=exc.message, hint=exc.hint or "",
+                     timed_out=bool(getattr(exc, "timed_out", False)))
     try:
         return Table(list(argv), frame=parse(res.stdout), raw=res.text)
     except ParseError as exc:
@@ -307,7 +316,13 @@ def attachments(lab: Lab, target: Target) -> Attachments:
         pa = PodAttachments(pod=md["name"], namespace=md.get("namespace", lab.tmm.namespace),
                             node=(pod.get("spec") or {}).get("nodeName", ""), network_status=status,
                             expected=expected_networks(lab))
-        for which in _COMMANDS:
-            pa.tables[which] = sidecar_table(target, pod, which, timeout=lab.debug.exec_timeout)
+        stuck = ""
+        for which, (argv, _) in _COMMANDS.items():
+            if stuck:  # a container that did not answer one command in time is not asked the next ones
+                pa.tables[which] = Table(list(argv), error=f"not run: {stuck}")
+                continue
+            pa.tables[which] = table = sidecar_table(target, pod, which, timeout=lab.debug.exec_timeout)
+            if table.timed_out:
+                stuck = f"`{' '.join(argv)}` in the same container did not finish within {lab.debug.exec_timeout:g}s"
         out.pods.append(pa)
     return out

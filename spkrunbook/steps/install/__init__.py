@@ -99,8 +99,8 @@ def run(lab: Lab, target: Target, *, progress: Progress | None = None,
     signed = signatures.verify(lab, which=which)
     agreed = mtu.before(lab, target, values.effective(merged.merged, lab.install.extra_values_files))
     vlan_plan = vlans.apply(lab, target)
-    outcome = helm.install(lab, target.kind, merged, progress=progress, which=which, refuse=signed.refusal)
+    outcome = helm.install(lab, target, merged, progress=progress, which=which, refuse=signed.refusal)
     tmm = verify.tmm(lab, target, wait=outcome.ok and not signed.refusal, progress=progress, timeout=wait_timeout,
                      interval=wait_interval)
-    removed = helm.uninstall(lab, target.kind, when=lab.install.teardown, which=which)
+    removed = helm.uninstall(lab, target, when=lab.install.teardown, which=which)
     return InstallResult(merged, vlan_plan, outcome, tmm, removed, signed, agreed)

@@ -18,7 +18,8 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from ... import display
+from ...cluster.base import ClusterAccess, Target
 from ...errors import HelmError
 from ...params import Lab
 from ...progress import Progress
@@ -40,7 +42,8 @@ PROCESS_GRACE = 60.0
 
 _HINTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)kubernetes cluster unreachable|connection refused|no such host|i/o timeout"),
-     "helm cannot reach the cluster: check target.kubeconfig / target.context (helm gets the same ones) and `oc whoami`"),
+     "helm cannot reach the cluster: check the target (helm is given the same kubeconfig and context, or the same "
+     "server, CA and token) and `oc whoami`"),
     (re.compile(r"(?i)another operation \(install/upgrade/rollback\) is in progress"),
      "a previous helm run is stuck: `helm history RELEASE -n NS`, then `helm rollback RELEASE -n NS` (or uninstall) and run again"),
     (re.compile(r"(?i)has no deployed releases"),
@@ -71,20 +74,36 @@ FLAGS: dict[int, dict[str, list[str]]] = {
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 
 
-def _cluster_flags(lab: Lab) -> list[str]:
-    out: list[str] = []
-    if lab.target.kind == "live":
-        if lab.target.kubeconfig:
-            out += ["--kubeconfig", str(lab.target.kubeconfig)]
-        if lab.target.context:
-            out += ["--kube-context", lab.target.context]
-    return out
+#: What helm would otherwise take from the environment instead of the target (its own overrides, KUBECONFIG).
+AMBIENT = ("KUBECONFIG", "HELM_KUBEAPISERVER", "HELM_KUBETOKEN", "HELM_KUBECAFILE", "HELM_KUBECONTEXT",
+           "HELM_KUBEASUSER", "HELM_KUBEASGROUPS", "HELM_KUBEINSECURE_SKIP_TLS_VERIFY", "HELM_KUBETLS_SERVER_NAME")
+
+
+@contextmanager
+def cluster_access(target: Target) -> Iterator[ClusterAccess | None]:
+    """How helm reaches the target's cluster, from the target itself (None: a snapshot, or a target that
+    cannot say; then helm is not run). The same server and credentials the runbook checked."""
+    access = getattr(target, "cluster_access", None)
+    if target.kind != "live" or access is None:
+        yield None
+        return
+    with access() as given:
+        yield given
+
+
+def _environment(access: ClusterAccess | None) -> dict[str, str]:
+    """helm's environment: ours without anything that would point it elsewhere, plus the target's."""
+    env = {k: v for k, v in os.environ.items() if k not in AMBIENT}
+    if access is not None:
+        env.update(access.env)
+    return env
 
 
 def command(lab: Lab, values_files: Sequence[str | os.PathLike[str]], *, chart: str | None = None,
-            major: int = 3) -> list[str]:
+            major: int = 3, cluster: Sequence[str] = ()) -> list[str]:
     """``helm upgrade --install RELEASE CHART -n NS -f ... --timeout T [--version V]`` as argv, with the
-    wait and rollback flags of helm ``major`` when the params ask for them."""
+    wait and rollback flags of helm ``major`` when the params ask for them, then ``cluster`` (the target's
+    ``ClusterAccess`` arguments)."""
     inst = lab.install
     argv = ["helm", "upgrade", "--install", inst.release, chart or inst.chart or CHART_PLACEHOLDER, "-n", lab.tmm.namespace]
     for f in values_files:
@@ -97,13 +116,14 @@ def command(lab: Lab, values_files: Sequence[str | os.PathLike[str]], *, chart: 
         argv += flags["wait"]
     if inst.rollback_on_failure:
         argv += flags["rollback"]
-    return argv + _cluster_flags(lab)
+    return argv + list(cluster)
 
 
-def _capture(argv: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+def _capture(argv: Sequence[str], timeout: float = 30.0,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=env)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return subprocess.CompletedProcess(list(argv), 127, "", str(exc))
 
@@ -115,12 +135,13 @@ def major_version(helm: str) -> int | None:
     return int(m.group(1)) if done.returncode == 0 and m else None
 
 
-def release_status(helm: str, lab: Lab) -> dict[str, Any] | None:
+def release_status(helm: str, lab: Lab, access: ClusterAccess | None = None) -> dict[str, Any] | None:
     """``helm status -o json`` of the release (None: no such release); HelmError when helm cannot tell."""
     import json
 
-    argv = [helm, "status", lab.install.release, "-n", lab.tmm.namespace, "-o", "json", *_cluster_flags(lab)]
-    done = _capture(argv, 60)
+    argv = [helm, "status", lab.install.release, "-n", lab.tmm.namespace, "-o", "json",
+            *(access.args if access is not None else ())]
+    done = _capture(argv, 60, _environment(access))
     if done.returncode != 0:
         if re.search(r"(?i)release: not found", done.stderr):
             return None
@@ -245,7 +266,7 @@ def run(
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
-            env={**os.environ, **(env or {})},
+            env=env if env is not None else dict(os.environ),
         )
     except FileNotFoundError as exc:
         raise HelmError(f"cannot start {argv[0]}: {exc.strerror}", returncode=127, hint="install helm 3 and put it on PATH") from None
@@ -367,32 +388,47 @@ class HelmOutcome(display.Brief):
         return self.command_line
 
 
-def install(lab: Lab, target_kind: str, values: ValuesMerge, *, progress: Progress | None = None,
+def _script(decision: Decision, argv: list[str], access: ClusterAccess | None) -> str:
+    env = "".join(f'export {k}={v}\n' for k, v in (access.shown_env if access is not None else {}).items())
+    return ("#!/bin/sh\n"
+            f"# {decision.reason}\n"
+            "# values.yaml next to this file has secrets masked as ***: put the real ones back before running.\n"
+            f'cd "$(dirname "$0")"\n{env}{shell_lines(argv)}\n')
+
+
+def install(lab: Lab, target: Target, values: ValuesMerge, *, progress: Progress | None = None,
             which: Callable[[str], str | None] = shutil.which, scrubber: Scrubber | None = None,
             refuse: str = "") -> HelmOutcome:
     """Run ``helm upgrade --install`` when possible (output streamed to ``progress``), else record the command.
 
-    helm reads the real values from a private temp file outside the record, deleted
-    afterwards; the record only holds the masked copy (``values.yaml`` beside the
-    command). A helm failure is a failed row and ``outcome.error``, not an exception.
+    helm reaches the cluster the target reaches, with its credentials (``cluster_access``:
+    the same kubeconfig and context, or the same server, CA and token); nothing in
+    helm's environment points it elsewhere. helm reads the real values from a private
+    temp file outside the record, deleted afterwards; the record only holds the masked
+    copy (``values.yaml`` beside the command). A helm failure is a failed row and
+    ``outcome.error``, not an exception.
     """
-    decision = decide(lab, target_kind, which=which, refuse=refuse)
+    decision = decide(lab, target.kind, which=which, refuse=refuse)
     extras = [str(p) for p in lab.install.extra_values_files]
-    if not decision.run:
-        argv = command(lab, ["values.yaml", *extras])
-        script = (
-            "#!/bin/sh\n"
-            f"# {decision.reason}\n"
-            "# values.yaml next to this file has secrets masked as ***: put the real ones back before running.\n"
-            f'cd "$(dirname "$0")"\n{shell_lines(argv)}\n'
-        )
-        return HelmOutcome(argv, decision, script=script)
+    with cluster_access(target) as access:
+        cluster = access.shown if access is not None else ()
+        if decision.run and access is None:
+            decision = Decision(False, "the target cannot say how helm reaches its cluster: the command is in the "
+                                       "record for a person to run", decision.helm)
+        if not decision.run:
+            argv = command(lab, ["values.yaml", *extras], cluster=cluster)
+            return HelmOutcome(argv, decision, script=_script(decision, argv, access))
+        return _install(lab, decision, values, extras, access, progress=progress, scrubber=scrubber)
+
+
+def _install(lab: Lab, decision: Decision, values: ValuesMerge, extras: list[str], access: ClusterAccess | None, *,
+             progress: Progress | None, scrubber: Scrubber | None) -> HelmOutcome:
     scrub = scrubber or Scrubber(set(values.secrets))
     helm_bin = decision.helm or "helm"
     major = major_version(helm_bin) or 3
-    shown = command(lab, ["values.yaml", *extras], major=major)
+    shown = command(lab, ["values.yaml", *extras], major=major, cluster=access.shown if access is not None else ())
     try:
-        before = release_status(helm_bin, lab)
+        before = release_status(helm_bin, lab, access)
     except HelmError as exc:
         return HelmOutcome(shown, decision, error=exc, major=major)
     state = str(((before or {}).get("info") or {}).get("status", ""))
@@ -412,17 +448,17 @@ def install(lab: Lab, target_kind: str, values: ValuesMerge, *, progress: Progre
 
     try:
         values_path = write_private(tmp / "values.yaml", values.merged)
-        argv = command(lab, [str(values_path), *extras], major=major)
+        argv = command(lab, [str(values_path), *extras], major=major, cluster=access.args if access is not None else ())
         argv[0] = helm_bin
         try:
             result = run(argv, on_line=sink, scrubber=scrub,
                          timeout=go_duration_seconds(lab.install.helm_timeout) + PROCESS_GRACE,
-                         release=lab.install.release, namespace=lab.tmm.namespace)
+                         env=_environment(access), release=lab.install.release, namespace=lab.tmm.namespace)
         except HelmError as exc:
             return HelmOutcome(shown, decision, error=exc, error_lines=lines, major=major)
         # success is the exit code and the release's own status, never what helm wrote to stderr
         try:
-            after = release_status(helm_bin, lab)
+            after = release_status(helm_bin, lab, access)
         except HelmError as exc:
             return HelmOutcome(shown, decision, run=result, error=exc, major=major)
         state = str(((after or {}).get("info") or {}).get("status", "absent"))
@@ -480,26 +516,32 @@ class Uninstall(display.Brief):
         return self.findings._repr_html_() + display.code(shell(self.argv), title="command")
 
 
-def uninstall(lab: Lab, target_kind: str, *, when: bool, which: Callable[[str], str | None] = shutil.which) -> Uninstall:
+def uninstall(lab: Lab, target: Target, *, when: bool, which: Callable[[str], str | None] = shutil.which) -> Uninstall:
     """Uninstall the release when asked (``when``: the params' ``install.teardown``, or a confirmed button).
 
-    Only the release this lab names, in its namespace; on a snapshot it is a plan.
-    A release that is not there is reported as absent, not as a failure.
+    Only the release this lab names, in its namespace, in the target's cluster; on a
+    snapshot it is a plan. A release that is not there is reported as absent, not as a failure.
     """
-    argv = ["helm", "uninstall", lab.install.release, "-n", lab.tmm.namespace, *_cluster_flags(lab)]
+    base = ["helm", "uninstall", lab.install.release, "-n", lab.tmm.namespace]
     if not when:
-        return Uninstall(False, argv, outcome="not requested")
-    decision = decide(lab, target_kind, which=which)
-    if target_kind != "live" or decision.helm is None or not lab.install.run_helm:
-        return Uninstall(True, argv, outcome="planned", detail=decision.reason)
-    helm_bin = decision.helm
+        return Uninstall(False, base, outcome="not requested")
+    with cluster_access(target) as access:
+        argv = base + list(access.shown if access is not None else ())
+        decision = decide(lab, target.kind, which=which)
+        if target.kind != "live" or access is None or decision.helm is None or not lab.install.run_helm:
+            return Uninstall(True, argv, outcome="planned", detail=decision.reason)
+        return _uninstall(lab, decision.helm, argv, access)
+
+
+def _uninstall(lab: Lab, helm_bin: str, argv: list[str], access: ClusterAccess) -> Uninstall:
     try:
-        status = release_status(helm_bin, lab)
+        status = release_status(helm_bin, lab, access)
     except HelmError as exc:
         return Uninstall(True, argv, outcome="failed", detail=exc.message, hint=exc.hint or "")
     if status is None:
         return Uninstall(True, argv, outcome="absent", detail=f"no release {lab.install.release} in {lab.tmm.namespace}")
-    done = _capture([helm_bin, *argv[1:]], go_duration_seconds(lab.install.helm_timeout) + PROCESS_GRACE)
+    done = _capture([helm_bin, "uninstall", lab.install.release, "-n", lab.tmm.namespace, *access.args],
+                    go_duration_seconds(lab.install.helm_timeout) + PROCESS_GRACE, _environment(access))
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
         return Uninstall(True, argv, ran=True, outcome="failed", detail=f"exit {done.returncode}: {tail}",

@@ -1,4 +1,5 @@
-"""Exec, captures and OVN reads on a snapshot, and what needs no server (manifests, checks).
+"""Exec, captures and OVN reads on a snapshot, what needs no server (manifests, checks), and a capture's byte
+cap against the stand-in server (an exec that never stops printing, which a real node will not do on demand).
 
 The live paths (commands in the debug container, pod and node captures, the NB database among the
 ovnkube pods) run against the real node: tests/dataplane/test_debug.py."""
@@ -8,20 +9,33 @@ from __future__ import annotations
 import pytest
 
 from spkrunbook import params
+from spkrunbook.capture import read_pcap
 from spkrunbook.cluster import ovn
+from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.cluster.ovn import listings
 from spkrunbook.cluster.snapshot import SnapshotTarget
 from spkrunbook.errors import NotAvailable
 from spkrunbook.steps.debug import captures, sidecar
 from tests.support.labdata import TMM_POD, lab_objects
-from tests.support.paths import DEMO_PARAMS
+from tests.support.paths import DEMO_DIR, DEMO_PARAMS
 
 DEMO = DEMO_PARAMS
+PCAP = (DEMO_DIR / "captures/cni0.pcap").read_bytes()
+N_PACKETS = len(read_pcap(PCAP))  # the demo capture is remade by scripts/make_demo_captures.sh
 
 
 @pytest.fixture
 def lab():
     return params.load(DEMO)
+
+
+@pytest.fixture
+def target(api, kubeconfig):
+    """The stand-in API server (its exec answers are made to order: a link that never quiets)."""
+    api.add_many(lab_objects())
+    t = LiveTarget.from_kubeconfig(kubeconfig)
+    yield t
+    t.close()
 
 
 def test_snapshot_exec_replays_or_says_what_is_missing(lab):
@@ -67,3 +81,24 @@ def test_ovn_version_picks_ovnkube_node_from_4_14(lab, tmp_path):
     cands, mode, why = ovn.nbdb_candidates(lab, t, "worker-1")
     assert cands[0].pod == ovnkube_node_pod("worker-1", 1)["metadata"]["name"] and cands[0].container == "nbdb"
     assert mode == "interconnect" and "4.14" in why and "4.14" in cands[0].reason
+
+
+def test_a_capture_of_a_link_that_never_quiets_is_cut_at_its_byte_cap(api, target, lab):
+    """Issue 23: what a command prints is capped in bytes too; the capture says it was cut and keeps a readable pcap."""
+    def flood(argv, stdin):
+        if "tcpdump" not in argv:
+            return None
+
+        def gen():
+            yield 1, PCAP[:24]
+            body = PCAP[24:]
+            while True:
+                yield 1, body
+        return gen()
+
+    api.on_exec("f5-tmm-.*", "debug", flood)
+    live = captures.LiveCapture(target, where="pod", pod=TMM_POD, interface="net1", seconds=60, namespace="default")
+    live.max_bytes = 4 << 20
+    res = live.run()
+    assert res.size <= 4 << 20 and res.packets > N_PACKETS and res.duration < 30
+    assert any("the capture was cut at 4,194,304 bytes" in n for n in res.notes), res.notes

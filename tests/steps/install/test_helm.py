@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from spkrunbook import notebook, params, progress
+from spkrunbook.cluster.live import LiveTarget
 from spkrunbook.cluster.snapshot import SnapshotTarget
 from spkrunbook.errors import HelmError
 from spkrunbook.steps import install
@@ -66,11 +67,34 @@ def test_command_without_chart_has_a_placeholder_and_quotes_for_a_shell() -> Non
     assert "'<chart: tar/f5ingress-<version>.tgz>'" in helm.shell(argv)
 
 
-def test_live_command_targets_the_same_cluster(tmp_path: Path) -> None:
+def test_live_command_targets_the_same_cluster(api: FakeApiServer, tmp_path: Path) -> None:
+    """helm is handed the cluster by the target: the kubeconfig and context it was built from."""
+    kc = api.write_kubeconfig(tmp_path / "kc", context="lab")
     data = lab_data(chart="c.tgz")
-    data["target"] = {"kind": "live", "kubeconfig": str(tmp_path / "kc"), "context": "lab"}
-    argv = helm.command(params.parse(data), ["v.yaml"])
-    assert argv[-4:] == ["--kubeconfig", str(tmp_path / "kc"), "--kube-context", "lab"]
+    data["target"] = {"kind": "live", "kubeconfig": str(kc), "context": "lab"}
+    lab = params.parse(data)
+    with LiveTarget.from_params(lab.target, check=False) as target, helm.cluster_access(target) as access:
+        assert access is not None and access.env == {}
+        argv = helm.command(lab, ["v.yaml"], cluster=access.args)
+    assert argv[-4:] == ["--kubeconfig", str(kc.resolve()), "--kube-context", "lab"]
+
+
+def test_server_and_token_reach_helm_as_a_kubeconfig_without_the_secret(api: FakeApiServer, tmp_path: Path) -> None:
+    """``target.server`` + token: helm gets a temporary kubeconfig naming the server (no token in it, none on
+    its command line), the token in its environment; the file is gone after the call."""
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nnot checked here\n-----END CERTIFICATE-----\n")
+    with LiveTarget.from_server(api.url, api.token, ca_file=ca) as target, helm.cluster_access(target) as access:
+        assert access is not None
+        kc = Path(access.args[access.args.index("--kubeconfig") + 1])
+        written = json.loads(kc.read_text())
+        assert oct(kc.stat().st_mode & 0o777) == "0o600" and oct(kc.parent.stat().st_mode & 0o777) == "0o700"
+        assert written["clusters"][0]["cluster"] == {"server": api.url, "certificate-authority": str(ca.resolve())}
+        assert api.token is not None and api.token not in kc.read_text() and api.token not in " ".join(access.args + access.shown)
+        assert access.env == {"HELM_KUBETOKEN": api.token}
+        assert access.shown_env == {"HELM_KUBETOKEN": '"$SPKRUNBOOK_TOKEN"'}
+        assert "--kube-apiserver" in access.shown and "--kube-ca-file" in access.shown
+    assert not kc.exists() and not kc.parent.exists()
 
 
 @pytest.mark.parametrize(
@@ -164,7 +188,7 @@ def test_run_helm_live_uses_a_private_temp_values_file(live_step: notebook.Step,
     monkeypatch.setenv("FAKE_HELM_ECHO", PASSWORD)
     vals = values.prepare(live_step.lab)
     shown = progress.quiet()
-    outcome = helm.install(live_step.lab, live_step.target.kind, vals, progress=shown)
+    outcome = helm.install(live_step.lab, live_step.target, vals, progress=shown)
     live_step.save(vals)
     live_step.save(outcome)
     assert outcome.ok and outcome.ran and outcome.findings.ok
@@ -189,7 +213,7 @@ def test_run_helm_live_uses_a_private_temp_values_file(live_step: notebook.Step,
 
 def test_run_helm_live_failure_is_a_failed_row(live_step: notebook.Step, fake_helm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_HELM_RC", "1")
-    outcome = helm.install(live_step.lab, live_step.target.kind, values.prepare(live_step.lab))
+    outcome = helm.install(live_step.lab, live_step.target, values.prepare(live_step.lab))
     assert not outcome.ok and isinstance(outcome.error, HelmError) and outcome.error.returncode == 1
     row = outcome.findings.failed()[0]
     assert "kubeconfig" in row.action
@@ -200,7 +224,7 @@ def test_run_helm_live_failure_is_a_failed_row(live_step: notebook.Step, fake_he
 def test_run_helm_on_a_snapshot_records_the_command(tmp_path: Path, fake_helm: Path) -> None:
     step = notebook.start("spk-install", str(DEMO), str(tmp_path / "rec"))
     assert isinstance(step.target, SnapshotTarget)
-    outcome = helm.install(step.lab, step.target.kind, values.prepare(step.lab))
+    outcome = helm.install(step.lab, step.target, values.prepare(step.lab))
     step.save(outcome)
     assert not outcome.ran and not fake_helm.exists()
     script = (step.record_dir / "spk-install" / "helm-command.sh").read_text()
@@ -223,10 +247,19 @@ def test_install_run_is_the_whole_step_on_a_snapshot(tmp_path: Path, fake_helm: 
 
 def live_lab(tmp_path: Path, **install_over: Any) -> params.Lab:
     kc = tmp_path / "kc"
-    kc.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    if not kc.exists():
+        kc.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": "lab",
+                                  "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+                                  "users": [{"name": "u", "user": {}}],
+                                  "contexts": [{"name": "lab", "context": {"cluster": "c", "user": "u"}}]}))
     data = lab_data(chart=str(tmp_path / "f5ingress.tgz"), **install_over)
     data["target"] = {"kind": "live", "kubeconfig": str(kc)}
     return params.parse(data)
+
+
+def live(lab: params.Lab) -> LiveTarget:
+    """The lab's target, not connected (helm here is the fake one, which reaches nothing)."""
+    return LiveTarget.from_params(lab.target, check=False)
 
 
 @pytest.mark.parametrize(("major", "wait", "rollback"), [(3, "--wait", "--atomic"), (4, "--wait=watcher", "--rollback-on-failure")])
@@ -234,7 +267,7 @@ def test_helm_version_decides_the_flags(fake_helm: Path, tmp_path: Path, monkeyp
                                         major: int, wait: str, rollback: str) -> None:
     monkeypatch.setenv("FAKE_HELM_MAJOR", str(major))
     lab = live_lab(tmp_path, helm_wait=True, rollback_on_failure=True)
-    outcome = helm.install(lab, "live", values.prepare(lab))
+    outcome = helm.install(lab, live(lab), values.prepare(lab))
     assert outcome.ok and outcome.major == major and outcome.status == "deployed" and outcome.revision == 1
     argv = json.loads(fake_helm.read_text())["argv"]
     assert wait in argv and rollback in argv
@@ -252,7 +285,7 @@ def test_a_pending_release_is_reported_with_its_recovery_and_not_touched(fake_he
                                                                         state: str, recover: str) -> None:
     monkeypatch.setenv("FAKE_HELM_STATUS", state)
     lab = live_lab(tmp_path)
-    outcome = helm.install(lab, "live", values.prepare(lab))
+    outcome = helm.install(lab, live(lab), values.prepare(lab))
     assert not outcome.ok and outcome.status == state
     assert not fake_helm.exists(), "no upgrade was run on a pending release"
     (row,) = outcome.findings.rows
@@ -265,7 +298,7 @@ def test_exit_0_with_a_release_that_is_not_deployed_fails(fake_helm: Path, tmp_p
     """Success is the exit code AND the release's status: helm 0 with a "failed" release is a failure."""
     monkeypatch.setenv("FAKE_HELM_STATUS", "failed")
     lab = live_lab(tmp_path)
-    outcome = helm.install(lab, "live", values.prepare(lab))
+    outcome = helm.install(lab, live(lab), values.prepare(lab))
     assert fake_helm.exists(), "the upgrade ran (failed is not a pending state)"
     assert not outcome.ok and outcome.error is not None
     assert "exited 0 but release f5ingress is failed" in outcome.error.message
@@ -274,14 +307,14 @@ def test_exit_0_with_a_release_that_is_not_deployed_fails(fake_helm: Path, tmp_p
 
 def test_teardown_uninstalls_only_when_asked(fake_helm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lab = live_lab(tmp_path)
-    assert helm.uninstall(lab, "live", when=False).findings.rows[0].status == "skip"
-    absent = helm.uninstall(lab, "live", when=True)
+    assert helm.uninstall(lab, live(lab), when=False).findings.rows[0].status == "skip"
+    absent = helm.uninstall(lab, live(lab), when=True)
     assert absent.outcome == "absent" and absent.findings.ok
-    helm.install(lab, "live", values.prepare(lab))
-    gone = helm.uninstall(lab, "live", when=True)
+    helm.install(lab, live(lab), values.prepare(lab))
+    gone = helm.uninstall(lab, live(lab), when=True)
     assert gone.outcome == "uninstalled" and gone.ran and "revision 1" in gone.detail
-    assert helm.uninstall(lab, "live", when=True).outcome == "absent", "the release is gone"
-    planned = helm.uninstall(lab, "snapshot", when=True)
+    assert helm.uninstall(lab, live(lab), when=True).outcome == "absent", "the release is gone"
+    planned = helm.uninstall(lab, SnapshotTarget(DEMO_DIR / "snapshot"), when=True)
     assert planned.outcome == "planned" and not planned.ran
     assert "helm uninstall f5ingress -n default" in planned.findings.rows[0].action
 

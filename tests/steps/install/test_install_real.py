@@ -119,3 +119,4 @@ def test_a_read_only_user_gets_what_to_grant_and_nothing_is_half_applied(real_cl
     assert "forbidden" in helm_row.evidence.lower() and "permission" in helm_row.action
     assert clean_releases.get_object("f5-spk-vlans", "internal", "default") is None
     assert release_revisions(real_cluster) == {}
+
