@@ -296,6 +296,17 @@ def _pids_with(text: str, *, exclude: str) -> list[int]:
     return out
 
 
+def _pids_named(name: str) -> list[int]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "comm").read_text().strip() == name:
+                out.append(int(proc.name))
+        except OSError:
+            continue
+    return out
+
+
 def _mountpoints() -> list[str]:
     out = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
@@ -312,6 +323,22 @@ def _iptables_chains() -> set[str]:
             done = subprocess.run([tool, "-w", "5", "-t", table, "-S"], capture_output=True, text=True, timeout=30, check=False)
             out.update(f"{tool}/{table}/{ln.split()[1]}" for ln in done.stdout.splitlines() if ln.startswith("-N "))
     return out
+
+
+def _remove_kube_chains(chains: set[str]) -> None:
+    """Each ``tool/table/KUBE-*`` chain of ``chains``, with the rules that jump to it."""
+    for entry in sorted(chains):
+        tool, table, chain = entry.split("/")
+        if not chain.startswith("KUBE-"):
+            continue
+        rules = subprocess.run([tool, "-w", "5", "-t", table, "-S"], capture_output=True, text=True, timeout=30,
+                               check=False).stdout.splitlines()
+        for rule in rules:
+            words = shlex.split(rule)
+            if words[:1] == ["-A"] and words[-2:] == ["-j", chain]:
+                run([tool, "-w", "5", "-t", table, "-D", *words[1:]], check=False)
+        run([tool, "-w", "5", "-t", table, "-F", chain], check=False)
+        run([tool, "-w", "5", "-t", table, "-X", chain], check=False)
 
 
 def _kubepods_cgroups() -> list[Path]:
@@ -417,6 +444,10 @@ class DataPlane:
         if BRIDGE in _links() and f"inet {NODE_IP}/" in run(["ip", "-4", "addr", "show", BRIDGE], check=False).stdout.decode():
             run(["ip", "link", "del", BRIDGE], check=False)
             done.append(f"bridge {BRIDGE} ({NODE_IP})")
+        if not _pids_named("kubelet"):  # a kubelet that died leaves its chains: nobody else makes them here
+            chains = {c for c in _iptables_chains() if c.split("/")[2].startswith("KUBE-")}
+            _remove_kube_chains(chains)
+            done += [f"iptables chain {c}" for c in sorted(chains)]
         for d in sorted(old_dirs):
             shutil.rmtree(d, ignore_errors=True)
             done.append(f"folder {d}")
@@ -876,18 +907,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         """The kubelet's own iptables chains (``KUBE-FIREWALL``, the canaries) and the rules that jump to them."""
         if self.before is None:
             return
-        for entry in sorted(_iptables_chains() - self.before.iptables):
-            tool, table, chain = entry.split("/")
-            if not chain.startswith("KUBE-"):
-                continue
-            rules = subprocess.run([tool, "-w", "5", "-t", table, "-S"], capture_output=True, text=True, timeout=30,
-                                   check=False).stdout.splitlines()
-            for rule in rules:
-                words = shlex.split(rule)
-                if words[:1] == ["-A"] and words[-2:] == ["-j", chain]:
-                    run([tool, "-w", "5", "-t", table, "-D", *words[1:]], check=False)
-            run([tool, "-w", "5", "-t", table, "-F", chain], check=False)
-            run([tool, "-w", "5", "-t", table, "-X", chain], check=False)
+        _remove_kube_chains(_iptables_chains() - self.before.iptables)
 
     def leftovers(self) -> list[str]:
         """What the data plane added to the machine that is still there (empty after a clean stop)."""
