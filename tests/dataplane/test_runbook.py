@@ -125,6 +125,15 @@ def test_the_whole_runbook_passes_on_the_real_node(node_cluster: NodeCluster, no
     assert seen["status"] == "pass"
     (promisc,) = rows(dbg, "promiscuous works")
     assert promisc["status"] == "pass" and "ens224" in promisc["evidence"]
+    # issue 24 on a running pod: the self IPs as the pod's `ip -br addr` shows them, each VLAN present in TMM (so
+    # the licence gate is not asked about), and the MTU of NAD, F5SPKVlan and TMM's env under the master's
+    held = rows(dbg, "self IPs held")
+    assert held and {r["status"] for r in held} == {"pass"}, held
+    assert any(internal_ip in r["evidence"] and name in r["evidence"] for r in held), held
+    in_tmm = rows(dbg, "VLAN in TMM")
+    assert in_tmm and {r["status"] for r in in_tmm} == {"pass"}, in_tmm
+    agreed = rows(step_json(record, "spk-install"), "MTU agreement")
+    assert agreed and {r["status"] for r in agreed} <= {"pass", "note"}, agreed
     (cap,) = sorted((record / "debugging" / "captures").glob("*.json"))
     stats = json.loads(cap.read_text())
     assert stats["interface"] == "net1" and stats["packets"] > 10 and stats["sha256"]
