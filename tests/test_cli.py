@@ -17,7 +17,7 @@ from spkrunbook import record as records
 from spkrunbook.runbook import RunResult, StepError, StepOutcome
 from tests.support.paths import DEMO_PARAMS
 
-WARN = {"step": "debugging", "status": "warn", "check": "TCP resets", "subjects": ["net2 (net2)"],
+WARN = {"step": "debugging", "status": "warn", "check": "TCP resets", "subjects": ["net2"],
         "evidence": "588 of 785 TCP conversations reset (74.9%; threshold 5.0%)",
         "action": "look at the resets table: refused ports or aborted connections", "reference": ""}
 
@@ -40,7 +40,7 @@ def test_a_pass_with_warnings_says_so_and_names_the_worst_with_what_to_do(tmp_pa
     cli._summary(console, result)
     out = " ".join(buf.getvalue().split())
     assert "run: passed, 3 warnings" in out
-    assert "WARN TCP resets (net2 (net2)): 588 of 785 TCP conversations reset" in out
+    assert "WARN TCP resets (net2): 588 of 785 TCP conversations reset" in out
     assert "what to do: look at the resets table" in out
 
 

@@ -81,7 +81,7 @@ class DebugResult(StepResult):
                 continue
             items: list[tuple[str, str, Callable[[], str]]] = [
                 (name, caption, partial(_svg_of, c, name)) for name, caption in c.figure_files().items()]
-            out.append((f"{c.name} ({c.interface})", items))
+            out.append((c.label, items))
         return out
 
     def to_dict(self) -> dict[str, Any]:

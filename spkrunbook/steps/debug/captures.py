@@ -218,6 +218,11 @@ class CaptureResult:
         return f"<CaptureResult {self.name} ({self.interface}): {what}>"
 
     @property
+    def label(self) -> str:
+        """How findings and headings name the capture: ``net1``, or ``demo-cap (net1)`` when the names differ."""
+        return self.name if self.name == self.interface else f"{self.name} ({self.interface})"
+
+    @property
     def ok(self) -> bool:
         return (self.frame is not None or self.analysis is not None) and not self.error
 
@@ -513,7 +518,7 @@ class CaptureResult:
 
     def _repr_html_(self) -> str:
         """The capture and Wireshark's tables for it; the pictures are in the step's gallery."""
-        parts = [display.heading(f"{self.name} ({self.interface})"),
+        parts = [display.heading(self.label),
                  display.frame_html(self.overview(), status_column=None, kinds={"packets": "count", "bytes": "bytes"})]
         if not self.ok:
             return "".join(parts)

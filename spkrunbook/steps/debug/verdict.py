@@ -179,7 +179,7 @@ def capture_rows(lab: Lab, caps: list[CaptureResult]) -> list[CheckResult]:
         return [CheckResult("packets seen", "skip", "no capture: set debug.live_capture: true or list files in debug.analyse")]
     rows: list[CheckResult] = []
     for c in caps:
-        subject = f"{c.name} ({c.interface})"
+        subject = c.label
         if c.skipped:
             rows.append(CheckResult("packets seen", "skip", c.skipped,
                                     "run on a live cluster or list saved captures in debug.analyse", subject))
