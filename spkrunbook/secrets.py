@@ -23,10 +23,21 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .params import Lab
+
+class _Target(Protocol):
+    kubeconfig: Path | None
+
+
+class SecretHolder(Protocol):
+    """What ``Scrubber.for_lab`` needs of a lab (``params.Lab`` is one): its secret values and its kubeconfig.
+    A protocol, so this module, which ``params`` imports, imports nothing of ``params``."""
+
+    @property
+    def target(self) -> _Target: ...
+
+    def secrets(self) -> list[str]: ...
 
 MASK = "***"
 # Shorter strings would match too much ordinary text to be worth masking.
@@ -195,7 +206,7 @@ class Scrubber:
     secrets: set[str] = field(default_factory=set)
 
     @classmethod
-    def for_lab(cls, lab: Lab, extra: Iterable[str] = ()) -> Scrubber:
+    def for_lab(cls, lab: SecretHolder, extra: Iterable[str] = ()) -> Scrubber:
         secrets = set(lab.secrets()) | kubeconfig_secrets(lab.target.kubeconfig) | set(extra)
         return cls({s for s in secrets if s and len(s) >= MIN_SECRET_LEN})
 
