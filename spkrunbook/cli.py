@@ -573,11 +573,12 @@ def cmd_fleet(args: argparse.Namespace) -> int:
 
         with LiveTarget.from_kubeconfig(args.kubeconfig, args.context) as target:
             target.check_reachable()
-            results = apply.apply(plan, target, force=args.force)
+            results = apply.apply(plan, target, force=args.force, prune=args.prune)
         bad = 0
         for res in results:
             for c in res.changes:
-                colour = {"create": "green", "update": "green", "unchanged": "", "refused": "red", "failed": "red"}
+                colour = {"create": "green", "update": "green", "delete": "green", "unchanged": "", "kept": "yellow",
+                          "refused": "red", "failed": "red"}
                 _say(out, colour.get(c.action, ""), f"{res.kind} {c.ref}:", f"{c.outcome(res.planned)} ({c.reason})")
                 bad += c.action in ("refused", "failed")
         return EXIT_FAILED if bad else EXIT_OK
@@ -679,6 +680,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     fa.add_argument("--kubeconfig", help="the cluster to apply to (default: $KUBECONFIG or ~/.kube/config)")
     fa.add_argument("--context", help="a context of the kubeconfig")
     fa.add_argument("--force", action="store_true", help="take over objects spkrunbook does not manage")
+    fa.add_argument("--prune", action="store_true",
+                    help="delete this fleet's objects that the fleet file no longer has (a lab taken out); "
+                         "without it they are listed as kept")
     fs = fsub.add_parser("status", help="each lab's newest record in the fleet's store")
     fs.add_argument("fleet", metavar="FLEET.yaml")
     fs.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -20,8 +20,8 @@ from dataclasses import replace
 from typing import Any
 
 from ..cluster import reconcile
-from ..cluster.base import Obj, Resource, Target
-from ..errors import ResourceMissing
+from ..cluster.base import Obj, Resource, Target, can_write
+from ..errors import ResourceMissing, SpkRunbookError
 from .model import FleetPlan
 from .render import render
 
@@ -106,8 +106,10 @@ def cluster_minor(target: Target) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def apply(plan: FleetPlan, target: Target, *, force: bool = False) -> list[reconcile.ApplyResult]:
-    """Apply every rendered object, kind by kind in render order; one ``ApplyResult`` per kind."""
+def apply(plan: FleetPlan, target: Target, *, force: bool = False, prune: bool = False) -> list[reconcile.ApplyResult]:
+    """Apply every rendered object, kind by kind in render order; one ``ApplyResult`` per kind. Objects this
+    fleet made before that it no longer renders (a lab taken out of the fleet file) are listed as ``kept``
+    with the flag that deletes them, and deleted with ``prune`` (``oc apply --prune``'s meaning)."""
     minor = cluster_minor(target)
     if minor is not None and minor != plan.fleet.minor:
         plan = FleetPlan(plan.fleet.model_copy(update={"kubernetes_version": f"1.{minor}"}), plan.labs, plan.source)
@@ -122,12 +124,47 @@ def apply(plan: FleetPlan, target: Target, *, force: bool = False) -> list[recon
         key = (obj["apiVersion"], obj["kind"])
         role = str(((obj.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/component", ""))
         groups.setdefault(key, []).append((role, obj))
-    out = []
+    out: dict[tuple[str, str], reconcile.ApplyResult] = {}
     for key, objs in groups.items():
         rules = JOB_RULES if key[1] in ("Job", "CronJob") else RULES
         result = reconcile.apply(target, KINDS[key], objs, force=force, rules=rules)
         for c in result.changes:
             if key[1] == "Job" and c.action == "failed" and c.error is not None and "immutable" in c.error.message:
                 c.error.hint = JOB_RULES.failed_hint  # the server's schema hint does not say what to do here
-        out.append(result)
-    return out
+        out[key] = result
+    rendered = {(key, str(obj["metadata"]["name"])) for key, objs in groups.items() for _, obj in objs}
+    for key, res in KINDS.items():
+        left = _left_behind(plan, target, key, res, rendered, prune=prune)
+        if left:
+            out.setdefault(key, reconcile.ApplyResult(res.kind, [], planned=False, rules=RULES)).changes.extend(left)
+    return list(out.values())
+
+
+def _left_behind(plan: FleetPlan, target: Target, key: tuple[str, str], res: Resource,
+                 rendered: set[tuple[tuple[str, str], str]], *, prune: bool) -> list[reconcile.Change]:
+    """This fleet's objects of one kind (by its instance and managed-by labels) that it no longer renders."""
+    selector = f"app.kubernetes.io/instance={plan.fleet.fleet},{reconcile.MANAGED_BY}={reconcile.MANAGER}"
+    ns = plan.fleet.namespace if res.namespaced else None
+    try:
+        found = target.list(res, ns, label_selector=selector)
+    except ResourceMissing:  # the kind is not served (an old cluster without CronJobs): nothing of ours there
+        return []
+    changes = []
+    for obj in found:
+        md = obj.get("metadata") or {}
+        name = str(md.get("name", ""))
+        # a Job its CronJob started carries the fleet's labels too, but belongs to the CronJob
+        if (key, name) in rendered or md.get("deletionTimestamp") or md.get("ownerReferences"):
+            continue
+        change = reconcile.Change(res.kind, name, ns or "", "kept", "no longer in the fleet file; "
+                                  "`fleet apply --prune` deletes it")
+        if prune and can_write(target):
+            try:
+                target.delete(res, name, ns)
+                change = reconcile.Change(res.kind, name, ns or "", "delete", "no longer in the fleet file (--prune)",
+                                          applied=True)
+            except SpkRunbookError as exc:
+                change = reconcile.Change(res.kind, name, ns or "", "failed", f"could not delete it: {exc.message}",
+                                          error=exc)
+        changes.append(change)
+    return changes

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
 from spkrunbook import cli, fleet
 from spkrunbook.cluster.live import LiveTarget
@@ -105,3 +106,31 @@ def test_cli_apply_and_kubectl_reads_the_same(cluster: Any, tmp_path: Path, caps
     assert got.stdout == "3"
     assert cli.main(["fleet", "apply", str(plan.source), "--kubeconfig", str(kc)]) == 0
     assert "created" not in capsys.readouterr().out
+
+
+def test_a_lab_taken_out_is_kept_and_said_then_pruned(cluster: Any, tmp_path: Path) -> None:
+    """A lab removed from the fleet file leaves its ConfigMap: apply lists it as kept with the flag that deletes it;
+    --prune deletes it and nothing else (another fleet's objects in the namespace are not ours to prune)."""
+    admin: LiveTarget = LiveTarget.from_kubeconfig(cluster.kubeconfig())
+    plan = _plan(tmp_path, schedule="15 2 * * *")
+    (tmp_path / "other").mkdir()
+    other = fleet.load(fleetlabs.fleet_file(tmp_path / "other", [{"params": "../labs/lab-0.yaml"}], fleet="other-labs",
+                                            namespace="spk-runbooks", schedule="15 3 * * *"))
+    assert set(_actions(apply.apply(plan, admin)).values()) == {"create"}
+    assert set(_actions(apply.apply(other, admin)).values()) == {"create"}
+    # lab-1 is taken out of the fleet file
+    data = YAML().load(plan.source.read_text())
+    data["labs"] = [e for e in data["labs"] if e["params"] != "labs/lab-1.yaml"]
+    with open(plan.source, "w") as fh:
+        YAML().dump(data, fh)
+    smaller = fleet.load(plan.source)
+    kept = {k: a for k, a in _actions(apply.apply(smaller, admin)).items() if a not in ("unchanged", "update")}
+    assert kept == {"ConfigMap/spk-runbooks/spk-labs-lab-lab-1": "kept"}, kept
+    cm = apply.KINDS[("v1", "ConfigMap")]
+    assert admin.exists(cm, "spk-labs-lab-lab-1", "spk-runbooks"), "nothing is deleted without --prune"
+    pruned = {k: a for k, a in _actions(apply.apply(smaller, admin, prune=True)).items() if a != "unchanged"}
+    assert pruned == {"ConfigMap/spk-runbooks/spk-labs-lab-lab-1": "delete"}, pruned
+    assert not admin.exists(cm, "spk-labs-lab-lab-1", "spk-runbooks")
+    assert admin.exists(cm, "other-labs-lab-lab-0", "spk-runbooks"), "another fleet's objects are left alone"
+    assert set(_actions(apply.apply(smaller, admin, prune=True)).values()) == {"unchanged"}
+    admin.close()
