@@ -24,22 +24,14 @@ import pytest
 
 from spkrunbook import cli, params
 from spkrunbook.errors import ParameterError
+from tests.support.hostile import tiny_tmpfs
 from tests.support.paths import DEMO_DIR, DEMO_PARAMS
 
 
 @pytest.fixture
 def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with tiny_tmpfs(tmp_path / "mnt", "16k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def said(capsys: pytest.CaptureFixture[str]) -> str:

@@ -8,7 +8,6 @@ full-disk cases use a small tmpfs mounted by the test (root only; skipped otherw
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,23 +15,15 @@ from pathlib import Path
 import pytest
 
 from spkrunbook import cli
+from tests.support.hostile import tiny_tmpfs
 from tests.support.paths import DEMO_PARAMS
 
 
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
     # smaller than the first step's record (about 170 kB: its notebook, the notebook's page, the findings)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100k", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with tiny_tmpfs(tmp_path / "mnt", "100k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def test_records_path_that_is_a_file_is_exit_2_before_anything_runs(tmp_path: Path, capsys) -> None:

@@ -26,7 +26,7 @@ import pytest
 from spkrunbook import cli
 from spkrunbook.errors import RecordError
 from spkrunbook.record.share import README, share
-from tests.support.hostile import RSS_LIMIT_MB, run_cli
+from tests.support.hostile import RSS_LIMIT_MB, run_cli, tiny_tmpfs
 
 SRC, DST = "10.1.10.22", "10.1.10.100"
 SRC_MAC = bytes.fromhex("005056a1b2c3")
@@ -163,17 +163,8 @@ def test_symlinks_are_never_followed_out_of_the_record(record: Path, tmp_path: P
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with tiny_tmpfs(tmp_path / "disk", "256k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def test_a_share_that_fails_halfway_leaves_nothing_behind(record: Path, tiny_disk: Path,
