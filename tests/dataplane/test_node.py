@@ -16,7 +16,7 @@ import pytest
 from spkrunbook.cluster.live import LiveTarget
 from tests.dataplane import helpers as h
 from tests.dataplane.conftest import HUGEPAGES
-from tests.support.dataplane import BRIDGE, FIXED_PATHS, Before, DataPlane, NodeCluster
+from tests.support.dataplane import BRIDGE, FIXED_PATHS, NODE_IP, Before, DataPlane, NodeCluster
 from tests.support.realcluster import ADMIN
 
 pytestmark = [pytest.mark.dataplane, pytest.mark.slow]
@@ -95,7 +95,7 @@ def _machine() -> dict[str, Any]:
 def test_stopping_the_node_leaves_nothing_behind_even_when_a_start_fails(node_cluster: NodeCluster, node: DataPlane,
                                                                             admin: LiveTarget) -> None:
     """The session's node is stopped with a pod on net1 running, then a start that fails half way (the kubelet
-    exits at once) is cleaned up too; then the node is started again for the tests after this one."""
+    exits at once) is cleaned up too; then what a killed run leaves is put there and the next start removes it."""
     assert node.before is not None
     h.apply_nads(admin)
     admin.create("pods", h.pod_manifest("left-running", node, networks="macvlan-internal"), h.NS)
@@ -120,8 +120,15 @@ def test_stopping_the_node_leaves_nothing_behind_even_when_a_start_fails(node_cl
         with pytest.raises(RuntimeError, match="kubelet exited with 1"):
             broken.start()
         assert broken.leftovers() == [] and _machine() == after
+        # what a data plane killed outright leaves (no teardown ran) is removed by the next start, lock held
+        netns = node.masters[0].netns
+        for argv in (["ip", "netns", "add", netns], ["ip", "link", "add", BRIDGE, "type", "bridge"],
+                     ["ip", "addr", "add", f"{NODE_IP}/24", "dev", BRIDGE], ["iptables", "-w", "5", "-N", "KUBE-KUBELET-CANARY"]):
+            subprocess.run(argv, check=True)
+        dead_run_left = [f"netns {netns}", f"bridge {BRIDGE} ({NODE_IP})", "iptables chain iptables/filter/KUBE-KUBELET-CANARY"]
     finally:
         node.start()
+    assert set(dead_run_left) <= set(node.reclaimed), node.reclaimed
     assert admin.get("nodes", node.name)["status"]["capacity"]["hugepages-2Mi"] == f"{HUGEPAGES * 2}Mi"
 
 
