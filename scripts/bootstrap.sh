@@ -15,6 +15,7 @@ if [ "$mode" = "test" ]; then
     want tcpdump tcpdump
     want tshark tshark
     want ip iproute2
+    want openssl openssl          # the data plane's kubelet certificates; the signed-chart tests
     want ping iputils-ping
     want chromium chromium
     want ovsdb-tool openvswitch-common
