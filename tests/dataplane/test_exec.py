@@ -91,6 +91,17 @@ def test_exec_timeout_closes_the_stream_but_not_the_command(pod: str, target: Li
     assert bounded.exit_code == 124 and not bounded.timed_out  # timeout(1) ended it, and said so
 
 
+def test_output_that_never_ends_is_cut_at_the_byte_cap(pod: str, target: LiveTarget) -> None:
+    """Issue 23 against the real kubelet (the stand-in's flood is in tests/test_hostile_runs.py): a command that
+    never stops writing is cut at ``max_bytes`` long before its deadline; what came is kept and the cut is said."""
+    started = time.monotonic()
+    res = target.exec(h.NS, pod, "debug", ["sh", "-c", "while :; do echo 0123456789abcdef0123456789abcdef; done"],
+                      timeout=60, max_bytes=1 << 20)
+    assert len(res.stdout) == 1 << 20 and res.stdout.startswith(b"0123456789abcdef") and not res.ok
+    assert res.cut.startswith("output cut at 1,048,576 bytes") and time.monotonic() - started < 30, res.cut
+    target.exec(h.NS, pod, "debug", ["sh", "-c", "kill $(ps -o pid,args | awk '/while :; do echo/ && !/awk/ {print $1}')"])
+
+
 def test_exec_errors(pod: str, target: LiveTarget) -> None:
     with pytest.raises(ResourceMissing, match=f"pods/ghost in namespace {h.NS}"):
         target.exec(h.NS, "ghost", "debug", ["true"])
