@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 from typing import Any
 
 import pytest
@@ -38,9 +39,12 @@ def test_each_figure_is_drawn_once_for_the_notebook_and_the_record(monkeypatch: 
 
     drawn: list[object] = []
     real = plots.svg_text
+    here = threading.current_thread()
 
     def counted(fig: Any) -> str:
-        drawn.append(fig)
+        # only this capture's drawing: a debugging step run by an earlier test may still be drawing on its thread
+        if threading.current_thread() is here:
+            drawn.append(fig)
         return real(fig)
 
     monkeypatch.setattr(plots, "svg_text", counted)
