@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, bundle, cluster, params
+from . import __version__, bundle, cluster, kernels, params
 from . import record as records
 from . import resume as resuming
 from .errors import HungUp, ParameterError, Problem, RecordError, SnapshotError, SpkRunbookError, Terminated
@@ -32,7 +31,11 @@ from .secrets import Scrubber
 if TYPE_CHECKING:
     from .cluster.base import Target
 
-KERNEL = "python3"
+# ipykernel 7 warns on every start that loopback TCP is unencrypted; it is noise here.
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
+# How many steps' kernels boot beside the running step (launched once its own kernel is up): two, so a
+# short step's successor is ready too.
+KERNELS_AHEAD = 1
 # A cell that waits on the cluster bounds its own wait; this only stops a hung kernel.
 CELL_TIMEOUT_S = 1800
 
@@ -192,37 +195,48 @@ def run(
     wanted = carried.steps if carried is not None else plan(lab, steps)
     written = after_write or (lambda record: None)
     target = target or cluster.connect(lab)            # connect once; an unreachable cluster stops here
-    problems = preflight(lab, target, wanted)
-    if any(p.severity == "error" for p in problems):
-        raise ParameterError([p for p in problems if p.severity == "error"], source="the params and the cluster",
-                             hint="nothing was written; fix the fields above and run again")
-    scrubber = Scrubber.for_lab(lab, extra=secrets)
-    with _record(_records_root(Path(records_root)), lab, target, scrubber, emit, wanted) as (record, run_data):
-        for p in problems:
-            emit({"event": "warning", "message": str(p)})
-            run_data["warnings"].append(str(p))
-        result = RunResult(record=record, lab=lab.lab, strict=strict)
-        run_data.update(annotations or {})
-        if carried is not None:
-            carried.copy_into(record)
-            run_data["resumed_from"] = carried.source
-        with _kernel_environment(lab, run_data["lab_sha256"]):
-            for index, step in enumerate(wanted, start=1):
-                failed = any(s.status not in ("passed", "skipped") for s in result.steps)
-                if carried is not None and step in carried.carried:
-                    outcome = _carried(carried, step, index, len(wanted), emit)
-                elif failed and not keep_going:
-                    outcome = StepOutcome(step, "skipped", error=StepError(
-                        "Skipped", "an earlier step failed", "use --keep-going to run it anyway"))
-                else:
-                    outcome = _run_step(step, index, len(wanted), record, scrubber, emit, target.kind, run_data)
-                result.steps.append(outcome)
-                run_data["steps"][index - 1] = carried.outcome(step) if carried and step in carried.carried \
-                    else outcome.to_dict()
-                run_data.update(counts=result.counts, worst=result.worst, verdict=verdict_text("running", result.counts))
-                records.write_run(record, run_data, scrubber)
-                written(record)
-        run_data.update(status="passed" if result.ok else "failed", verdict=result.verdict, strict=strict)
+    to_run = [s for s in wanted if carried is None or s not in carried.carried]
+    pool = kernels.Kernels(arguments=KERNEL_ARGUMENTS)
+    if to_run:
+        pool.warm()  # the kernel server imports what the steps use while the cluster is checked
+    try:
+        problems = preflight(lab, target, wanted)
+        if any(p.severity == "error" for p in problems):
+            raise ParameterError([p for p in problems if p.severity == "error"], source="the params and the cluster",
+                                 hint="nothing was written; fix the fields above and run again")
+        scrubber = Scrubber.for_lab(lab, extra=secrets)
+        with _record(_records_root(Path(records_root)), lab, target, scrubber, emit, wanted) as (record, run_data):
+            for p in problems:
+                emit({"event": "warning", "message": str(p)})
+                run_data["warnings"].append(str(p))
+            result = RunResult(record=record, lab=lab.lab, strict=strict)
+            run_data.update(annotations or {})
+            if carried is not None:
+                carried.copy_into(record)
+                run_data["resumed_from"] = carried.source
+            with _kernel_environment(lab, run_data["lab_sha256"]):
+                pool.ahead(to_run[0] if to_run else None, record)  # it boots while the parent carries on
+                _skip_iri_grammar()
+                records.warm_renderer()  # nbconvert loads meanwhile, for the first step's HTML
+                for index, step in enumerate(wanted, start=1):
+                    failed = any(s.status not in ("passed", "skipped") for s in result.steps)
+                    if carried is not None and step in carried.carried:
+                        outcome = _carried(carried, step, index, len(wanted), emit)
+                    elif failed and not keep_going:
+                        outcome = StepOutcome(step, "skipped", error=StepError(
+                            "Skipped", "an earlier step failed", "use --keep-going to run it anyway"))
+                    else:
+                        outcome = _run_step(step, index, len(wanted), record, scrubber, emit, target.kind, run_data,
+                                            pool=pool, then=to_run[to_run.index(step) + 1:][:KERNELS_AHEAD])
+                    result.steps.append(outcome)
+                    run_data["steps"][index - 1] = carried.outcome(step) if carried and step in carried.carried \
+                        else outcome.to_dict()
+                    run_data.update(counts=result.counts, worst=result.worst, verdict=verdict_text("running", result.counts))
+                    records.write_run(record, run_data, scrubber)
+                    written(record)
+            run_data.update(status="passed" if result.ok else "failed", verdict=result.verdict, strict=strict)
+    finally:
+        pool.close()
     return result
 
 
@@ -343,39 +357,6 @@ def _skip_iri_grammar() -> None:
         sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
 
 
-@contextmanager
-def _kernel_stderr() -> Iterator[Any]:
-    """Give the kernel its own stderr, so its shutdown noise (zmq tracebacks on Ctrl-C) never reaches
-    the terminal; the file is read back when a step dies and the log can say why.
-
-    File descriptor 2 itself, not ``sys.stderr``: the kernel inherits the descriptor, whatever
-    Python object (a terminal, pytest's capture) stands in front of it in this process.
-    """
-    with tempfile.TemporaryFile(mode="w+b", prefix="spkrunbook-kernel-") as log:
-        try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except (AttributeError, OSError, ValueError):  # no stderr at all: nothing to keep apart
-            yield log
-            return
-        os.dup2(log.fileno(), 2)  # inherited by the kernel papermill starts inside the block
-        try:
-            yield log
-        finally:
-            try:
-                sys.stderr.flush()
-            except (OSError, ValueError):
-                pass
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def _tail(log: Any, lines: int = 8) -> str:
-    log.seek(0)
-    text = log.read()[-8192:].decode("utf-8", "replace")
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
 def _error_of(exc: BaseException) -> StepError:
     """A failed cell as the user should read it: message and hint apart, the class kept for code."""
     from papermill.exceptions import PapermillExecutionError
@@ -395,8 +376,8 @@ def _error_of(exc: BaseException) -> StepError:
 
 
 def _execute(papermill: Any, src: Path, out: Path, record: Path, on_cell_start: Callable[..., None],
-             kernel_log: Any) -> None:
-    """Run one notebook; a kernel that dies says why from its own stderr."""
+             kernel: kernels.Kernel) -> None:
+    """Run one notebook in its kernel (started ahead); a kernel that dies says why from its own stderr."""
     from . import engine
 
     try:
@@ -404,17 +385,16 @@ def _execute(papermill: Any, src: Path, out: Path, record: Path, on_cell_start: 
             str(src),
             str(out),
             parameters={"params_file": "", "record": str(record), "interactive": False},
-            kernel_name=KERNEL,
+            kernel_name=kernels.KERNEL,
+            km=kernel.manager,
             cwd=str(record),
             progress_bar=False,
             engine_name=engine.register(),  # papermill's, writing the notebook when it ends, not around each cell
             execution_timeout=CELL_TIMEOUT_S,
             on_cell_start=on_cell_start,
-            # ipykernel 7 warns on every start that loopback TCP is unencrypted; it is noise here.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except RuntimeError as exc:
-        if "kernel" in str(exc).lower() and (why := _tail(kernel_log)):
+        if "kernel" in str(exc).lower() and (why := kernel.said()):
             exc.args = (f"{exc}; the kernel said: {why}",)  # the same error (its class names it), with its last words
         raise
 
@@ -430,8 +410,11 @@ def _cell_count(notebook: Path) -> int:
 
 
 def _run_step(step: str, index: int, total: int, record: Path, scrubber: Scrubber, emit: Progress,
-              target_kind: str, run_data: dict[str, Any], *, src: Path | None = None) -> StepOutcome:
-    """Run one step's notebook (``src``: another notebook, for the runner's own tests) into the record."""
+              target_kind: str, run_data: dict[str, Any], *, src: Path | None = None,
+              pool: kernels.Kernels | None = None, then: Iterable[str] = ()) -> StepOutcome:
+    """Run one step's notebook (``src``: another notebook, for the runner's own tests) into the record, in
+    its kernel from the run's ``pool`` (started ahead) or one of its own; once its kernel is up, the
+    kernels of the steps ``then`` are launched, to boot while this one runs."""
     _skip_iri_grammar()
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -442,14 +425,23 @@ def _run_step(step: str, index: int, total: int, record: Path, scrubber: Scrubbe
     t0 = time.time()
 
     def on_cell_start(cell: Any = None, cell_index: int = 0, **_: Any) -> None:
+        if cell_index == 0 and pool is not None:  # this kernel has booted: the next ones boot beside it
+            for later in then:
+                pool.ahead(later, record)
         first = (cell.source.strip().splitlines() or [""])[0][:70] if cell is not None else ""
         emit({"event": "cell", "step": step, "index": index, "total": total, "cell": cell_index + 1, "source": first,
               "elapsed": time.time() - t0})
 
     status, error = "passed", None
+    kernels_ = pool or kernels.Kernels(arguments=KERNEL_ARGUMENTS)
     try:
-        with _kernel_stderr() as kernel_log:
-            _execute(papermill, src, out, record, on_cell_start, kernel_log)
+        kernel = kernels_.take(step, record)
+        try:
+            _execute(papermill, src, out, record, on_cell_start, kernel)
+        finally:
+            kernels_.done(kernel)  # stopped in the background while the record is completed
+            if pool is None:
+                kernels_.close()
     except PapermillExecutionError as exc:
         status, error = "failed", _error_of(exc)
     except KeyboardInterrupt:

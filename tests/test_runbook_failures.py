@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from spkrunbook import runbook
+from spkrunbook import kernels, runbook
 from spkrunbook.runbook import StepOutcome
 from spkrunbook.secrets import Scrubber
 from tests.support.paths import FIXTURES
@@ -53,7 +53,17 @@ def test_sys_exit_in_a_cell_fails_the_step_not_the_run(tmp_path: Path) -> None:
     assert outcome.error is not None and outcome.error.name == "SystemExit"
 
 
-def test_a_kernel_that_dies_is_an_error_that_quotes_what_the_kernel_said(tmp_path: Path) -> None:
+@pytest.fixture(params=["forked", "launched"])
+def launcher(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Either way a run gets its kernels: forked from the warm server, or launched by jupyter_client."""
+    if request.param == "launched":
+        monkeypatch.setenv(kernels.NO_FORK_ENV, "1")
+    elif not kernels.Server.usable():
+        pytest.skip("kernels cannot be forked here")
+    return str(request.param)
+
+
+def test_a_kernel_that_dies_is_an_error_that_quotes_what_the_kernel_said(tmp_path: Path, launcher: str) -> None:
     outcome, _ = run_one("kernel_dies", tmp_path / "rec")
     assert outcome.status == "error"
     assert outcome.error is not None
@@ -62,7 +72,8 @@ def test_a_kernel_that_dies_is_an_error_that_quotes_what_the_kernel_said(tmp_pat
     assert (tmp_path / "rec" / "kernel_dies.ipynb").is_file()
 
 
-def test_a_cell_past_the_timeout_is_an_error_that_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cell_past_the_timeout_is_an_error_that_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          launcher: str) -> None:
     monkeypatch.setattr(runbook, "CELL_TIMEOUT_S", 3)
     outcome, _ = run_one("hangs", tmp_path / "rec")
     assert outcome.status == "error"

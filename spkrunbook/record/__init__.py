@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from .index import write_records_index, write_run_index
-from .render import attach_step_metadata, render_html, scrub_tree
+from .render import attach_step_metadata, render_html, scrub_tree, warm_renderer
 from .store import (
                     LAB_DIGEST_ENV,
                     LAB_FILE,
@@ -52,6 +52,7 @@ __all__ = [
     "runs",
     "scrub_tree",
     "utc_now",
+    "warm_renderer",
     "write_bytes",
     "write_lab",
     "write_records_index",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,33 @@ from .store import write_text
 TEXT_SUFFIXES = {".ipynb", ".html", ".json", ".yaml", ".yml", ".txt", ".log", ".csv", ".md", ".diff", ".sh", ".svg"}
 
 
-@cache
+_EXPORTER_LOCK = threading.Lock()
+
+
 def _exporter() -> Any:
     """nbconvert's HTML exporter with the ``record`` template, made once: its templates are compiled once
-    for the four notebooks of a run, not for each."""
+    for the four notebooks of a run, not for each (a second thread waits for the first)."""
+    with _EXPORTER_LOCK:
+        return _make_exporter()
+
+
+def warm_renderer() -> threading.Thread:
+    """Load nbconvert and compile the record template on a thread: a run does it while its first kernel
+    boots, so the first step's HTML does not wait for it."""
+    def warm() -> None:
+        import nbformat
+
+        from .. import display
+
+        _exporter().from_notebook_node(nbformat.v4.new_notebook(), resources={"spk_table_css": display.TABLE_CSS})
+
+    thread = threading.Thread(target=warm, name="spkrunbook-warm-renderer", daemon=True)
+    thread.start()
+    return thread
+
+
+@cache
+def _make_exporter() -> Any:
     from nbconvert import HTMLExporter
 
     from .. import bundle

@@ -45,7 +45,7 @@ import pandas as pd
 
 from ... import capture as engine
 from ... import display
-from ...capture import expert, flows, plots, stats, units, wireshark
+from ...capture import expert, flows, forked, plots, stats, units, wireshark
 from ...capture.l2 import mac_counts
 from ...cluster.base import Obj, Target
 from ...errors import CaptureError, ExecError, NotAvailable, ParameterError, Problem, ResourceMissing, SpkRunbookError
@@ -408,9 +408,20 @@ class CaptureResult:
         (the record, while a background drawing runs) waits for the first."""
         with self._drawing:
             if "svg" not in self._cache:
-                self._cache["svg"] = {k: plots.svg_text(f) for k, f in self.figures().items()}
+                elsewhere = self._cache.pop("svg_elsewhere", None)  # a child drawing them (draw_in_background)
+                drawn = elsewhere.result() if elsewhere is not None else None
+                self._cache["svg"] = drawn if drawn is not None else \
+                    {k: plots.svg_text(f) for k, f in self.figures().items()}
                 self._cache.pop("figures", None)  # the SVGs are what is kept; the Figures are large
             return dict(self._cache["svg"])
+
+    def draw_elsewhere(self) -> None:
+        """Start drawing the figures in a forked child (:mod:`spkrunbook.capture.forked`); :meth:`svgs`
+        takes its SVGs, or draws them here if the child could not."""
+        with self._drawing:
+            if "svg" not in self._cache and "svg_elsewhere" not in self._cache:
+                self._figure_keys()  # known to both processes: the files are named without drawing
+                self._cache["svg_elsewhere"] = forked.svgs(self.figures, name=f"figures-{self.name}")
 
     def figure_files(self) -> dict[str, str]:
         """``{file in the step's folder: caption}`` of the figures, known without drawing them."""
@@ -551,13 +562,16 @@ class CaptureResult:
         return out
 
 
-def draw_in_background(results: list[CaptureResult]) -> threading.Thread:
-    """Start drawing every capture's figures on a thread, so the tables can be shown meanwhile; whoever
-    needs the SVGs (``files()``, a gallery) waits for them there. Returns the thread (a daemon)."""
-    worker = threading.Thread(target=lambda: [r.svgs() for r in results if r.ok], name="spkrunbook-figures",
-                              daemon=True)
-    worker.start()
-    return worker
+def draw_in_background(results: list[CaptureResult]) -> None:
+    """Start drawing every capture's figures, so the tables can be shown meanwhile; whoever needs the SVGs
+    (``files()``, a gallery) waits for them there. On Linux each capture's figures are drawn by a forked
+    child on a core of its own (matplotlib holds the GIL while it draws); elsewhere on a thread."""
+    todo = [r for r in results if r.ok]
+    if forked.available():
+        for r in todo:
+            r.draw_elsewhere()
+        return
+    threading.Thread(target=lambda: [r.svgs() for r in todo], name="spkrunbook-figures", daemon=True).start()
 
 
 # -- plots --------------------------------------------------------------------------------------------------
