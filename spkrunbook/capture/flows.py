@@ -141,10 +141,15 @@ def flow_diagram(df: pd.DataFrame, stream: int, *, ex: _expert.TcpExpert | None 
         marks = _marks(r)
         color = "tab:red" if (bits & _RST) or bool(r.get("retransmission", False)) or bool(r.get("lost_segment", False)) \
             else "tab:orange" if marks else "tab:green" if bits & (_SYN | _FIN) else "tab:blue"
-        ax.annotate("", xy=(x1, i), xytext=(x0, i), arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.3})
-        ax.text((xa + xb) / 2, i - 0.12, _label(r), ha="center", va="bottom", fontsize=7.5, color=color)
-        ax.text(0.0, i, f"{int(r['frame']):>7} {r['t']:10.6f}", ha="left", va="center", fontsize=7.5, family="monospace",
-                color="0.3")
+        # A row's arrow, label and frame lie inside the axes (its limits are set below): the layout need not
+        # measure them, which was most of this figure's drawing time. The expert marks may reach past it.
+        for artist in (
+            ax.annotate("", xy=(x1, i), xytext=(x0, i), arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.3}),
+            ax.text((xa + xb) / 2, i - 0.12, _label(r), ha="center", va="bottom", fontsize=7.5, color=color),
+            ax.text(0.0, i, f"{int(r['frame']):>7} {r['t']:10.6f}", ha="left", va="center", fontsize=7.5,
+                    family="monospace", color="0.3"),
+        ):
+            artist.set_in_layout(False)
         if marks:
             ax.text(0.76, i, "[" + "] [".join(marks) + "]", ha="left", va="center", fontsize=7.5, color=color)
     ax.set_xlim(0, 1.12)
