@@ -226,6 +226,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _run(params_file: str | Path, args: argparse.Namespace) -> int:
+    from . import kernels
+
+    kernels.start_server_early()  # the steps' kernels are forked from it: it imports while the lab is checked
     from . import params, publish
     from .record import default_root
 

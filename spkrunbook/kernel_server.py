@@ -7,8 +7,11 @@ a child is an ordinary ``ipykernel`` kernel (``IPKernelApp``, as ``python -m ipy
 starts it) that begins with those modules already imported. It is started and spoken to by
 :mod:`spkrunbook.kernels`, through its stdin and stdout, one JSON line each way per kernel:
 
-    -> {"connection_file": ..., "cwd": ..., "env": {...}, "stderr": ..., "argv": [...]}
-    <- {"pid": 1234}
+    -> {"id": 1, "step": "prerequisites", "connection_file": ..., "cwd": ..., "env": {...},
+        "stderr": ..., "argv": [...]}
+    <- {"id": 1, "pid": 1234}
+
+A kernel is forked as soon as the imports its step uses are in, so answers may come out of order.
 
 It starts no thread of its own (a fork copies only the thread that forks), reaps its children as
 they end (so a kernel that died is seen as dead at once), and ends when its stdin closes: the run
@@ -21,31 +24,72 @@ import atexit
 import importlib
 import json
 import os
+import select
 import signal
 import sys
 from typing import Any
 
-from . import kernels
+from . import bundle, kernels
 
 
 def main() -> None:
-    requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    for module in ("ipykernel.kernelapp", *dict.fromkeys(m for ms in kernels.WARM.values() for m in ms)):
+    """Import what the steps use, in the runbook's order, forking each kernel asked for as soon as its own
+    step's imports are in (the first step's kernel does not wait for matplotlib); then serve until stdin ends."""
+    signal.signal(signal.SIGCHLD, _reap)
+    inbox = _Inbox(sys.stdin.fileno())
+    loaded: set[str] = set()
+    waiting: list[dict[str, Any]] = []
+    for module in ("ipykernel.kernelapp", *dict.fromkeys(m for step in bundle.STEPS for m in kernels.WARM[step])):
+        waiting += inbox.read(block=False)
+        waiting = [r for r in waiting if not _serve_if_ready(r, loaded)]
         try:
             importlib.import_module(module)
         except Exception:  # noqa: BLE001 - a kernel that needs it imports it itself, and says why there
             pass
-    signal.signal(signal.SIGCHLD, _reap)
-    for line in requests:
-        try:
-            request = json.loads(line)
-        except ValueError:
-            continue
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the kernel (coverage does not follow a fork); it never returns
-            _kernel(request)
-        replies.write(json.dumps({"pid": pid}).encode() + b"\n")
-        replies.flush()
+        loaded.add(module)
+    loaded.add("*")  # everything there is to import is in
+    while True:
+        waiting = [r for r in waiting if not _serve_if_ready(r, loaded)]
+        if inbox.ended:
+            return
+        waiting += inbox.read(block=True)
+
+
+class _Inbox:
+    """Requests, one JSON line each, read from a descriptor without Python's buffering (a forked kernel must
+    not find a half-read line in a buffer it inherited)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.partial = b""
+        self.ended = False
+
+    def read(self, *, block: bool) -> list[dict[str, Any]]:
+        if self.ended or (not block and not select.select([self.fd], [], [], 0)[0]):
+            return []
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            self.ended = True
+        *lines, self.partial = (self.partial + chunk).split(b"\n")
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+
+def _serve_if_ready(request: dict[str, Any], loaded: set[str]) -> bool:
+    """Fork the kernel ``request`` asks for if its step's imports are in; answer with its pid."""
+    needs = {"ipykernel.kernelapp", *kernels.WARM.get(str(request.get("step")), ())}
+    if "*" not in loaded and not needs <= loaded:
+        return False
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the kernel (coverage does not follow a fork); it never returns
+        _kernel(request)
+    os.write(sys.stdout.fileno(), json.dumps({"id": request.get("id"), "pid": pid}).encode() + b"\n")
+    return True
 
 
 def _reap(signum: int, frame: Any) -> None:

@@ -16,7 +16,6 @@ import asyncio
 import functools
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -141,7 +140,7 @@ class ForkedKernel(Kernel):
         self.manager.kernel_id = str(uuid.uuid4())
         self.manager.write_connection_file()
         self.pid = self.server.fork({
-            "connection_file": self.manager.connection_file, "cwd": str(cwd), "env": dict(os.environ),
+            "step": self.step, "connection_file": self.manager.connection_file, "cwd": str(cwd), "env": dict(os.environ),
             "stderr": self.log.name,
             # what nbclient adds when it starts a kernel itself: no history file shared by the run's kernels
             "argv": [*arguments, "--HistoryManager.hist_file=:memory:"],
@@ -168,36 +167,41 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "spkrunbook.kernel_server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self.log, start_new_session=True)
-        self.pending: queue.SimpleQueue[Future[int | None]] = queue.SimpleQueue()
+        self.pending: dict[int, Future[int | None]] = {}
         self.lock = threading.Lock()
+        self.ended = False
         threading.Thread(target=self._answers, name="spkrunbook-kernel-server", daemon=True).start()
 
     def fork(self, request: dict[str, Any]) -> Future[int | None]:
         pid: Future[int | None] = Future()
         assert self.process.stdin is not None
         with self.lock:
+            ident = len(self.pending) + 1
+            self.pending[ident] = pid
             try:
-                self.pending.put(pid)
-                self.process.stdin.write(json.dumps(request).encode() + b"\n")
+                if self.ended:
+                    raise OSError("the kernel server has ended")
+                self.process.stdin.write(json.dumps({**request, "id": ident}).encode() + b"\n")
                 self.process.stdin.flush()
             except (OSError, ValueError):  # the server is gone: the caller launches a kernel of its own
-                pid.set_result(None) if not pid.done() else None
+                pid.set_result(None)
         return pid
 
     def _answers(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             try:
-                self.pending.get_nowait().set_result(int(json.loads(line)["pid"]))
-            except (ValueError, KeyError, TypeError, queue.Empty):
+                answer = json.loads(line)
+                with self.lock:
+                    waiting = self.pending[int(answer["id"])]
+                waiting.set_result(int(answer["pid"]))
+            except (ValueError, KeyError, TypeError):
                 break
-        while True:  # the server ended: nothing more will be forked
-            try:
-                waiting = self.pending.get_nowait()
-            except queue.Empty:
-                break
-            if not waiting.done():
-                waiting.set_result(None)
+        with self.lock:  # the server ended: nothing more will be forked
+            self.ended = True
+            for waiting in self.pending.values():
+                if not waiting.done():
+                    waiting.set_result(None)
 
     def close(self, timeout: float = 10.0) -> None:
         try:
@@ -291,6 +295,21 @@ def _alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
+_EARLY: list[Server] = []
+
+
+def start_server_early() -> None:
+    """Start the kernel server before the run's own imports and checks (the CLI does, first thing), so it
+    has imported sooner; the run's :class:`Kernels` takes it over. One never taken over ends with this
+    process (its stdin closes), or at the next ``Kernels.close()``."""
+    if not _EARLY and sys.platform.startswith("linux") and not os.environ.get(NO_FORK_ENV):
+        _EARLY.append(Server())
+
+
+def _take_early() -> Server | None:
+    return _EARLY.pop() if _EARLY else None
+
+
 class Kernels:
     """A run's kernels: ``ahead(step, cwd)`` launches a step's kernel early, ``take(step, cwd)`` hands it
     over (or launches one then), ``done(kernel)`` stops it in the background; ``close()`` stops the rest
@@ -309,9 +328,10 @@ class Kernels:
         self.forking = Server.usable()
 
     def warm(self) -> None:
-        """Start the kernel server now, so it imports while the caller does other work."""
+        """Start the kernel server now (or take over the one :func:`start_server_early` started), so it
+        imports while the caller does other work."""
         if self.forking and self.server is None:
-            self.server = Server()
+            self.server = _take_early() or Server()
 
     def _launch(self, step: str, cwd: Path) -> Kernel:
         if self.forking:
@@ -335,16 +355,33 @@ class Kernels:
     def done(self, kernel: Kernel) -> None:
         self.stopping.append(kernel.stop())
 
-    def close(self, timeout: float = 30.0) -> None:
+    def release(self) -> None:
+        """Stop the kernels not taken and the server, in the background: the caller finishes its own work
+        meanwhile, then ``close()`` waits for them."""
         for kernel in self.waiting.values():
             self.stopping.append(kernel.stop())
         self.waiting.clear()
+        server, self.server = self.server, None
+        if server is not None:
+            stopping = list(self.stopping)
+
+            def stop_server() -> None:  # after its kernels: a kernel ends when its server does
+                for thread in stopping:
+                    thread.join(30.0)
+                server.close()
+
+            thread = threading.Thread(target=stop_server, name="spkrunbook-stop-kernel-server", daemon=True)
+            thread.start()
+            self.stopping.append(thread)
+
+    def close(self, timeout: float = 30.0) -> None:
+        self.release()
         for thread in self.stopping:
             thread.join(timeout)
         self.stopping.clear()
-        if self.server is not None:
-            self.server.close()
-            self.server = None
+        early = _take_early()  # one started for a run that never came to its kernels ends here too
+        if early is not None:
+            early.close()
 
     def __enter__(self) -> Kernels:
         return self

@@ -214,26 +214,35 @@ def run(
             if carried is not None:
                 carried.copy_into(record)
                 run_data["resumed_from"] = carried.source
+            finishing = _Finishing()
             with _kernel_environment(lab, run_data["lab_sha256"]):
                 pool.ahead(to_run[0] if to_run else None, record)  # it boots while the parent carries on
                 _skip_iri_grammar()
                 records.warm_renderer()  # nbconvert loads meanwhile, for the first step's HTML
-                for index, step in enumerate(wanted, start=1):
-                    failed = any(s.status not in ("passed", "skipped") for s in result.steps)
-                    if carried is not None and step in carried.carried:
-                        outcome = _carried(carried, step, index, len(wanted), emit)
-                    elif failed and not keep_going:
-                        outcome = StepOutcome(step, "skipped", error=StepError(
-                            "Skipped", "an earlier step failed", "use --keep-going to run it anyway"))
-                    else:
-                        outcome = _run_step(step, index, len(wanted), record, scrubber, emit, target.kind, run_data,
-                                            pool=pool, then=to_run[to_run.index(step) + 1:][:KERNELS_AHEAD])
-                    result.steps.append(outcome)
-                    run_data["steps"][index - 1] = carried.outcome(step) if carried and step in carried.carried \
-                        else outcome.to_dict()
-                    run_data.update(counts=result.counts, worst=result.worst, verdict=verdict_text("running", result.counts))
-                    records.write_run(record, run_data, scrubber)
-                    written(record)
+                try:
+                    for index, step in enumerate(wanted, start=1):
+                        failed = any(s.status not in ("passed", "skipped") for s in result.steps)
+                        if carried is not None and step in carried.carried:
+                            outcome = _carried(carried, step, index, len(wanted), emit)
+                        elif failed and not keep_going:
+                            outcome = StepOutcome(step, "skipped", error=StepError(
+                                "Skipped", "an earlier step failed", "use --keep-going to run it anyway"))
+                        else:
+                            outcome = _run_step(step, index, len(wanted), record, scrubber, emit, target.kind, run_data,
+                                                pool=pool, then=to_run[to_run.index(step) + 1:][:KERNELS_AHEAD],
+                                                finishing=finishing)
+                        result.steps.append(outcome)
+                        run_data["steps"][index - 1] = carried.outcome(step) if carried and step in carried.carried \
+                            else outcome.to_dict()
+                        run_data.update(counts=result.counts, worst=result.worst, verdict=verdict_text("running", result.counts))
+                        records.write_run(record, run_data, scrubber)
+                        written(record)
+                finally:  # however the loop ends, no notebook is left half-completed
+                    pool.release()  # the kernels and their server stop while the record is finished
+                    for outcome in finishing.wait():
+                        run_data["steps"][wanted.index(outcome.step)] = outcome.to_dict()
+                        run_data.update(counts=result.counts, worst=result.worst)
+                        records.write_run(record, run_data, scrubber)
             run_data.update(status="passed" if result.ok else "failed", verdict=result.verdict, strict=strict)
     finally:
         pool.close()
@@ -411,10 +420,12 @@ def _cell_count(notebook: Path) -> int:
 
 def _run_step(step: str, index: int, total: int, record: Path, scrubber: Scrubber, emit: Progress,
               target_kind: str, run_data: dict[str, Any], *, src: Path | None = None,
-              pool: kernels.Kernels | None = None, then: Iterable[str] = ()) -> StepOutcome:
+              pool: kernels.Kernels | None = None, then: Iterable[str] = (),
+              finishing: _Finishing | None = None) -> StepOutcome:
     """Run one step's notebook (``src``: another notebook, for the runner's own tests) into the record, in
     its kernel from the run's ``pool`` (started ahead) or one of its own; once its kernel is up, the
-    kernels of the steps ``then`` are launched, to boot while this one runs."""
+    kernels of the steps ``then`` are launched, to boot while this one runs. With ``finishing`` the
+    notebook's metadata, scrub and HTML are done on its thread."""
     _skip_iri_grammar()
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -446,14 +457,18 @@ def _run_step(step: str, index: int, total: int, record: Path, scrubber: Scrubbe
         status, error = "failed", _error_of(exc)
     except KeyboardInterrupt:
         status, error = "interrupted", StepError("Interrupted", "the run was interrupted while this step ran")
-        _finish_notebook(step, out, record, scrubber, status, target_kind, t0)
+        _finish_notebook(step, out, record, scrubber, status, target_kind, time.time() - t0)
         run_data["steps"][index - 1] = StepOutcome(step, status, round(time.time() - t0, 2), out.name, "", error).to_dict()
         raise
     except RecordError as exc:
         status, error = "error", _error_of(exc)
     except Exception as exc:  # noqa: BLE001 - a dead kernel fails this step, not the run
         status, error = "error", _error_of(exc)
-    html, problem = _finish_notebook(step, out, record, scrubber, status, target_kind, t0)
+    later = finishing is not None and out.is_file()
+    if later:  # metadata, scrub and HTML on the record's thread, while the next step runs
+        html, problem = out.with_suffix(".html").name, None
+    else:
+        html, problem = _finish_notebook(step, out, record, scrubber, status, target_kind, time.time() - t0)
     if problem is not None:
         status, error = "error", error or problem
     duration = round(time.time() - t0, 2)
@@ -463,13 +478,46 @@ def _run_step(step: str, index: int, total: int, record: Path, scrubber: Scrubbe
     counts: dict[str, int] = summary["counts"] if isinstance(summary.get("counts"), dict) else {}
     loud: list[dict[str, Any]] = summary["worst"] if isinstance(summary.get("worst"), list) else []
     outcome = StepOutcome(step, status, duration, out.name if out.is_file() else "", html, error, counts, loud)
+    if later:
+        assert finishing is not None
+        finishing.submit(outcome, step, out, record, scrubber, target_kind)
     emit({"event": "step-end", "step": step, "index": index, "total": total, "status": status,
           "duration": duration, "error": error, "verdict": outcome.verdict, "worst": loud})
     return outcome
 
 
+class _Finishing:
+    """Each step's executed notebook completed (metadata, scrub, HTML) on one thread of its own while the next
+    step runs; ``wait()`` before the record is finished. An outcome whose notebook could not be completed
+    becomes an error there, as it would have at once."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="spkrunbook-record")
+        self.jobs: list[tuple[StepOutcome, Any]] = []
+
+    def submit(self, outcome: StepOutcome, step: str, out: Path, record: Path, scrubber: Scrubber,
+               target_kind: str) -> None:
+        self.jobs.append((outcome, self.pool.submit(_finish_notebook, step, out, record, scrubber, outcome.status,
+                                                    target_kind, outcome.duration_s)))
+
+    def wait(self) -> list[StepOutcome]:
+        """Wait for every notebook; the outcomes that changed (their HTML could not be written)."""
+        changed = []
+        for outcome, job in self.jobs:
+            html, problem = job.result()
+            if problem is not None:
+                outcome.html, outcome.status = html, "error"
+                outcome.error = outcome.error or StepError(problem.name, problem.message, problem.hint)
+                changed.append(outcome)
+        self.jobs.clear()
+        self.pool.shutdown()
+        return changed
+
+
 def _finish_notebook(step: str, out: Path, record: Path, scrubber: Scrubber, status: str, target_kind: str,
-                     t0: float) -> tuple[str, StepError | None]:
+                     duration: float) -> tuple[str, StepError | None]:
     """Metadata, scrub and HTML for an executed notebook; a record that cannot be completed is an error."""
     if not out.is_file():
         return "", None
@@ -478,7 +526,7 @@ def _finish_notebook(step: str, out: Path, record: Path, scrubber: Scrubber, sta
             out,
             record / records.STEPS_DIR / f"{step}.json",
             {"version": __version__, "step": step, "status": status, "target_kind": target_kind,
-             "duration_s": round(time.time() - t0, 2)},
+             "duration_s": round(duration, 2)},
         )
         scrubber.file(out)
         return records.render_html(out, scrubber).name, None

@@ -195,3 +195,27 @@ def test_a_live_run_connects_once_and_each_kernel_reads_the_lab_from_the_record(
     assert len(versions) == 1, f"{len(versions)} GET /version in a 2-step run"
     lab_json = json.loads((result.record / "lab.json").read_text())
     assert lab_json["lab"] == "demo" and "kubeconfig" in json.dumps(lab_json)
+
+
+def test_a_notebook_the_record_cannot_complete_makes_its_step_an_error(tmp_path, monkeypatch):
+    """The HTML of a step is written while the next step runs; if it cannot be written the step is an error
+    in the result and in run.json, as if it had failed at once, and the other steps are as they were."""
+    real = records.render_html
+
+    def render(ipynb: Path, scrubber: object) -> Path:
+        if ipynb.name.startswith("02-"):
+            raise OSError("no space left on device")
+        return real(ipynb, scrubber)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(records, "render_html", render)
+    result = runbook.run(DEMO, records_root=tmp_path / "rec", steps=["prerequisites", "network-attachments",
+                                                                    "spk-install"])
+    assert [s.status for s in result.steps] == ["passed", "error", "passed"]
+    bad = result.steps[1]
+    assert bad.error is not None and "could not be completed" in bad.error.message and "no space" in bad.error.message
+    assert bad.html == "" and (result.record / "02-network-attachments.ipynb").is_file()
+    assert not (result.record / "02-network-attachments.html").exists()
+    run = json.loads((result.record / "run.json").read_text())
+    assert [s["status"] for s in run["steps"]] == ["passed", "error", "passed"] and run["status"] == "failed"
+    assert run["steps"][1]["html"] == "" and "could not be completed" in run["steps"][1]["error"]["message"]
+    assert (result.record / "01-prerequisites.html").is_file() and (result.record / "03-spk-install.html").is_file()
