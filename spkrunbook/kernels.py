@@ -1,13 +1,19 @@
-"""The run's kernels: each step's kernel is started while the step before it runs, and stopped after its step.
+"""The run's kernels: forked from one warm server, each started while the step before it runs.
 
-Why: a Python kernel takes about a second to boot, and a step's notebook then spends most of
-a second importing pandas and the package. Run one after another, that is four seconds of
-a headless run in which nothing else happens. A kernel's process boots on its own once
-launched, so the run launches the next step's kernel when a step starts (and the first one
-as soon as the record exists): it boots, and imports what its notebook will use
-(:data:`WARM`), on the other core while the current step runs, and it is stopped in the
-background once its step is done. Each kernel is an ordinary ``ipykernel`` started by
-jupyter_client with its own stderr file, which the run reads back when a kernel dies.
+Why: a Python kernel takes about a second to boot, and each step's notebook then spent most
+of a second importing pandas and the package: four times over, one after another, four
+seconds of a headless run in which nothing else happened. Now, on Linux, the run starts a
+kernel server (:mod:`spkrunbook.kernel_server`) that imports ipykernel and what every step
+uses once, and forks each step's kernel from it; the next step's kernel is asked for as soon
+as the current one is up, so it is ready when its step starts, and each is stopped in the
+background after its step. A forked kernel is an ordinary ``ipykernel`` kernel: nbclient
+drives it through jupyter_client's manager, whose provisioner here knows it by pid, so an
+interrupt, a shutdown, a kill and a dead kernel are handled as for any other.
+
+Where a kernel cannot be forked (not Linux, a ``python3`` kernel spec of another Python,
+``SPKRUNBOOK_NO_FORK``, a server that died) it is launched by jupyter_client, still ahead of
+its step, importing its step's modules (:data:`WARM`) as it boots. Either way its stderr goes
+to a file the run reads back when a kernel dies.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ KERNEL = "python3"
 #: Set (to anything) to launch every kernel through jupyter_client rather than fork it from the warm
 #: server; the same switch has the debugging step draw its figures in the kernel (``capture.forked``).
 NO_FORK_ENV = "SPKRUNBOOK_NO_FORK"
+
+#: What nbclient adds when it starts a kernel itself: no IPython history file, which the run's kernels
+#: (and a person's) would otherwise share.
+NO_HISTORY = "--HistoryManager.hist_file=:memory:"
 
 #: What each step's notebook imports, loaded in its kernel as it boots (``IPKernelApp.exec_lines``,
 #: which run before the kernel answers its first request, outside the notebook's history and
@@ -88,7 +98,7 @@ class Kernel:
         line = warm_line(self.step)
         self.manager.start_kernel(
             cwd=str(cwd), env=dict(os.environ), stderr=self.log,
-            extra_arguments=[*arguments, *([f"--IPKernelApp.exec_lines={line}"] if line else [])],
+            extra_arguments=[*arguments, NO_HISTORY, *([f"--IPKernelApp.exec_lines={line}"] if line else [])],
         )
 
     def ready(self, timeout: float = 60.0) -> bool:
@@ -140,10 +150,9 @@ class ForkedKernel(Kernel):
         self.manager.kernel_id = str(uuid.uuid4())
         self.manager.write_connection_file()
         self.pid = self.server.fork({
-            "step": self.step, "connection_file": self.manager.connection_file, "cwd": str(cwd), "env": dict(os.environ),
-            "stderr": self.log.name,
-            # what nbclient adds when it starts a kernel itself: no history file shared by the run's kernels
-            "argv": [*arguments, "--HistoryManager.hist_file=:memory:"],
+            "step": self.step, "connection_file": self.manager.connection_file, "cwd": str(cwd),
+            "env": dict(os.environ), "stderr": self.log.name,
+            "argv": [*arguments, NO_HISTORY],
         })
         self.manager.provisioner = _provisioner_class()(kernel_id=self.manager.kernel_id,
                                                         kernel_spec=self.manager.kernel_spec, parent=self.manager)

@@ -190,3 +190,22 @@ def test_the_warm_imports_are_what_a_steps_notebook_needs(step: str, tmp_path: P
 
 def test_one_switch_turns_off_both_forks() -> None:
     assert kernels.NO_FORK_ENV == forked.NO_FORK_ENV == "SPKRUNBOOK_NO_FORK"
+
+
+@pytest.mark.parametrize("forking", [True, False])
+def test_a_run_kernel_keeps_no_ipython_history_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    forking: bool) -> None:
+    """As when nbclient starts the kernel itself: a run's kernels never share (or lock) a history file."""
+    if forking and not kernels.Server.usable():
+        pytest.skip("kernels cannot be forked here")
+    if not forking:
+        monkeypatch.setenv(kernels.NO_FORK_ENV, "1")
+    pool = kernels.Kernels(arguments=("--IPKernelApp.log_level=ERROR",))
+    try:
+        kernel = pool.take("prerequisites", tmp_path)
+        assert isinstance(kernel, kernels.ForkedKernel) is forking
+        out = text(execute(kernel, "print(get_ipython().history_manager.hist_file)"))
+        assert out.strip() == ":memory:"
+        pool.done(kernel)
+    finally:
+        pool.close()
