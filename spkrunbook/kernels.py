@@ -229,8 +229,8 @@ class Server:
     def usable() -> bool:
         """Whether kernels can be forked here: Linux (``fork`` without ``exec``), and the ``python3`` kernel
         spec is this interpreter's ``ipykernel_launcher`` (another Python's kernel is launched as it is)."""
-        if not sys.platform.startswith("linux") or os.environ.get(NO_FORK_ENV):
-            return False
+        if not sys.platform.startswith("linux") or os.environ.get(NO_FORK_ENV) or not os.path.exists("/proc/self/stat"):
+            return False  # (a forked kernel is known by its pid, and seen alive or not in /proc)
         try:
             from jupyter_client.kernelspec import KernelSpecManager
 
