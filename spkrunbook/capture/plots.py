@@ -229,8 +229,8 @@ def svg_text(fig: Figure) -> str:
     dense = _dense(fig)
     buf = io.StringIO()
     # rcParams are one dict for the process and rc_context puts back, on leaving, all of it as it found it:
-    # two threads inside at once (the debugging step draws on a thread while the notebook goes on) undo
-    # each other's salt, and the ids then change from run to run. One SVG is written at a time.
+    # two threads inside at once (the debugging step draws on a thread where it cannot fork) undo each
+    # other's salt, and the ids then change from run to run. One SVG is written at a time.
     with _SVG_LOCK:
         for artist in dense:
             artist.set_rasterized(True)

@@ -56,7 +56,7 @@ def test_the_step_takes_the_streaming_path_for_large_files(lab: params.Lab, monk
     rows = lambda r: [(x.check, x.subject, x.status, x.evidence) for x in r.findings]
     assert rows(before) == rows(after)
     assert [r.status for r in after.findings if r.check == "promiscuous works"] == ["pass", "pass"]
-    for r in (before, after):  # the step draws on a thread: wait for it here, not in a later test's counts
+    for r in (before, after):  # the step draws in the background: wait for it here, not in a later test
         for c in r.captures:
             c.svgs()
 
