@@ -65,7 +65,10 @@ def where() -> None:
         demo(Path(tmp))
         total = time.monotonic() - t0
         self1, kids1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = lambda a, b: (b.ru_utime - a.ru_utime) + (b.ru_stime - a.ru_stime)  # noqa: E731
+
+        def cpu(a: resource.struct_rusage, b: resource.struct_rusage) -> float:
+            return (b.ru_utime - a.ru_utime) + (b.ru_stime - a.ru_stime)
+
         record = next(p for p in Path(tmp).iterdir() if p.is_dir())
         run = json.loads((record / "run.json").read_text())
         print(f"| demo, whole process after imports | {total:.1f} s | CPU: this process {cpu(self0, self1):.1f} s, "

@@ -205,7 +205,7 @@ def test_a_notebook_the_record_cannot_complete_makes_its_step_an_error(tmp_path,
     def render(ipynb: Path, scrubber: object) -> Path:
         if ipynb.name.startswith("02-"):
             raise OSError("no space left on device")
-        return real(ipynb, scrubber)  # type: ignore[arg-type]
+        return real(ipynb, scrubber)
 
     monkeypatch.setattr(records, "render_html", render)
     result = runbook.run(DEMO, records_root=tmp_path / "rec", steps=["prerequisites", "network-attachments",
