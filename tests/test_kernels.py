@@ -209,3 +209,25 @@ def test_a_run_kernel_keeps_no_ipython_history_file(tmp_path: Path, monkeypatch:
         pool.done(kernel)
     finally:
         pool.close()
+
+
+def test_the_server_the_cli_starts_early_is_the_runs_or_is_stopped(tmp_path: Path) -> None:
+    """The CLI starts the kernel server before its own imports; the run's pool takes that one over (no
+    second server), and a pool that never needed it still stops it."""
+    if not kernels.Server.usable():
+        pytest.skip("kernels cannot be forked here")
+    kernels.start_server_early()
+    early = kernels._EARLY[0]
+    pool = kernels.Kernels(arguments=("--IPKernelApp.log_level=ERROR",))
+    pool.warm()
+    assert pool.server is early and not kernels._EARLY
+    kernel = pool.take("prerequisites", tmp_path)
+    assert text(execute(kernel, "print('forked')")).strip() == "forked"
+    pool.done(kernel)
+    pool.close()
+    assert early.process.poll() is not None
+
+    kernels.start_server_early()
+    unused = kernels._EARLY[0]
+    kernels.Kernels().close()  # a run that ended before its first kernel
+    assert unused.process.poll() is not None and not kernels._EARLY
